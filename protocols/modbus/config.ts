@@ -1,0 +1,88 @@
+// Config schema of one Modbus device (TCP, RTU over a serial port, RTU over TCP) and its tags.
+import { z } from 'zod';
+
+export const MODBUS_AREAS = ['coil', 'discrete_input', 'holding_register', 'input_register'] as const;
+export const MODBUS_TYPES = ['bool', 'int16', 'uint16', 'int32', 'uint32', 'float32'] as const;
+
+export const modbusTagSchema = z
+  .object({
+    name: z.string().min(1).regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'use letters, digits, _ . - and start with a letter or _').describe('Tag name, unique within the device'),
+    area: z.enum(MODBUS_AREAS).describe('Modbus table the tag lives in'),
+    address: z.number().int().min(0).max(65535).describe('Zero-based address (register or bit number)'),
+    type: z.enum(MODBUS_TYPES).optional().describe('Value type; bool for coils/discrete inputs, default uint16 for registers'),
+    word_order: z.enum(['big', 'little']).optional().describe('32-bit values: big = high word first (default)'),
+    byte_order: z.enum(['big', 'little']).optional().describe('Bytes inside each register: big (default) or little (swapped)'),
+    bit: z.number().int().min(0).max(15).optional().describe('Read one bit of a register as bool (0 = least significant)'),
+    scale: z.number().finite().default(1).describe('value = raw * scale + offset'),
+    offset: z.number().finite().default(0).describe('value = raw * scale + offset'),
+    unit: z.string().optional().describe('Engineering unit, for people'),
+    description: z.string().optional(),
+  })
+  .strict();
+
+export const modbusTransportSchema = z.discriminatedUnion('type', [
+  z
+    .object({
+      type: z.literal('tcp'),
+      host: z.string().min(1),
+      port: z.number().int().min(1).max(65535).default(502),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('rtu_over_tcp'),
+      host: z.string().min(1),
+      port: z.number().int().min(1).max(65535).default(502),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('rtu'),
+      path: z.string().min(1).describe('Serial port, e.g. /dev/ttyUSB0'),
+      baud_rate: z.number().int().positive().default(9600),
+      data_bits: z.union([z.literal(7), z.literal(8)]).default(8),
+      stop_bits: z.union([z.literal(1), z.literal(2)]).default(1),
+      parity: z.enum(['none', 'even', 'odd']).default('even'),
+    })
+    .strict(),
+]);
+
+export const modbusDeviceSchema = z
+  .object({
+    id: z.string().min(1).regex(/^[A-Za-z0-9_.-]+$/, 'use letters, digits, _ . - (it becomes part of event ids)').describe('Device id, unique in the config'),
+    protocol: z.literal('modbus'),
+    description: z.string().optional(),
+    enabled: z.boolean().default(true),
+    transport: modbusTransportSchema,
+    unit_id: z.number().int().min(0).max(255).default(1).describe('Modbus unit (slave) id'),
+    interval_ms: z.number().int().min(10).default(1000).describe('Poll interval'),
+    timeout_ms: z.number().int().min(10).max(60000).default(1000).describe('Per-request timeout'),
+    retries: z.number().int().min(0).max(5).default(1).describe('Retries of a failed request within one cycle'),
+    pause_between_requests_ms: z.number().int().min(0).max(10000).default(0).describe('Pause between two requests, for slow PLCs'),
+    max_registers_per_read: z.number().int().min(1).max(125).default(125),
+    max_bits_per_read: z.number().int().min(1).max(2000).default(2000),
+    max_gap_registers: z.number().int().min(0).max(124).default(0).describe('Read across unused addresses up to this many to save requests'),
+    identity_interval_ms: z.number().int().min(0).default(600000).describe('FC43 device identification cadence; 0 = only at start'),
+    diagnostics_interval_ms: z.number().int().min(0).default(10000).describe('FC08 counter cadence; 0 = never'),
+    reconnect_min_ms: z.number().int().min(10).default(500),
+    reconnect_max_ms: z.number().int().min(10).default(30000),
+    degrade_after_failures: z.number().int().min(1).default(3).describe('Consecutive failed cycles before the device is polled less often'),
+    degraded_interval_ms: z.number().int().min(10).default(10000).describe('Poll interval while degraded'),
+    tags: z.array(modbusTagSchema).min(1, 'a device needs at least one tag'),
+  })
+  .strict();
+
+export type ModbusTag = z.infer<typeof modbusTagSchema>;
+export type ModbusTransport = z.infer<typeof modbusTransportSchema>;
+export type ModbusDeviceConfig = z.infer<typeof modbusDeviceSchema>;
+
+/** Register count a tag occupies (bits count as 1 in their bit table). */
+export function tagWidth(tag: ModbusTag): number {
+  const t = tagType(tag);
+  return t === 'int32' || t === 'uint32' || t === 'float32' ? 2 : 1;
+}
+
+export function tagType(tag: ModbusTag): (typeof MODBUS_TYPES)[number] {
+  if (tag.type) return tag.type;
+  return tag.area === 'coil' || tag.area === 'discrete_input' || tag.bit !== undefined ? 'bool' : 'uint16';
+}
