@@ -13,6 +13,8 @@ export interface Sample {
   ts: number;
   /** round-trip time of the request that carried this value */
   rtt_ms: number;
+  /** why quality is not good (e.g. "float32 value is NaN", "timeout"), when known */
+  reason?: string;
 }
 
 /**
@@ -47,6 +49,8 @@ export interface PollError {
   message: string;
   /** Modbus exception code (1 illegal function, 2 illegal address, ...) when code is modbus_exception */
   exception_code?: number;
+  /** the request that failed, for people (e.g. "FC03 holding_register 0..99") */
+  request?: string;
 }
 
 export interface PollResult {

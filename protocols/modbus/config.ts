@@ -24,25 +24,29 @@ export const modbusTransportSchema = z.discriminatedUnion('type', [
   z
     .object({
       type: z.literal('tcp'),
-      host: z.string().min(1),
-      port: z.number().int().min(1).max(65535).default(502),
+      host: z.string().min(1).describe('Device host name or IP address'),
+      port: z.number().int().min(1).max(65535).default(502).describe('Modbus TCP port'),
+      client: z
+        .enum(['native', 'modbus-serial'])
+        .default('native')
+        .describe('Modbus TCP client: native (lean, read function codes only) or modbus-serial (the library, as a fallback)'),
     })
     .strict(),
   z
     .object({
       type: z.literal('rtu_over_tcp'),
-      host: z.string().min(1),
-      port: z.number().int().min(1).max(65535).default(502),
+      host: z.string().min(1).describe('Serial-to-Ethernet gateway host name or IP address'),
+      port: z.number().int().min(1).max(65535).default(502).describe('Gateway TCP port; RTU frames (with CRC) are sent as they are'),
     })
     .strict(),
   z
     .object({
       type: z.literal('rtu'),
       path: z.string().min(1).describe('Serial port, e.g. /dev/ttyUSB0'),
-      baud_rate: z.number().int().positive().default(9600),
-      data_bits: z.union([z.literal(7), z.literal(8)]).default(8),
-      stop_bits: z.union([z.literal(1), z.literal(2)]).default(1),
-      parity: z.enum(['none', 'even', 'odd']).default('even'),
+      baud_rate: z.number().int().positive().default(9600).describe('Serial speed, bits per second'),
+      data_bits: z.union([z.literal(7), z.literal(8)]).default(8).describe('Data bits per character'),
+      stop_bits: z.union([z.literal(1), z.literal(2)]).default(1).describe('Stop bits per character'),
+      parity: z.enum(['none', 'even', 'odd']).default('even').describe('Parity (Modbus RTU default is even)'),
     })
     .strict(),
 ]);
@@ -59,18 +63,56 @@ export const modbusDeviceSchema = z
     timeout_ms: z.number().int().min(10).max(60000).default(1000).describe('Per-request timeout'),
     retries: z.number().int().min(0).max(5).default(1).describe('Retries of a failed request within one cycle'),
     pause_between_requests_ms: z.number().int().min(0).max(10000).default(0).describe('Pause between two requests, for slow PLCs'),
-    max_registers_per_read: z.number().int().min(1).max(125).default(125),
-    max_bits_per_read: z.number().int().min(1).max(2000).default(2000),
-    max_gap_registers: z.number().int().min(0).max(124).default(0).describe('Read across unused addresses up to this many to save requests'),
+    max_registers_per_read: z.number().int().min(1).max(125).default(125).describe('Largest register read (FC03/FC04), in registers'),
+    max_bits_per_read: z.number().int().min(1).max(2000).default(2000).describe('Largest coil/discrete input read (FC01/FC02), in bits'),
+    max_gap_registers: z.number().int().min(0).max(124).default(0).describe('Read across unused register addresses up to this many to save requests'),
+    max_gap_bits: z.number().int().min(0).max(1999).default(0).describe('Read across unused coil/discrete input addresses up to this many to save requests'),
     identity_interval_ms: z.number().int().min(0).default(600000).describe('FC43 device identification cadence; 0 = only at start'),
     diagnostics_interval_ms: z.number().int().min(0).default(10000).describe('FC08 counter cadence; 0 = never'),
-    reconnect_min_ms: z.number().int().min(10).default(500),
-    reconnect_max_ms: z.number().int().min(10).default(30000),
+    unsupported_recheck_ms: z
+      .number()
+      .int()
+      .min(0)
+      .default(3_600_000)
+      .describe('After a device ignored or refused FC43/FC08, ask again only after this long'),
+    reconnect_min_ms: z.number().int().min(10).default(500).describe('First reconnect delay'),
+    reconnect_max_ms: z.number().int().min(10).default(30000).describe('Largest reconnect delay (exponential backoff)'),
     degrade_after_failures: z.number().int().min(1).default(3).describe('Consecutive failed cycles before the device is polled less often'),
     degraded_interval_ms: z.number().int().min(10).default(10000).describe('Poll interval while degraded'),
     tags: z.array(modbusTagSchema).min(1, 'a device needs at least one tag'),
   })
-  .strict();
+  .strict()
+  .superRefine((dev, ctx) => {
+    for (const issue of deviceProblems(dev)) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+  });
+
+/** Cross-field checks zod cannot express per field; each problem names its place. */
+function deviceProblems(dev: {
+  tags: ModbusTag[];
+  max_registers_per_read: number;
+  reconnect_min_ms: number;
+  reconnect_max_ms: number;
+}): { path: (string | number)[]; message: string }[] {
+  const out: { path: (string | number)[]; message: string }[] = [];
+  const seen = new Map<string, number>();
+  dev.tags.forEach((tag, i) => {
+    const at = (field: string) => ['tags', i, field];
+    const prev = seen.get(tag.name);
+    if (prev !== undefined) out.push({ path: at('name'), message: `duplicate tag name "${tag.name}" (also tags[${prev}])` });
+    else seen.set(tag.name, i);
+    const bitArea = tag.area === 'coil' || tag.area === 'discrete_input';
+    const type = tagType(tag);
+    if (bitArea && type !== 'bool') out.push({ path: at('type'), message: `a ${tag.area} holds one bit: use type bool or leave type out` });
+    if (bitArea && tag.bit !== undefined) out.push({ path: at('bit'), message: `bit selects a bit of a register; a ${tag.area} is already one bit` });
+    if (!bitArea && type === 'bool' && tag.bit === undefined) out.push({ path: at('bit'), message: 'a bool from a register needs bit (0..15)' });
+    if (!bitArea && tag.bit !== undefined && type !== 'bool') out.push({ path: at('type'), message: 'a tag with bit is a bool: use type bool or leave type out' });
+    if (tagWidth(tag) === 2 && tag.address > 65534) out.push({ path: at('address'), message: `a ${type} needs two registers: the address must be at most 65534` });
+    if (tag.word_order !== undefined && tagWidth(tag) !== 2) out.push({ path: at('word_order'), message: 'word_order applies only to 32-bit types (int32, uint32, float32)' });
+    if (tagWidth(tag) > dev.max_registers_per_read) out.push({ path: at('type'), message: `a ${type} needs 2 registers but max_registers_per_read is ${dev.max_registers_per_read}` });
+  });
+  if (dev.reconnect_min_ms > dev.reconnect_max_ms) out.push({ path: ['reconnect_min_ms'], message: 'must not exceed reconnect_max_ms' });
+  return out;
+}
 
 export type ModbusTag = z.infer<typeof modbusTagSchema>;
 export type ModbusTransport = z.infer<typeof modbusTransportSchema>;

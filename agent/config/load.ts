@@ -1,0 +1,114 @@
+// Reads the YAML config, validates it with zod and the cross-field checks zod cannot express,
+// and reports every problem at once as `path: message` lines (Vector's validation style).
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { configSchema, type AgentConfig } from './schema.js';
+import { crossCheck } from './checks.js';
+import { resolveSecret, SecretError } from './secrets.js';
+
+export interface ConfigProblem {
+  path: string;
+  message: string;
+}
+
+export class ConfigError extends Error {
+  readonly code = 'config_invalid';
+  constructor(
+    readonly file: string,
+    readonly problems: ConfigProblem[],
+  ) {
+    super(`${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n` + formatProblems(problems));
+  }
+}
+
+export interface LoadedConfig {
+  config: AgentConfig;
+  file: string;
+  /** folder of the config file; relative paths in the config are resolved against it */
+  baseDir: string;
+  /** absolute data directory */
+  dataDir: string;
+  /** resolved secrets, kept out of `config` so a logged config never carries them */
+  secrets: { brokerPassword?: string; tlsKeyPassphrase?: string };
+}
+
+export function formatProblems(problems: ConfigProblem[]): string {
+  return problems.map((p) => `${p.path || '(root)'}: ${p.message}`).join('\n');
+}
+
+/** `devices[0].tags[2].address` from zod's path array. */
+export function formatPath(p: ReadonlyArray<PropertyKey>): string {
+  let out = '';
+  for (const k of p) out += typeof k === 'number' ? `[${k}]` : out === '' ? String(k) : `.${String(k)}`;
+  return out;
+}
+
+function zodProblems(error: z.ZodError): ConfigProblem[] {
+  return error.issues.map((i) => {
+    let message = i.message;
+    if (i.code === 'unrecognized_keys') message = `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `'${k}'`).join(', ')} (check the spelling; see the README for the allowed keys)`;
+    else if (i.code === 'invalid_union' && 'discriminator' in i && i.discriminator) message = `${i.message}; set ${String(i.discriminator)} to one of the supported values`;
+    return { path: formatPath(i.path), message };
+  });
+}
+
+/** Parse and validate config text; pure (no file or network I/O besides secrets when asked). */
+export function parseConfigText(text: string, file = 'config'): { config?: AgentConfig; problems: ConfigProblem[] } {
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    return {
+      problems: doc.errors.map((e) => ({
+        path: e.linePos ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : 'yaml',
+        message: `${e.message.split('\n')[0]} (fix the YAML syntax)`,
+      })),
+    };
+  }
+  const raw = doc.toJS() as unknown;
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    return { problems: [{ path: '(root)', message: `${file} must be a YAML mapping with agent, broker and devices sections` }] };
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) return { problems: zodProblems(parsed.error) };
+  const problems = crossCheck(parsed.data);
+  return problems.length > 0 ? { problems } : { config: parsed.data, problems };
+}
+
+/** Load, validate and resolve secrets; throws ConfigError listing every problem. */
+export function loadConfig(file: string, opts: { resolveSecrets?: boolean } = {}): LoadedConfig {
+  const abs = path.resolve(file);
+  let text: string;
+  try {
+    text = fs.readFileSync(abs, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'file not found; check the path given to --config' : code === 'EISDIR' ? 'this is a folder; give the YAML file' : `cannot read it (${code}); check its permissions`;
+    throw new ConfigError(abs, [{ path: '(file)', message: why }]);
+  }
+  const { config, problems } = parseConfigText(text, abs);
+  if (!config) throw new ConfigError(abs, problems);
+  const baseDir = path.dirname(abs);
+  const secrets: LoadedConfig['secrets'] = {};
+  if (opts.resolveSecrets !== false) {
+    const secretProblems: ConfigProblem[] = [];
+    const take = (where: string, fn: () => string): string | undefined => {
+      try {
+        return fn();
+      } catch (e) {
+        if (!(e instanceof SecretError)) throw e;
+        secretProblems.push({ path: where, message: e.message.slice(where.length + 2) });
+        return undefined;
+      }
+    };
+    const b = config.broker;
+    if (b.password) secrets.brokerPassword = take('broker.password', () => resolveSecret(b.password!, baseDir, 'broker.password'));
+    if (b.tls?.key_passphrase) secrets.tlsKeyPassphrase = take('broker.tls.key_passphrase', () => resolveSecret(b.tls!.key_passphrase!, baseDir, 'broker.tls.key_passphrase'));
+    for (const key of ['ca_file', 'cert_file', 'key_file'] as const) {
+      const f = b.tls?.[key];
+      if (f && !fs.existsSync(path.resolve(baseDir, f))) secretProblems.push({ path: `broker.tls.${key}`, message: `file ${path.resolve(baseDir, f)} not found; check the path (relative paths start at the config file's folder)` });
+    }
+    if (secretProblems.length > 0) throw new ConfigError(abs, secretProblems);
+  }
+  return { config, file: abs, baseDir, dataDir: path.resolve(baseDir, config.agent.data_dir), secrets };
+}

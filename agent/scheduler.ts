@@ -1,0 +1,246 @@
+// Per-device poll loop: fixed-rate schedule with a random phase, reconnect with backoff,
+// degradation of a failing device, and honest accounting of cycles that could not be kept.
+// Each device runs its own loop, so a dead or slow device never delays the others.
+import type { Fact, PollError, PollResult, Poller, Sample } from '../protocols/types.js';
+import type { Logger } from './log.js';
+
+export type LinkState = 'connecting' | 'up' | 'degraded' | 'down' | 'stopped';
+
+export interface ScheduleSettings {
+  interval_ms: number;
+  timeout_ms: number;
+  reconnect_min_ms: number;
+  reconnect_max_ms: number;
+  degrade_after_failures: number;
+  degraded_interval_ms: number;
+  identity_interval_ms: number;
+  diagnostics_interval_ms: number;
+}
+
+export interface CycleOutput {
+  device: string;
+  samples: Sample[];
+  facts: Fact[];
+  /** the cycle started later than its slot by more than one interval: cycles were skipped */
+  skipped_cycles: number;
+}
+
+export interface DeviceHealth {
+  state: LinkState;
+  cycles: number;
+  failed_cycles: number;
+  skipped_cycles: number;
+  consecutive_failures: number;
+  requests: number;
+  last_error?: string;
+  last_rtt_ms?: number;
+}
+
+export interface Clock {
+  now(): number;
+  sleep(ms: number, signal: AbortSignal): Promise<void>;
+}
+
+export const realClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) =>
+    new Promise((resolve) => {
+      if (signal.aborted || ms <= 0) return resolve();
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        signal.removeEventListener('abort', done);
+        resolve();
+      }
+      signal.addEventListener('abort', done, { once: true });
+    }),
+};
+
+/** A cycle failed when no request got an answer (a partial answer still proves the link). */
+function cycleFailed(r: PollResult): boolean {
+  return r.errors.length > 0 && r.errors.length >= r.requests && !r.samples.some((s) => s.quality === 'good');
+}
+
+function maxRtt(samples: Sample[]): number | null {
+  let m = -1;
+  for (const s of samples) if (s.quality === 'good' && s.rtt_ms > m) m = s.rtt_ms;
+  return m < 0 ? null : m;
+}
+
+export class DeviceScheduler {
+  readonly health: DeviceHealth = { state: 'connecting', cycles: 0, failed_cycles: 0, skipped_cycles: 0, consecutive_failures: 0, requests: 0 };
+  private readonly abort = new AbortController();
+  private loop?: Promise<void>;
+  private nextIdentityAt = 0;
+  private nextDiagnosticsAt = 0;
+  private reconnectDelay: number;
+  private nextConnectAt = 0;
+
+  constructor(
+    private readonly poller: Poller,
+    private readonly settings: ScheduleSettings,
+    private readonly sink: (out: CycleOutput) => void,
+    private readonly log: Logger,
+    private readonly clock: Clock = realClock,
+  ) {
+    this.reconnectDelay = settings.reconnect_min_ms;
+  }
+
+  start(): void {
+    this.loop ??= this.run().catch((e) => {
+      // The loop catches per-cycle errors itself; reaching here is a bug, reported once, loudly.
+      this.log.error({ err: e }, 'Device loop stopped unexpectedly.');
+      this.health.state = 'down';
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.loop;
+    await this.poller.close().catch(() => undefined);
+    this.health.state = 'stopped';
+  }
+
+  private currentInterval(): number {
+    return this.health.consecutive_failures >= this.settings.degrade_after_failures ? this.settings.degraded_interval_ms : this.settings.interval_ms;
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.abort.signal;
+    // A random phase spreads many devices over the interval instead of polling all at once.
+    let slot = this.clock.now() + Math.floor(Math.random() * Math.min(this.settings.interval_ms, 1000));
+    await this.clock.sleep(slot - this.clock.now(), signal);
+    while (!signal.aborted) {
+      const interval = this.currentInterval();
+      const out = await this.cycle(signal);
+      if (signal.aborted) break;
+      // Fixed-rate schedule: the next slot is one interval after this one, never "now + interval".
+      // When a cycle overran, skip the missed slots and count them instead of queueing.
+      slot += interval;
+      const now = this.clock.now();
+      let skipped = 0;
+      if (now > slot) {
+        skipped = Math.ceil((now - slot) / interval);
+        slot += skipped * interval;
+      }
+      if (skipped > 0) {
+        this.health.skipped_cycles += skipped;
+        this.log.debug({ skipped }, 'Poll cycle overran its interval; slots skipped.');
+      }
+      out.skipped_cycles = skipped;
+      this.sink(out);
+      await this.clock.sleep(slot - this.clock.now(), signal);
+    }
+  }
+
+  private async cycle(signal: AbortSignal): Promise<CycleOutput> {
+    const out: CycleOutput = { device: this.poller.device, samples: [], facts: [], skipped_cycles: 0 };
+    const ts0 = this.clock.now();
+    if (!this.poller.isConnected()) {
+      if (ts0 < this.nextConnectAt) {
+        return this.failedCycle(out, ts0, { code: 'not_connected', message: `reconnect in ${this.nextConnectAt - ts0} ms` }, false);
+      }
+      try {
+        await this.poller.connect(signal);
+        this.reconnectDelay = this.settings.reconnect_min_ms;
+        this.nextIdentityAt = 0; // re-read identity after every reconnect: a swapped device shows here
+        if (this.health.state !== 'up') this.log.info('Device connected.');
+      } catch (e) {
+        return this.failedCycle(out, ts0, errorOf(e), true);
+      }
+    }
+    let result: PollResult;
+    try {
+      result = await this.poller.poll(signal);
+    } catch (e) {
+      result = { samples: [], facts: [], requests: 0, errors: [errorOf(e)] };
+    }
+    this.health.requests += result.requests;
+    out.samples = result.samples;
+    out.facts.push(...result.facts);
+    if (cycleFailed(result)) return this.failedCycle(out, ts0, result.errors[0], !this.poller.isConnected(), result);
+    if (this.health.state !== 'up') {
+      if (this.health.consecutive_failures > 0) this.log.info({ after_failures: this.health.consecutive_failures }, 'Device answers again.');
+      this.health.state = 'up';
+    }
+    this.health.consecutive_failures = 0;
+    this.health.cycles++;
+    const rtt = maxRtt(result.samples);
+    this.health.last_rtt_ms = rtt ?? undefined;
+    out.facts.push(this.linkFact(result.samples[0]?.ts ?? this.clock.now(), true, rtt, result));
+    await this.slowFacts(out, signal);
+    return out;
+  }
+
+  private async slowFacts(out: CycleOutput, signal: AbortSignal): Promise<void> {
+    const now = this.clock.now();
+    const kinds: ('identity' | 'diagnostics')[] = [];
+    if (now >= this.nextIdentityAt) {
+      kinds.push('identity');
+      this.nextIdentityAt = this.settings.identity_interval_ms > 0 ? now + this.settings.identity_interval_ms : Number.POSITIVE_INFINITY;
+    }
+    if (this.settings.diagnostics_interval_ms > 0 && now >= this.nextDiagnosticsAt) {
+      kinds.push('diagnostics');
+      this.nextDiagnosticsAt = now + this.settings.diagnostics_interval_ms;
+    }
+    if (kinds.length === 0) return;
+    try {
+      out.facts.push(...(await this.poller.readFacts(kinds, signal)));
+    } catch (e) {
+      this.log.debug({ err: errorOf(e) }, 'Identity/diagnostics read failed.');
+    }
+  }
+
+  private async failedCycle(out: CycleOutput, ts: number, err: PollError | undefined, disconnected: boolean, result?: PollResult): Promise<CycleOutput> {
+    const h = this.health;
+    h.consecutive_failures++;
+    h.cycles++;
+    h.failed_cycles++;
+    h.last_error = err ? `${err.code}: ${err.message}` : 'unknown';
+    const degraded = h.consecutive_failures >= this.settings.degrade_after_failures;
+    const newState: LinkState = degraded ? 'degraded' : h.state === 'connecting' ? 'connecting' : 'down';
+    if (h.state !== newState && (newState === 'degraded' || h.consecutive_failures === 1)) {
+      this.log.warn({ error_code: err?.code, error: err?.message, consecutive_failures: h.consecutive_failures, next_poll_ms: this.currentInterval() }, degraded ? 'Device keeps failing; polling it less often.' : 'Device did not answer.');
+    }
+    h.state = newState;
+    out.facts.push(this.linkFact(ts, false, null, result, err));
+    if (disconnected) {
+      // Reconnect attempts back off exponentially; slots in between report the device unreachable.
+      this.nextConnectAt = this.clock.now() + this.reconnectDelay;
+      this.reconnectDelay = Math.min(this.reconnectDelay * 2, this.settings.reconnect_max_ms);
+      await this.poller.close().catch(() => undefined);
+    }
+    return out;
+  }
+
+  private linkFact(ts: number, reachable: boolean, rtt: number | null, r?: PollResult, err?: PollError): Fact {
+    const exception_codes: number[] = [];
+    let bad_responses = 0;
+    for (const e of r?.errors ?? []) {
+      if (e.code === 'modbus_exception' && e.exception_code !== undefined) exception_codes.push(e.exception_code);
+      else if (e.code === 'bad_response') bad_responses++;
+    }
+    return {
+      device: this.poller.device,
+      kind: 'link',
+      ts,
+      data: {
+        reachable,
+        rtt_ms: rtt,
+        error_code: err?.code ?? r?.errors[0]?.code,
+        exception_codes,
+        bad_responses,
+        consecutive_failures: this.health.consecutive_failures,
+        state: this.health.state,
+      },
+    };
+  }
+}
+
+export function errorOf(e: unknown): PollError {
+  if (e && typeof e === 'object' && 'code' in e && typeof (e as PollError).code === 'string' && 'message' in e) {
+    const pe = e as PollError;
+    return { code: pe.code, message: pe.message, exception_code: pe.exception_code };
+  }
+  return { code: 'unknown', message: e instanceof Error ? e.message : String(e) };
+}

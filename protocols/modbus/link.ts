@@ -1,0 +1,27 @@
+// The link to one Modbus device: open, exchange one read request PDU for its response PDU, close.
+// Implementations: tcp-link.ts (native Modbus TCP and RTU over TCP), serial-link.ts (modbus-serial).
+
+export interface ModbusLink {
+  /** "tcp host:port", "rtu /dev/ttyUSB0", ... for logs and errors */
+  readonly describe: string;
+  isOpen(): boolean;
+  /** Open the connection; idempotent. Rejects with ModbusError (connect_refused, timeout, aborted). */
+  open(signal?: AbortSignal): Promise<void>;
+  /**
+   * Send one request PDU (function code first) and resolve with the checked response PDU.
+   * One exchange at a time: the caller waits for the answer before the next. Rejects with
+   * ModbusError: timeout, modbus_exception, bad_response, connection_lost, not_connected.
+   * The returned buffer may be a view of the receive buffer: decode it before the next exchange.
+   */
+  exchange(pdu: Buffer): Promise<Buffer>;
+  /** Close; idempotent. A pending exchange is rejected. */
+  close(): Promise<void>;
+  /** Called once when an open connection goes away without close(). */
+  onLost?: (err: Error) => void;
+}
+
+export interface LinkOptions {
+  unitId: number;
+  /** answer timeout per request, and connect timeout */
+  timeoutMs: number;
+}

@@ -1,0 +1,93 @@
+// Types shared by the rule engine and its detectors: Finding, Detector, ResolvedRule, DeviceRef.
+import type { Category, Severity } from '../agent/signal.js';
+import type { Fact, FactKind, Sample } from '../protocols/types.js';
+
+/**
+ * A condition report. Detectors emit one only when a condition starts (active: true) or ends
+ * (active: false); the alert stage (agent/alerts) turns findings into raised/cleared signals.
+ * One alert exists per (rule, device, tag, condition).
+ */
+export interface Finding {
+  rule: string;
+  device: string;
+  tag?: string;
+  /** Sub-condition of a rule that watches several (availability: unreachable | slow_response, ...). */
+  condition?: string;
+  category: Category;
+  severity: Severity;
+  /** true: the condition holds from ts on; false: it is gone */
+  active: boolean;
+  /** epoch ms of the sample/fact that showed the change (the data's own clock) */
+  ts: number;
+  message: string;
+  response: string;
+  observed?: unknown;
+  expected?: unknown;
+  evidence?: Record<string, unknown>;
+}
+
+/** A device as the rules see it: its id and tag names (works for any protocol). */
+export interface DeviceRef {
+  id: string;
+  tags: ReadonlyArray<{ name: string }>;
+}
+
+/** A config problem, printed as `path: message`. */
+export interface RuleIssue {
+  path: string;
+  message: string;
+}
+
+/** A rule after validation: defaults applied, tags resolved, detector params parsed. */
+export interface ResolvedRule<P = unknown> {
+  /** position in the rules list (for messages) */
+  index: number;
+  id: string;
+  type: string;
+  device: string;
+  /** tags the detector watches, in the order of its per-tag state */
+  tags: string[];
+  category: Category;
+  severity: Severity;
+  /** user templates; undefined means the type's default for the condition */
+  message?: string;
+  clear_message?: string;
+  response?: string;
+  enabled: boolean;
+  params: P;
+}
+
+/** Where a detector puts findings; the engine allocates nothing unless push() is called. */
+export interface FindingSink {
+  push(f: Finding): void;
+}
+
+/** Latest numeric value of every tag of one device (NaN = unknown), indexed like DeviceRef.tags. */
+export interface DeviceValues {
+  readonly names: readonly string[];
+  readonly index: ReadonlyMap<string, number>;
+  readonly values: Float64Array;
+}
+
+/** One rule instance at run time. The engine routes only what a detector asks for. */
+export interface Detector {
+  readonly rule: ResolvedRule;
+  /** samples of these tags go to onSample with the tag's position in this list */
+  readonly tags: readonly string[];
+  /** facts of these kinds (of the rule's device) go to onFact */
+  readonly factKinds: readonly FactKind[];
+  /** true: onCycle runs at the end of every poll cycle of the device */
+  readonly cycle: boolean;
+  /** true: onTime runs on RuleEngine.evaluateTime */
+  readonly timed: boolean;
+  /** v is the sample as a number (boolean 1/0), NaN for null, strings or non-good quality */
+  onSample?(s: Sample, v: number, slot: number, out: FindingSink): void;
+  onFact?(f: Fact, out: FindingSink): void;
+  onCycle?(ts: number, out: FindingSink): void;
+  onTime?(ts: number, out: FindingSink): void;
+}
+
+/** What a detector factory gets besides its rule. */
+export interface DetectorContext {
+  device: DeviceValues;
+}
