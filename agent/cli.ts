@@ -5,7 +5,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError, formatProblems, loadConfig } from './config/load.js';
 import { createLogger } from './log.js';
 import { parseDuration } from './duration.js';
-import { VERSION } from './version.js';
+import { packageVersion } from './package.js';
 import { runAgent } from './runtime.js';
 import { simulateModbus } from '../simulators/modbus/cli.js';
 import { runDemo } from './demo/demo.js';
@@ -49,7 +49,7 @@ function untilSignal(): Promise<NodeJS.Signals> {
 export function buildProgram(): Command {
   const program = new Command('otsentry')
     .description('OT security monitoring edge agent: read-only polling, local detection, durable MQTT risk signals')
-    .version(VERSION)
+    .version(packageVersion())
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
 

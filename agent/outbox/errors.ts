@@ -4,7 +4,8 @@ import type { OutboxError } from './types.js';
 export function describeSqliteError(e: unknown, file: string): { message: string; code: OutboxError['code'] } {
   const err = e as { code?: string; message?: string };
   const code = err.code ?? '';
-  const why = `${code || 'error'}: ${err.message ?? String(e)}`;
+  const text = err.message ?? String(e);
+  const why = code === '' || text.startsWith(code) ? text : `${code}: ${text}`;
   if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) {
     return {
       code: 'outbox_corrupt',
@@ -22,7 +23,7 @@ export function describeSqliteError(e: unknown, file: string): { message: string
   if (code === 'SQLITE_FULL') {
     return { code: 'outbox_unavailable', message: `outbox ${file}: the disk is full (${why}); free space or lower outbox.max_bytes.` };
   }
-  if (code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_READONLY') || code === 'SQLITE_PERM' || code === 'EACCES' || code === 'EROFS') {
+  if (code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_READONLY') || code === 'SQLITE_PERM' || code === 'EACCES' || code === 'EROFS' || code === 'ENOTDIR' || code === 'EEXIST' || code === 'EPERM') {
     return {
       code: 'outbox_unavailable',
       message: `outbox ${file} cannot be opened for writing (${why}); check that its directory exists and is writable by the otsentry user.`,

@@ -1,6 +1,8 @@
 // Outbox retention: expire events older than max_age_hours, then, while over max_events or
 // max_bytes, drop the least severe unacked events first (oldest first within a severity).
 // Every pass that drops something yields one gap event draft so nothing vanishes silently.
+// Undelivered gap events are folded into the next one (counts add up, seq range widens,
+// `replaces` lists their seqs), so a long outage leaves one pending gap event, not thousands.
 import type Database from 'better-sqlite3';
 import { SEVERITIES, type SignalDraft } from '../signal.js';
 import type { OutboxConfig } from '../config/schema.js';
@@ -15,13 +17,19 @@ export interface Totals {
   bytes: number;
 }
 
+type Reason = 'max_age' | 'max_events' | 'max_bytes';
+
 export interface DropReport {
-  reasons: Array<'max_age' | 'max_events' | 'max_bytes'>;
+  reasons: Reason[];
   counts: DropCounts;
   total: number;
   bytes: number;
   first_seq: number;
   last_seq: number;
+  /** events dropped by this pass (total also counts what folded gap events reported) */
+  fresh: number;
+  /** seqs of undelivered gap events this report supersedes */
+  replaces: number[];
 }
 
 interface Row {
@@ -36,6 +44,8 @@ function emptyCounts(): DropCounts {
 
 /** Retention over one outbox database; statements are prepared once. */
 export class Retention {
+  private readonly hasExpired: Database.Statement;
+  private readonly gapRows: Database.Statement;
   private readonly expire: Database.Statement;
   private readonly select: Database.Statement;
   private readonly del: Database.Statement;
@@ -44,6 +54,8 @@ export class Retention {
     db: Database.Database,
     private readonly limits: OutboxConfig,
   ) {
+    this.hasExpired = db.prepare('SELECT 1 FROM events WHERE created_ms < ? LIMIT 1');
+    this.gapRows = db.prepare('DELETE FROM events WHERE gap = 1 RETURNING seq, bytes, payload');
     this.expire = db.prepare('DELETE FROM events WHERE created_ms < ? RETURNING seq, severity, bytes');
     this.select = db.prepare('SELECT seq, severity, bytes FROM events ORDER BY severity, seq LIMIT ?');
     this.del = db.prepare('DELETE FROM events WHERE seq = ?');
@@ -55,10 +67,17 @@ export class Retention {
    */
   apply(totals: Totals, nowMs: number): DropReport | undefined {
     const limits = this.limits;
-    const report: DropReport = { reasons: [], counts: emptyCounts(), total: 0, bytes: 0, first_seq: Infinity, last_seq: 0 };
+    const cutoff = nowMs - limits.max_age_hours * 3_600_000;
+    const overCount = totals.count > limits.max_events;
+    const overBytes = totals.bytes > limits.max_bytes;
+    if (!overCount && !overBytes && this.hasExpired.get(cutoff) === undefined) return undefined;
+
+    const report: DropReport = { reasons: [], counts: emptyCounts(), total: 0, bytes: 0, first_seq: Infinity, last_seq: 0, replaces: [], fresh: 0 };
+    this.foldGaps(report, totals);
     const note = (r: Row): void => {
       report.counts[SEVERITIES[r.severity] ?? 'info']++;
       report.total++;
+      report.fresh++;
       report.bytes += r.bytes;
       report.first_seq = Math.min(report.first_seq, r.seq);
       report.last_seq = Math.max(report.last_seq, r.seq);
@@ -66,18 +85,16 @@ export class Retention {
       totals.bytes -= r.bytes;
     };
 
-    const cutoff = nowMs - limits.max_age_hours * 3_600_000;
     const expired = this.expire.all(cutoff) as Row[];
     if (expired.length > 0) {
-      report.reasons.push('max_age');
+      if (!report.reasons.includes('max_age')) report.reasons.push('max_age');
       expired.forEach(note);
     }
 
-    const overCount = totals.count > limits.max_events;
-    const overBytes = totals.bytes > limits.max_bytes;
-    if (overCount || overBytes) {
-      if (overCount) report.reasons.push('max_events');
-      if (overBytes) report.reasons.push('max_bytes');
+    if (totals.count > limits.max_events || totals.bytes > limits.max_bytes) {
+      for (const [over, reason] of [[overCount, 'max_events'], [overBytes, 'max_bytes']] as const) {
+        if (over && !report.reasons.includes(reason)) report.reasons.push(reason);
+      }
       // Drop down to the limit minus room for the gap event that reports the drop.
       const targetCount = limits.max_events - 1;
       const targetBytes = limits.max_bytes - GAP_RESERVE_BYTES;
@@ -93,7 +110,27 @@ export class Retention {
         }
       }
     }
-    return report.total > 0 ? report : undefined;
+    return report.total > 0 || report.replaces.length > 0 ? report : undefined;
+  }
+
+  /** Delete the pending gap events and add what they reported to this report. */
+  private foldGaps(report: DropReport, totals: Totals): void {
+    const rows = this.gapRows.all() as Array<{ seq: number; bytes: number; payload: string }>;
+    for (const row of rows) {
+      totals.count--;
+      totals.bytes -= row.bytes;
+      report.replaces.push(row.seq);
+      report.first_seq = Math.min(report.first_seq, row.seq);
+      report.last_seq = Math.max(report.last_seq, row.seq);
+      const ev = (JSON.parse(row.payload) as { evidence?: Record<string, unknown> }).evidence ?? {};
+      const dropped = (ev.dropped ?? {}) as Partial<DropCounts>;
+      for (const s of SEVERITIES) report.counts[s] += Number(dropped[s] ?? 0);
+      report.total += Number(ev.dropped_total ?? 0);
+      report.bytes += Number(ev.dropped_bytes ?? 0);
+      report.first_seq = Math.min(report.first_seq, Number(ev.first_seq ?? Infinity));
+      report.last_seq = Math.max(report.last_seq, Number(ev.last_seq ?? 0));
+      for (const r of (ev.reasons ?? []) as Reason[]) if (!report.reasons.includes(r)) report.reasons.push(r);
+    }
   }
 }
 
@@ -121,6 +158,7 @@ export function gapDraft(agent: string, drop: DropReport, nowMs: number): Signal
       dropped_bytes: drop.bytes,
       first_seq: drop.first_seq,
       last_seq: drop.last_seq,
+      ...(drop.replaces.length > 0 ? { replaces: drop.replaces } : {}),
     },
   };
 }

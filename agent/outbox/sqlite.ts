@@ -3,8 +3,9 @@
 //   kill -9 nor a power cut loses it. WAL + NORMAL would survive kill -9 but may roll back the
 //   last commits on power loss; FULL costs one WAL fsync per transaction, which batching per
 //   poll cycle amortises.
-// - Rows: events(seq PK, severity rank, created_ms wall clock at commit, bytes, payload). The
-//   payload is the canonical JSON of the signal (canonical.ts): published byte for byte.
+// - Rows: events(seq PK, severity rank, created_ms wall clock at commit, bytes, gap flag for
+//   the outbox's own gap events, payload). The payload is the canonical JSON of the signal
+//   (canonical.ts) and is published byte for byte.
 // - Acked events are deleted at once; meta keeps last_seq/last_hash so seq and the hash chain
 //   continue across restarts even when the table is empty.
 // - The file is opened in exclusive locking mode: a second process on the same file gets a
@@ -56,7 +57,7 @@ export class SqliteOutbox implements Outbox {
     this.now = opts.now ?? Date.now;
     this.db = this.guard(() => openDatabase(opts));
     try {
-      this.insert = this.db.prepare('INSERT INTO events (seq, severity, created_ms, bytes, payload) VALUES (?, ?, ?, ?, ?)');
+      this.insert = this.db.prepare('INSERT INTO events (seq, severity, created_ms, bytes, gap, payload) VALUES (?, ?, ?, ?, ?, ?)');
       this.setMeta = this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
       this.selectPending = this.db.prepare('SELECT seq, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?');
       this.deleteOne = this.db.prepare('DELETE FROM events WHERE seq = ? RETURNING bytes');
@@ -144,22 +145,22 @@ export class SqliteOutbox implements Outbox {
         const chain: Chain = { ...this.chain };
         const totals: Totals = { ...this.totals };
         const out: RiskSignal[] = [];
-        const add = (d: SignalDraft): void => {
+        const add = (d: SignalDraft, gap = 0): void => {
           const payload = this.seal(d, chain);
           const bytes = Buffer.byteLength(payload, 'utf8');
-          this.insert.run(chain.seq, severityRank(d.severity), nowMs, bytes, payload);
+          this.insert.run(chain.seq, severityRank(d.severity), nowMs, bytes, gap, payload);
           totals.count++;
           totals.bytes += bytes;
           out.push(JSON.parse(payload) as RiskSignal);
         };
-        drafts.forEach(add);
+        for (const d of drafts) add(d);
         const drop = this.retention.apply(totals, nowMs);
-        if (drop !== undefined) add(gapDraft(this.opts.agent, drop, nowMs));
+        if (drop !== undefined) add(gapDraft(this.opts.agent, drop, nowMs), 1);
         if (out.length > 0) {
           this.setMeta.run('last_seq', String(chain.seq));
           this.setMeta.run('last_hash', chain.hash);
         }
-        return { out, chain, totals, dropped: drop?.total ?? 0 };
+        return { out, chain, totals, dropped: drop?.fresh ?? 0 };
       })(),
     );
     this.chain = result.chain;
@@ -253,10 +254,12 @@ function openDatabase(opts: SqliteOutboxOptions): Database.Database {
         severity INTEGER NOT NULL,
         created_ms INTEGER NOT NULL,
         bytes INTEGER NOT NULL,
+        gap INTEGER NOT NULL,
         payload TEXT NOT NULL
       ) STRICT;
       CREATE INDEX IF NOT EXISTS events_by_severity ON events (severity, seq);
       CREATE INDEX IF NOT EXISTS events_by_age ON events (created_ms);
+      CREATE INDEX IF NOT EXISTS events_gaps ON events (seq) WHERE gap = 1;
     `);
     const init = db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)');
     db.transaction(() => {

@@ -14,6 +14,12 @@ export interface ModbusLink {
    * The returned buffer may be a view of the receive buffer: decode it before the next exchange.
    */
   exchange(pdu: Buffer): Promise<Buffer>;
+  /**
+   * Give up waiting for the pending exchange (it rejects with code aborted). A late answer is
+   * recognised and dropped. Links that cannot tell a late answer apart let the exchange run to
+   * its timeout instead.
+   */
+  abort(): void;
   /** Close; idempotent. A pending exchange is rejected. */
   close(): Promise<void>;
   /** Called once when an open connection goes away without close(). */

@@ -122,6 +122,10 @@ export class TcpLink implements ModbusLink {
     });
   }
 
+  abort(): void {
+    this.fail(new ModbusError('aborted', `${this.describe}: request aborted`));
+  }
+
   close(): Promise<void> {
     this.closing = true;
     const s = this.socket;

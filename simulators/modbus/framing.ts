@@ -145,7 +145,15 @@ class RtuDeframer extends BaseDeframer {
           off += found;
           continue;
         }
-        if (avail < MAX_RTU_ADU) break; // may still be arriving; the silence timer ends it
+        // No CRC fits: garbage if a valid frame starts further on, else maybe still arriving
+        // (the silence timer ends it).
+        const next = this.nextValidFrame(buf, off + 1);
+        if (next < 0 && avail < MAX_RTU_ADU) break;
+        if (next > 0) {
+          this.garbage();
+          off = next;
+          continue;
+        }
       }
       this.garbage();
       off += 1;
@@ -157,6 +165,15 @@ class RtuDeframer extends BaseDeframer {
     const max = Math.min(avail, MAX_RTU_ADU);
     for (let len = 4; len <= max; len++) if (crcMatches(buf, off, off + len)) return len;
     return 0;
+  }
+
+  /** Offset of the next fixed-length request with a valid CRC, or -1. */
+  private nextValidFrame(buf: Buffer, from: number): number {
+    for (let k = from; buf.length - k >= 8; k++) {
+      const len = rtuRequestLength(buf, k, buf.length - k);
+      if (len > 0 && len <= buf.length - k && crcMatches(buf, k, k + len)) return k;
+    }
+    return -1;
   }
 
   private emit(buf: Buffer, off: number, len: number): void {

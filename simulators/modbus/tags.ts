@@ -73,3 +73,15 @@ export function findTag(tags: readonly TagDef[], name: string): TagDef {
   if (!t) throw new Error(`unknown tag ${name}; known tags: ${tags.map((x) => x.name).join(', ')}`);
   return t;
 }
+
+/** The register words a client would write for an engineering value (FC16 payload); bools give [0|1]. */
+export function encodeWords(t: TagDef, value: number): number[] {
+  if (t.type === 'bool') return [value ? 1 : 0];
+  const raw = value / (t.scale ?? 1);
+  if (t.type === 'uint16' || t.type === 'int16') return [Math.round(raw) & 0xffff];
+  if (t.type === 'float32') scratch.setFloat32(0, raw);
+  else scratch.setUint32(0, Math.round(raw) >>> 0);
+  const hi = scratch.getUint16(0);
+  const lo = scratch.getUint16(2);
+  return t.word_order === 'little' ? [lo, hi] : [hi, lo];
+}

@@ -19,7 +19,7 @@ describe('canonicalJson', () => {
     [{ d: new Date(0) }, '{"d":"1970-01-01T00:00:00.000Z"}'],
     [{ 'é': 1, z: 2, A: 3 }, '{"A":3,"z":2,"é":1}'],
     ['line\n"q"', '"line\\n\\"q\\""'],
-  ])('writes %j canonically', (value, text) => {
+  ])('writes case %# canonically', (value, text) => {
     expect(canonicalJson(value)).toBe(text);
   });
 

@@ -134,6 +134,8 @@ describe('bad files', () => {
   it('explains an unwritable location', () => {
     const dir = tempDir();
     fs.writeFileSync(path.join(dir, 'not-a-dir'), '');
-    expect(() => openBox(path.join(dir, 'not-a-dir', 'o.sqlite'))).toThrow();
+    const file = path.join(dir, 'not-a-dir', 'o.sqlite');
+    expect(() => openBox(file)).toThrow(`outbox ${file} cannot be opened for writing`);
+    expect(() => openBox(file)).toThrow(/check that its directory exists and is writable/);
   });
 });

@@ -1,0 +1,121 @@
+// `otsentry demo`: simulated PLCs, an MQTT broker (embedded unless --broker), the real agent
+// built from a generated config exactly as `run` builds it, and a live view of the risk signals
+// as the broker delivers them. With --scenario an attack starts after about 10 s of normal
+// operation; with --duration the run ends on its own and exits 0.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { loadConfig } from '../config/load.js';
+import { createLogger } from '../log.js';
+import { runAgent } from '../runtime.js';
+import { startEmbeddedBroker } from '../broker/embedded.js';
+import { startModbusSimulator, SCENARIO_NAMES, tankSimulatorConfig } from '../../simulators/modbus/index.js';
+import { startLiveView } from './view.js';
+import { demoAgentConfig } from './config.js';
+
+export interface DemoOptions {
+  broker?: string;
+  scenario?: string;
+  durationMs?: number;
+  plcs: number;
+  dataDir?: string;
+  json: boolean;
+  /** resolves when the user interrupts (Ctrl-C) */
+  stopSignal: Promise<unknown>;
+  out?: NodeJS.WritableStream;
+}
+
+/** Normal operation before the attack starts. */
+export const DEMO_ATTACK_AT_MS = 10_000;
+
+export class DemoError extends Error {
+  readonly code = 'demo';
+}
+
+export async function runDemo(o: DemoOptions): Promise<void> {
+  const out = o.out ?? process.stdout;
+  const say = (line: string) => {
+    if (!o.json) out.write(line + '\n');
+  };
+  if (o.scenario !== undefined && !SCENARIO_NAMES.includes(o.scenario)) {
+    throw new DemoError(`--scenario ${o.scenario} is unknown; choose one of: ${SCENARIO_NAMES.join(', ')}`);
+  }
+  if (o.plcs < 1 || o.plcs > 50) throw new DemoError(`--plcs ${o.plcs}: give 1 to 50`);
+  if (o.durationMs !== undefined && o.scenario !== undefined && o.durationMs < DEMO_ATTACK_AT_MS + 5000) {
+    throw new DemoError(`--duration must be at least ${(DEMO_ATTACK_AT_MS + 5000) / 1000}s with --scenario: the attack starts after ${DEMO_ATTACK_AT_MS / 1000}s of normal operation`);
+  }
+  const tmp = o.dataDir ? undefined : fs.mkdtempSync(path.join(os.tmpdir(), 'otsentry-demo-'));
+  const workDir = o.dataDir ? path.resolve(o.dataDir) : tmp!;
+  fs.mkdirSync(workDir, { recursive: true });
+  const logger = createLogger(process.env.OTSENTRY_LOG_LEVEL ?? 'warn');
+
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const cleanup = async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  };
+  try {
+    const sim = await startModbusSimulator(tankSimulatorConfig({ plcs: o.plcs }), { logger: logger.child({ stage: 'simulator' }) });
+    cleanups.push(() => sim.stop());
+    let brokerUrl = o.broker;
+    let embedded = false;
+    if (!brokerUrl) {
+      const broker = await startEmbeddedBroker({ port: 0 });
+      cleanups.push(() => broker.stop());
+      brokerUrl = broker.url;
+      embedded = true;
+    }
+    const configFile = path.join(workDir, 'agent.yaml');
+    const raw = demoAgentConfig({ brokerUrl, dataDir: path.join(workDir, 'data'), plcs: sim.plcs });
+    fs.writeFileSync(configFile, stringify(raw));
+    const loaded = loadConfig(configFile);
+    const prefix = loaded.config.broker.topic_prefix;
+
+    say(`otsentry demo: ${sim.plcs.length} simulated tank PLC${sim.plcs.length > 1 ? 's' : ''} (${sim.plcs.map((p) => `${p.id} at ${p.host}:${p.port}`).join(', ')})`);
+    say(`broker ${brokerUrl}${embedded ? ' (embedded)' : ''}; agent config ${configFile}`);
+    say(`watch it yourself: mosquitto_sub -L '${brokerUrl.replace(/\/$/, '')}/${prefix}/#' -v`);
+    say(o.scenario ? `attack '${o.scenario}' on ${sim.plcs[0].id} starts in ${DEMO_ATTACK_AT_MS / 1000}s` : `no attack scenario; try --scenario ${SCENARIO_NAMES.join('|')}`);
+    say('');
+
+    const view = await startLiveView({ url: brokerUrl, prefix, json: o.json, out });
+    cleanups.push(() => view.stop());
+    const agent = await runAgent(loaded, { logger, protocolVersion: embedded ? 4 : undefined });
+    cleanups.push(() => agent.stop());
+
+    const timers: NodeJS.Timeout[] = [];
+    if (o.scenario) {
+      const name = o.scenario;
+      const plc = sim.plcs[0].id;
+      // The attack ends early enough before the end of the run for clearing signals to show.
+      const attackMs = o.durationMs !== undefined ? Math.max(5000, Math.round((o.durationMs - DEMO_ATTACK_AT_MS) * 0.6)) : 60_000;
+      timers.push(
+        setTimeout(() => {
+          say(`>>> attack '${name}' started on ${plc}`);
+          sim.startScenario(name, plc).catch((e) => say(`attack ${name} could not start: ${(e as Error).message}`));
+          timers.push(
+            setTimeout(() => {
+              say(`>>> attack '${name}' stopped on ${plc}`);
+              void sim.stopScenario(name, plc);
+            }, attackMs),
+          );
+        }, DEMO_ATTACK_AT_MS),
+      );
+    }
+    const ended = o.durationMs !== undefined ? new Promise((r) => setTimeout(r, o.durationMs).unref()) : new Promise(() => undefined);
+    await Promise.race([ended, o.stopSignal]);
+    for (const t of timers) clearTimeout(t);
+    // Stop the agent first and give the broker a moment to deliver its last signals to the view.
+    await agent.stop();
+    await new Promise((r) => setTimeout(r, 500));
+    const st = view.stats;
+    if (!o.json) {
+      say('');
+      const sev = Object.entries(st.bySeverity).map(([k, v]) => `${v} ${k}`).join(', ') || 'none';
+      say(`demo finished: ${st.signals} risk signals (${st.raised} raised, ${st.cleared} cleared; ${sev}); duplicates ${st.duplicates}`);
+      say(st.chainProblems.length === 0 ? 'hash chain: intact' : `hash chain problems:\n  ${st.chainProblems.join('\n  ')}`);
+    }
+  } finally {
+    await cleanup();
+  }
+}

@@ -1,0 +1,370 @@
+// The MQTT forwarder: drains the outbox oldest first over QoS 1 with a bounded in-flight window,
+// acks in the outbox only on a successful PUBACK, keeps the retained status/assets topics, and
+// reconnects with its own exponential backoff.
+//
+// Delivery: first transmissions go out in seq order (a cursor walks the outbox); on disconnect
+// the window is forgotten and everything unacked is resent from the outbox after reconnecting
+// (at-least-once; consumers dedupe by id). A PUBACK with a failure reason code (MQTT 5) leaves
+// the event in the outbox and drops the connection, so it is retried first, after a backoff.
+//
+// MQTT version: 5 by default; when the broker answers CONNACK "unsupported protocol version"
+// (aedes, old brokers) the forwarder switches to 3.1.1 for the rest of the process, no config.
+import mqtt, { type IClientOptions, type IConnackPacket, type MqttClient } from 'mqtt';
+import type { BrokerConfig } from '../config/schema.js';
+import { silentLogger, type Logger } from '../log.js';
+import type { Outbox } from '../outbox/types.js';
+import { Backoff } from './backoff.js';
+import { explainError, explainPubackFailure, isProtocolRejection, type Explained } from './errors.js';
+import { clientOptions, topicsFor, type Topics } from './options.js';
+import { onlineStatus, packageVersion, stoppedStatus, willStatus, type StatusContext } from './status.js';
+
+export type ConnectFn = (url: string, opts: IClientOptions) => MqttClient;
+
+export interface ForwarderOptions {
+  broker: BrokerConfig;
+  agent: string;
+  site: string;
+  outbox: Outbox;
+  /** folder that relative secret and TLS file paths are resolved against (the config file's) */
+  baseDir?: string;
+  logger?: Logger;
+  /** reported in status; default: otsentry's package.json version */
+  version?: string;
+  /** device link states for the status payload */
+  devices?: () => Record<string, unknown>;
+  /** retained inventory for the assets topic; omit to publish none */
+  assets?: () => unknown;
+  /** 5 (default, falls back to 4 when refused) or 4 (MQTT 3.1.1, e.g. the embedded broker) */
+  protocolVersion?: 4 | 5;
+  /** injected for tests (wrap or fake the client); default mqtt.connect */
+  connect?: ConnectFn;
+  /** wall clock in ms; injectable for tests */
+  now?: () => number;
+  /** jitter source for the backoff; injectable for tests */
+  random?: () => number;
+}
+
+export interface ForwarderStats {
+  connected: boolean;
+  protocol_version: 4 | 5;
+  /** connection attempts and successful connections since start */
+  attempts: number;
+  connects: number;
+  /** event publishes written, resends included */
+  sent: number;
+  /** events acked by a successful PUBACK */
+  acked: number;
+  /** PUBACKs with a failure reason code */
+  rejected: number;
+  inflight: number;
+  inflight_peak: number;
+  /** current window: min(max_inflight, broker receive maximum - 2) */
+  window: number;
+  outbox_depth: number;
+  last_error?: { code: string; message: string; at: string };
+}
+
+/** Connections that lived this long reset the backoff. */
+const STABLE_MS = 10_000;
+/** Fallback drain poll in case an append was not followed by notify(). */
+const POLL_MS = 1000;
+/** Same error logged again at warn/error at most this often; in between at debug. */
+const LOG_REPEAT_MS = 60_000;
+
+export class Forwarder {
+  private readonly log: Logger;
+  private readonly topics: Topics;
+  private readonly base: IClientOptions;
+  private readonly ctx: StatusContext;
+  private readonly backoff: Backoff;
+  private readonly connectFn: ConnectFn;
+  private readonly now: () => number;
+  private pv: 4 | 5;
+
+  private client?: MqttClient;
+  private gen = 0;
+  private connected = false;
+  private connectedAt = 0;
+  private everConnected = false;
+  private started = false;
+  private stopping = false;
+  private reconnectTimer?: NodeJS.Timeout;
+  private statusTimer?: NodeJS.Timeout;
+  private pollTimer?: NodeJS.Timeout;
+  private pumpScheduled = false;
+
+  private window = 1;
+  private cursor = 0;
+  private readonly inflight = new Set<number>();
+  private ackBuffer: number[] = [];
+  private statusInflight = false;
+  /** the next reconnect skips the backoff (after switching to MQTT 3.1.1) */
+  private retryNow = false;
+
+  private readonly counters = { attempts: 0, connects: 0, sent: 0, acked: 0, rejected: 0, inflight_peak: 0 };
+  private lastError?: ForwarderStats['last_error'];
+  private lastLogged?: { code: string; at: number };
+
+  constructor(private readonly opts: ForwarderOptions) {
+    const b = opts.broker;
+    this.log = (opts.logger ?? silentLogger).child({ stage: 'forward', broker: b.url });
+    this.topics = topicsFor(b.topic_prefix, opts.site, opts.agent);
+    this.base = clientOptions(b, opts.site, opts.agent, opts.baseDir ?? process.cwd());
+    this.now = opts.now ?? Date.now;
+    this.ctx = { agent: opts.agent, site: opts.site, version: opts.version ?? packageVersion(), startedAtMs: this.now() };
+    this.backoff = new Backoff(b.reconnect_min_ms, Math.max(b.reconnect_min_ms, b.reconnect_max_ms), opts.random);
+    this.connectFn = opts.connect ?? ((url, o) => mqtt.connect(url, o));
+    this.pv = opts.protocolVersion ?? 5;
+  }
+
+  /** Start connecting; events are drained as soon as the broker accepts the connection. */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.ctx.startedAtMs = this.now();
+    this.pollTimer = setInterval(() => this.schedulePump(), POLL_MS);
+    this.pollTimer.unref();
+    this.connectNow();
+  }
+
+  /** New events were appended to the outbox. */
+  notify(): void {
+    this.schedulePump();
+  }
+
+  /** The inventory changed: republish the retained assets message (now, or on connect). */
+  publishAssets(): void {
+    if (this.connected && this.client) this.sendAssets(this.client);
+  }
+
+  stats(): ForwarderStats {
+    return {
+      connected: this.connected,
+      protocol_version: this.pv,
+      ...this.counters,
+      inflight: this.inflight.size,
+      window: this.window,
+      outbox_depth: this.safeDepth(),
+      last_error: this.lastError,
+    };
+  }
+
+  /** Graceful stop: flush acks, publish the offline status, disconnect (no Last Will). */
+  async stop(timeoutMs = 5000): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    clearTimeout(this.reconnectTimer);
+    clearInterval(this.statusTimer);
+    clearInterval(this.pollTimer);
+    const client = this.client;
+    if (client !== undefined && this.connected) {
+      const status = JSON.stringify(stoppedStatus(this.ctx, this.now(), this.safeDepth()));
+      await withTimeout(new Promise<void>((resolve) => client.publish(this.topics.status, status, { qos: 1, retain: true }, () => resolve())), timeoutMs);
+      this.flushAcks();
+      await withTimeout(new Promise<void>((resolve) => client.end(false, {}, () => resolve())), timeoutMs);
+    }
+    client?.end(true);
+    this.flushAcks();
+    this.connected = false;
+    this.inflight.clear();
+    this.log.info('Forwarder stopped.');
+  }
+
+  private connectNow(): void {
+    if (this.stopping) return;
+    const gen = ++this.gen;
+    this.counters.attempts++;
+    const opts: IClientOptions = {
+      ...this.base,
+      protocolVersion: this.pv,
+      will: { topic: this.topics.status, payload: Buffer.from(JSON.stringify(willStatus(this.ctx, this.now()))), qos: 1, retain: true },
+    };
+    let client: MqttClient;
+    try {
+      client = this.connectFn(this.opts.broker.url, opts);
+    } catch (e) {
+      this.record(explainError(e, this.opts.broker.url, this.pv), 'error');
+      this.scheduleReconnect();
+      return;
+    }
+    this.client = client;
+    client.on('connect', (connack) => this.onConnect(gen, client, connack));
+    client.on('error', (err) => this.onError(gen, err));
+    client.on('close', () => this.onClose(gen));
+    client.on('disconnect', (packet) => {
+      if (gen !== this.gen) return;
+      const rc = packet.reasonCode ?? 0;
+      this.record({ code: 'server_disconnect', refused: false, message: `Broker ${this.opts.broker.url} disconnected us (reason code ${rc}); reconnecting.` }, 'warn');
+    });
+  }
+
+  private onConnect(gen: number, client: MqttClient, connack: IConnackPacket): void {
+    if (gen !== this.gen || this.stopping) return;
+    this.connected = true;
+    this.connectedAt = this.now();
+    this.counters.connects++;
+    this.lastLogged = undefined;
+    const receiveMax = connack.properties?.receiveMaximum;
+    this.window = Math.max(1, Math.min(this.opts.broker.max_inflight, receiveMax === undefined ? Infinity : receiveMax - 2));
+    this.cursor = 0;
+    this.inflight.clear();
+    this.statusInflight = false;
+    this.log.info(
+      { protocol: this.pv === 5 ? 'MQTT 5' : 'MQTT 3.1.1', window: this.window, outbox_depth: this.safeDepth() },
+      this.everConnected ? 'Reconnected to the broker.' : 'Connected to the broker.',
+    );
+    this.everConnected = true;
+    this.sendStatus(client);
+    this.sendAssets(client);
+    clearInterval(this.statusTimer);
+    this.statusTimer = setInterval(() => this.sendStatus(client), this.opts.broker.status_interval_ms);
+    this.statusTimer.unref();
+    this.pump();
+  }
+
+  private onError(gen: number, err: Error): void {
+    if (gen !== this.gen) return;
+    if (this.pv === 5 && this.opts.protocolVersion === undefined && isProtocolRejection(err)) {
+      this.pv = 4;
+      this.retryNow = true;
+      this.log.info('Broker does not speak MQTT 5; using MQTT 3.1.1.');
+      return;
+    }
+    const ex = explainError(err, this.opts.broker.url, this.pv);
+    this.record(ex, ex.refused ? 'error' : 'warn');
+  }
+
+  private onClose(gen: number): void {
+    if (gen !== this.gen) return;
+    const wasConnected = this.connected;
+    this.connected = false;
+    clearInterval(this.statusTimer);
+    this.inflight.clear();
+    this.flushAcks();
+    if (this.stopping) return;
+    if (wasConnected) {
+      if (this.now() - this.connectedAt >= STABLE_MS) this.backoff.reset();
+      this.log.warn({ outbox_depth: this.safeDepth() }, 'Lost the broker connection; unacked events will be resent.');
+    }
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopping) return;
+    clearTimeout(this.reconnectTimer);
+    // A protocol fallback retries at once; everything else backs off.
+    const delay = this.retryNow ? 0 : this.backoff.next();
+    this.retryNow = false;
+    this.log.debug({ delay_ms: delay }, 'Reconnecting after a delay.');
+    this.reconnectTimer = setTimeout(() => this.connectNow(), delay);
+  }
+
+  private schedulePump(): void {
+    if (this.pumpScheduled || !this.connected) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.flushAcks();
+      this.pump();
+    });
+  }
+
+  /** Fill the window with the next events after the cursor, in seq order. */
+  private pump(): void {
+    const client = this.client;
+    if (!this.connected || client === undefined || this.stopping) return;
+    const gen = this.gen;
+    try {
+      while (this.inflight.size < this.window) {
+        const batch = this.opts.outbox.pending(this.window - this.inflight.size, this.cursor);
+        if (batch.length === 0) break;
+        for (const e of batch) {
+          this.cursor = e.seq;
+          this.inflight.add(e.seq);
+          this.counters.sent++;
+          client.publish(this.topics.events, e.payload, { qos: 1 }, (err) => this.onPuback(gen, client, e.seq, err));
+        }
+        this.counters.inflight_peak = Math.max(this.counters.inflight_peak, this.inflight.size);
+      }
+    } catch (e) {
+      this.record({ code: 'outbox_error', refused: false, message: (e as Error).message }, 'error');
+    }
+  }
+
+  private onPuback(gen: number, client: MqttClient, seq: number, err: Error | null | undefined): void {
+    if (err === undefined || err === null) {
+      // The broker has it: ack even if this connection has closed since.
+      this.counters.acked++;
+      this.ackBuffer.push(seq);
+      if (gen === this.gen) this.inflight.delete(seq);
+      this.schedulePump();
+      return;
+    }
+    // Without a reason code the connection closed: the event is resent after reconnecting.
+    if (typeof (err as { code?: unknown }).code !== 'number' || gen !== this.gen) return;
+    this.counters.rejected++;
+    this.record(explainPubackFailure(err, this.opts.broker.url, seq), 'error');
+    // Keep order and retry it first: drop this connection; onClose backs off and reconnects.
+    client.end(true);
+  }
+
+  private flushAcks(): void {
+    if (this.ackBuffer.length === 0) return;
+    const seqs = this.ackBuffer;
+    this.ackBuffer = [];
+    try {
+      this.opts.outbox.ack(seqs);
+    } catch (e) {
+      // Not acked means resent later: at-least-once still holds.
+      this.record({ code: 'outbox_error', refused: false, message: (e as Error).message }, 'error');
+    }
+  }
+
+  private sendStatus(client: MqttClient): void {
+    if (this.statusInflight || !this.connected) return;
+    this.statusInflight = true;
+    const payload = JSON.stringify(onlineStatus(this.ctx, this.now(), this.safeDepth(), this.opts.devices?.() ?? {}));
+    client.publish(this.topics.status, payload, { qos: 1, retain: true }, () => {
+      this.statusInflight = false;
+    });
+  }
+
+  private sendAssets(client: MqttClient): void {
+    if (this.opts.assets === undefined || !this.connected) return;
+    let payload: string;
+    try {
+      payload = JSON.stringify(this.opts.assets());
+    } catch (e) {
+      this.record({ code: 'assets_error', refused: false, message: `Assets provider failed: ${(e as Error).message}.` }, 'error');
+      return;
+    }
+    client.publish(this.topics.assets, payload, { qos: 1, retain: true });
+  }
+
+  private safeDepth(): number {
+    try {
+      return this.opts.outbox.depth();
+    } catch {
+      return -1;
+    }
+  }
+
+  /** Keep the last error for stats(); log it, repeating the same code at debug only. */
+  private record(ex: Explained, level: 'warn' | 'error'): void {
+    const at = this.now();
+    this.lastError = { code: ex.code, message: ex.message, at: new Date(at).toISOString() };
+    const repeat = this.lastLogged !== undefined && this.lastLogged.code === ex.code && at - this.lastLogged.at < LOG_REPEAT_MS;
+    if (repeat) {
+      this.log.debug({ error_code: ex.code }, ex.message);
+      return;
+    }
+    this.lastLogged = { code: ex.code, at };
+    this.log[level]({ error_code: ex.code }, ex.message);
+  }
+}
+
+async function withTimeout(p: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}

@@ -1,0 +1,96 @@
+// Broker config → mqtt.js client options: client id, credentials via resolveSecret, TLS and
+// mutual TLS files, topics. Static problems throw ForwardError at construction (fail fast).
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { IClientOptions } from 'mqtt';
+import type { BrokerConfig } from '../config/schema.js';
+import { resolveSecret } from '../config/secrets.js';
+
+export class ForwardError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+    this.name = 'ForwardError';
+  }
+}
+
+export interface Topics {
+  events: string;
+  status: string;
+  assets: string;
+}
+
+export function topicsFor(prefix: string, site: string, agent: string): Topics {
+  const base = `${prefix}/${site}/${agent}`;
+  return { events: `${base}/events`, status: `${base}/status`, assets: `${base}/assets` };
+}
+
+export function defaultClientId(site: string, agent: string): string {
+  return `otsentry-${site}-${agent}`;
+}
+
+/** mqtt.js options that do not change between connection attempts (no will, no version). */
+export function clientOptions(broker: BrokerConfig, site: string, agent: string, baseDir: string): IClientOptions {
+  const opts: IClientOptions = {
+    clientId: broker.client_id ?? defaultClientId(site, agent),
+    // The outbox is the durable store: no broker session needed, in-flight is resent from it.
+    clean: true,
+    keepalive: broker.keepalive_secs,
+    connectTimeout: broker.connect_timeout_ms,
+    // Reconnection with exponential backoff is ours (backoff.ts); mqtt.js only has a fixed period.
+    reconnectPeriod: 0,
+    resubscribe: false,
+    queueQoSZero: false,
+  };
+  if (broker.username !== undefined) opts.username = broker.username;
+  if (broker.password !== undefined) opts.password = resolveSecret(broker.password, baseDir, 'broker.password');
+  const tls = broker.tls;
+  const secure = /^(mqtts|ssl|wss):/.test(broker.url);
+  if (tls !== undefined) {
+    if (!secure) {
+      throw new ForwardError(`broker.tls is set but broker.url ${broker.url} is not a TLS URL; use mqtts://host:8883.`, 'tls_url_mismatch');
+    }
+    if (tls.ca_file !== undefined) opts.ca = readPem(tls.ca_file, baseDir, 'broker.tls.ca_file');
+    if (tls.cert_file !== undefined) opts.cert = readPem(tls.cert_file, baseDir, 'broker.tls.cert_file');
+    if (tls.key_file !== undefined) {
+      const key = readPem(tls.key_file, baseDir, 'broker.tls.key_file');
+      const passphrase = tls.key_passphrase === undefined ? undefined : resolveSecret(tls.key_passphrase, baseDir, 'broker.tls.key_passphrase');
+      opts.key = loadKey(key, passphrase, path.resolve(baseDir, tls.key_file));
+    }
+    opts.rejectUnauthorized = tls.reject_unauthorized;
+    if (tls.servername !== undefined) opts.servername = tls.servername;
+  }
+  return opts;
+}
+
+function readPem(file: string, baseDir: string, where: string): Buffer {
+  const full = path.resolve(baseDir, file);
+  try {
+    return fs.readFileSync(full);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'error';
+    throw new ForwardError(`${where}: cannot read ${full} (${code}); check the path (relative to the config file) and its permissions.`, 'tls_file');
+  }
+}
+
+/**
+ * Decrypt the client key now, so a wrong passphrase is a clear startup error and not a TLS
+ * retry loop; the decrypted key is handed to TLS as PKCS#8 PEM.
+ */
+function loadKey(key: Buffer, passphrase: string | undefined, file: string): string {
+  try {
+    return crypto.createPrivateKey({ key, passphrase }).export({ type: 'pkcs8', format: 'pem' }).toString();
+  } catch (e) {
+    const encrypted = /ENCRYPTED/.test(key.toString('latin1'));
+    const fix =
+      encrypted && passphrase === undefined
+        ? 'the key is encrypted: set broker.tls.key_passphrase'
+        : encrypted
+          ? 'the key_passphrase does not decrypt it; check the secret'
+          : 'give a PEM private key';
+    throw new ForwardError(`broker.tls.key_file: cannot load the private key ${file} (${(e as Error).message}); ${fix}.`, 'tls_key');
+  }
+}

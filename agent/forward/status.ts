@@ -1,0 +1,78 @@
+// The retained status payloads: online (on connect and every status_interval_ms), offline
+// (Last Will, set at connect) and offline on a graceful stop.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface StatusContext {
+  agent: string;
+  site: string;
+  version: string;
+  startedAtMs: number;
+}
+
+export interface OnlineStatus {
+  state: 'online';
+  agent: string;
+  site: string;
+  version: string;
+  started_at: string;
+  ts: string;
+  uptime_s: number;
+  outbox_depth: number;
+  devices: Record<string, unknown>;
+}
+
+export interface OfflineStatus {
+  state: 'offline';
+  agent: string;
+  site: string;
+  version: string;
+  started_at: string;
+  /** connection_lost (Last Will, published by the broker) or stopped (graceful stop) */
+  reason: 'connection_lost' | 'stopped';
+  /** when the Last Will was registered / when the agent stopped */
+  ts: string;
+  uptime_s?: number;
+  outbox_depth?: number;
+}
+
+function base(ctx: StatusContext) {
+  return { agent: ctx.agent, site: ctx.site, version: ctx.version, started_at: new Date(ctx.startedAtMs).toISOString() };
+}
+
+export function onlineStatus(ctx: StatusContext, nowMs: number, outboxDepth: number, devices: Record<string, unknown>): OnlineStatus {
+  return { state: 'online', ...base(ctx), ts: new Date(nowMs).toISOString(), uptime_s: Math.round((nowMs - ctx.startedAtMs) / 1000), outbox_depth: outboxDepth, devices };
+}
+
+export function willStatus(ctx: StatusContext, nowMs: number): OfflineStatus {
+  return { state: 'offline', ...base(ctx), reason: 'connection_lost', ts: new Date(nowMs).toISOString() };
+}
+
+export function stoppedStatus(ctx: StatusContext, nowMs: number, outboxDepth: number): OfflineStatus {
+  return {
+    state: 'offline',
+    ...base(ctx),
+    reason: 'stopped',
+    ts: new Date(nowMs).toISOString(),
+    uptime_s: Math.round((nowMs - ctx.startedAtMs) / 1000),
+    outbox_depth: outboxDepth,
+  };
+}
+
+let cachedVersion: string | undefined;
+
+/** otsentry's version from the nearest package.json above this file (source or dist). */
+export function packageVersion(): string {
+  if (cachedVersion !== undefined) return cachedVersion;
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++, dir = path.dirname(dir)) {
+    try {
+      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'otsentry' && typeof pkg.version === 'string') return (cachedVersion = pkg.version);
+    } catch {
+      // not here; look one level up
+    }
+  }
+  return (cachedVersion = '0.0.0');
+}

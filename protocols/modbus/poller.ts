@@ -1,0 +1,265 @@
+// The read-only Modbus poller of one device: plan once, then per poll read each planned request,
+// decode straight from the answer, and report failures as PollErrors with stable codes.
+//
+// One request is in flight per device at any time: poll() and readFacts() queue behind each
+// other. poll() never throws; a device that is down yields bad samples and errors. It exposes no
+// way to write: the links only carry read requests (see frame.ts).
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import type { Fact, PollError, PollResult, Poller, Sample } from '../types.js';
+import type { ModbusDeviceConfig } from './config.js';
+import { badNumberReason, decodeValue } from './decode.js';
+import { ModbusError, asModbusError, isRetryable } from './errors.js';
+import { readDiagnostics, readIdentity } from './facts.js';
+import type { ModbusLink } from './link.js';
+import { planRequests, type PlannedRequest } from './planner.js';
+import { ModbusSerialLink } from './serial-link.js';
+import { TcpLink } from './tcp-link.js';
+
+export interface ModbusPollerContext {
+  logger?: Logger;
+  /** use this link instead of one built from the transport config (tests) */
+  link?: ModbusLink;
+  /** wall clock for sample and fact timestamps (epoch ms) */
+  now?: () => number;
+}
+
+/** Build the link for a device's transport. */
+export function createLink(dev: ModbusDeviceConfig): ModbusLink {
+  const t = dev.transport;
+  const opts = { unitId: dev.unit_id, timeoutMs: dev.timeout_ms };
+  if (t.type === 'tcp' && t.client === 'modbus-serial') return new ModbusSerialLink({ kind: 'tcp', host: t.host, port: t.port }, opts);
+  if (t.type === 'tcp') return new TcpLink({ ...opts, host: t.host, port: t.port, framing: 'mbap' });
+  if (t.type === 'rtu_over_tcp') return new TcpLink({ ...opts, host: t.host, port: t.port, framing: 'rtu' });
+  return new ModbusSerialLink(
+    { kind: 'rtu', path: t.path, baudRate: t.baud_rate, dataBits: t.data_bits, stopBits: t.stop_bits, parity: t.parity },
+    opts,
+  );
+}
+
+const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+export class ModbusPoller implements Poller {
+  readonly device: string;
+  readonly requestsPerPoll: number;
+  readonly plan: readonly PlannedRequest[];
+
+  private readonly cfg: ModbusDeviceConfig;
+  private readonly link: ModbusLink;
+  private readonly log: Logger | undefined;
+  private readonly now: () => number;
+  private queue: Promise<unknown> = Promise.resolve();
+  private requestsSent = 0;
+  private exceptionAnswers = 0;
+  private lastAnswerAt = -Infinity;
+  private lastRtt = 0;
+  private wasConnected = false;
+  private identityRecheckAt = 0;
+  private diagnosticsRecheckAt = 0;
+  private readonly abortLink = (): void => this.link.abort();
+
+  /** Throws PlanError when the tags cannot be read (static config error). */
+  constructor(cfg: ModbusDeviceConfig, ctx: ModbusPollerContext = {}) {
+    this.cfg = cfg;
+    this.device = cfg.id;
+    this.plan = planRequests(cfg.tags, cfg);
+    this.requestsPerPoll = this.plan.length;
+    this.link = ctx.link ?? createLink(cfg);
+    this.log = ctx.logger?.child({ device: cfg.id, link: this.link.describe });
+    this.now = ctx.now ?? Date.now;
+    this.link.onLost = (err) => {
+      this.wasConnected = false;
+      this.log?.warn({ error_code: (err as ModbusError).code, err: err.message }, 'Connection to the device was lost.');
+    };
+  }
+
+  /** Requests sent to the device since this poller was created (retries and facts included). */
+  get requestsTotal(): number {
+    return this.requestsSent;
+  }
+
+  isConnected(): boolean {
+    return this.link.isOpen();
+  }
+
+  async connect(signal?: AbortSignal): Promise<void> {
+    await this.link.open(signal);
+    if (!this.wasConnected) this.log?.debug('Connected to the device.');
+    this.wasConnected = true;
+  }
+
+  close(): Promise<void> {
+    this.wasConnected = false;
+    return this.link.close();
+  }
+
+  poll(signal?: AbortSignal): Promise<PollResult> {
+    return this.exclusive(() => this.pollNow(signal));
+  }
+
+  readFacts(kinds: ReadonlyArray<'identity' | 'diagnostics'>, signal?: AbortSignal): Promise<Fact[]> {
+    return this.exclusive(() => this.factsNow(kinds, signal));
+  }
+
+  /** Run one job at a time, in call order, so only one request is ever in flight. */
+  private exclusive<T>(job: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(job, job);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async pollNow(signal?: AbortSignal): Promise<PollResult> {
+    const result: PollResult = { samples: [], facts: [], requests: 0, errors: [] };
+    const startReqs = this.requestsSent;
+    const failedConnect = await this.ensureConnected(signal);
+    if (failedConnect) {
+      for (const req of this.plan) this.badSamples(result.samples, req, failedConnect, 0);
+      result.errors.push(failedConnect.toPollError());
+      return result;
+    }
+    signal?.addEventListener('abort', this.abortLink);
+    try {
+      for (let i = 0; i < this.plan.length; i++) {
+        const req = this.plan[i];
+        if (signal?.aborted) {
+          result.errors.push({ code: 'aborted', message: `poll aborted before ${this.plan.length - i} of ${this.plan.length} requests` });
+          break;
+        }
+        const t0 = performance.now();
+        try {
+          const res = await this.ask(req.pdu, this.cfg.retries, signal);
+          this.decode(result.samples, req, res);
+        } catch (e) {
+          const err = asModbusError(e);
+          if (err.code === 'aborted') {
+            result.errors.push(err.toPollError());
+            break;
+          }
+          this.badSamples(result.samples, req, err, round3(performance.now() - t0));
+          result.errors.push(err.toPollError());
+          if (err.code === 'connection_lost' || err.code === 'not_connected') {
+            // The rest of this cycle cannot be read; the next poll reconnects.
+            for (let j = i + 1; j < this.plan.length; j++) this.badSamples(result.samples, this.plan[j], err, 0);
+            break;
+          }
+        }
+      }
+    } finally {
+      signal?.removeEventListener('abort', this.abortLink);
+    }
+    result.requests = this.requestsSent - startReqs;
+    return result;
+  }
+
+  /** Connect if needed; the error when that failed, else null. */
+  private async ensureConnected(signal?: AbortSignal): Promise<ModbusError | null> {
+    if (this.link.isOpen()) return null;
+    try {
+      await this.connect(signal);
+      return null;
+    } catch (e) {
+      const err = asModbusError(e);
+      this.log?.debug({ error_code: err.code, err: err.message }, 'Cannot connect to the device.');
+      return err;
+    }
+  }
+
+  /** Send one request with pacing and retries; rtt of the answered attempt in this.lastRtt. */
+  private async ask(pdu: Buffer, retries: number, signal?: AbortSignal): Promise<Buffer> {
+    for (let attempt = 0; ; attempt++) {
+      const pause = this.cfg.pause_between_requests_ms;
+      if (pause > 0) {
+        const wait = this.lastAnswerAt + pause - performance.now();
+        if (wait > 0) await sleep(wait, undefined, { signal }).catch(() => undefined);
+      }
+      if (signal?.aborted) throw new ModbusError('aborted', 'poll aborted');
+      const t0 = performance.now();
+      this.requestsSent++;
+      try {
+        const res = await this.link.exchange(pdu);
+        this.lastAnswerAt = performance.now();
+        this.lastRtt = this.lastAnswerAt - t0;
+        return res;
+      } catch (e) {
+        this.lastAnswerAt = performance.now();
+        const err = asModbusError(e);
+        if (err.code === 'modbus_exception') this.exceptionAnswers++;
+        if (attempt >= retries || !isRetryable(err) || signal?.aborted) throw err;
+        this.log?.debug({ error_code: err.code, err: err.message, attempt: attempt + 1 }, 'Request failed; retrying.');
+      }
+    }
+  }
+
+  private decode(out: Sample[], req: PlannedRequest, res: Buffer): void {
+    const ts = this.now();
+    const rtt = round3(this.lastRtt);
+    const device = this.device;
+    const items = req.items;
+    for (let k = 0; k < items.length; k++) {
+      const it = items[k];
+      const value = decodeValue(res, 2, it.index, it.codec, it.bit, it.scale, it.offset);
+      if (typeof value === 'number' && !Number.isFinite(value)) {
+        out.push({ device, tag: it.name, value: null, quality: 'bad', ts, rtt_ms: rtt, reason: badNumberReason(value) });
+      } else {
+        out.push({ device, tag: it.name, value, quality: 'good', ts, rtt_ms: rtt });
+      }
+    }
+  }
+
+  private badSamples(out: Sample[], req: PlannedRequest, err: PollError, rtt: number): void {
+    const ts = this.now();
+    for (const it of req.items) out.push({ device: this.device, tag: it.name, value: null, quality: 'bad', ts, rtt_ms: rtt, reason: err.code });
+  }
+
+  private async factsNow(kinds: ReadonlyArray<'identity' | 'diagnostics'>, signal?: AbortSignal): Promise<Fact[]> {
+    const facts: Fact[] = [];
+    const wantId = kinds.includes('identity') && performance.now() >= this.identityRecheckAt;
+    const wantDiag = kinds.includes('diagnostics') && performance.now() >= this.diagnosticsRecheckAt;
+    if (!wantId && !wantDiag) return facts;
+    if (await this.ensureConnected(signal)) return facts;
+    // No retries for facts: a device that ignores FC43/FC08 should cost one timeout, not several.
+    const ask = (pdu: Buffer): Promise<Buffer> => this.ask(pdu, 0, signal);
+    signal?.addEventListener('abort', this.abortLink);
+    try {
+      if (wantId) {
+        try {
+          facts.push({ device: this.device, kind: 'identity', ts: this.now(), data: { ...(await readIdentity(ask)) } });
+        } catch (e) {
+          const err = asModbusError(e);
+          if (err.code === 'timeout' || err.code === 'modbus_exception' || err.code === 'bad_response') {
+            this.identityRecheckAt = performance.now() + this.cfg.unsupported_recheck_ms;
+          }
+          this.log?.debug({ error_code: err.code, err: err.message }, 'No device identification (FC43).');
+        }
+      }
+      if (wantDiag && this.link.isOpen() && !signal?.aborted) {
+        try {
+          const d = await readDiagnostics(ask, () => this.requestsSent);
+          if (d.unsupported) {
+            this.diagnosticsRecheckAt = performance.now() + this.cfg.unsupported_recheck_ms;
+            this.log?.debug('The device does not answer FC08 diagnostics.');
+          } else if (Object.keys(d.counters).length > 0) {
+            const data = {
+              ...d.counters,
+              agent_requests_total: d.requestsAtServerCount ?? this.requestsSent,
+              agent_exception_answers_total: this.exceptionAnswers,
+            };
+            facts.push({ device: this.device, kind: 'diagnostics', ts: this.now(), data });
+          }
+        } catch (e) {
+          const err = asModbusError(e);
+          this.log?.debug({ error_code: err.code, err: err.message }, 'Diagnostics read failed.');
+        }
+      }
+    } finally {
+      signal?.removeEventListener('abort', this.abortLink);
+    }
+    return facts;
+  }
+}
+
+/** Factory for the protocol registry. */
+export function createModbusPoller(device: ModbusDeviceConfig, ctx: ModbusPollerContext = {}): Poller {
+  return new ModbusPoller(device, ctx);
+}

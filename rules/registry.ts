@@ -1,0 +1,35 @@
+// Registry of detector types: type name -> parameter schema, defaults and factory.
+import type { DetectorType } from './detector.js';
+import { allowedValuesType } from './allowed_values.js';
+import { availabilityType } from './availability.js';
+import { diagnosticsType } from './diagnostics.js';
+import { exceptionsType } from './exceptions.js';
+import { expressionType } from './expression.js';
+import { identityType } from './identity.js';
+import { integrityType } from './integrity.js';
+import { rangeType } from './range.js';
+import { rateType } from './rate.js';
+import { stuckType } from './stuck.js';
+
+const TYPES: readonly DetectorType[] = [
+  rangeType,
+  allowedValuesType,
+  rateType,
+  stuckType,
+  integrityType,
+  identityType,
+  availabilityType,
+  exceptionsType,
+  diagnosticsType,
+  expressionType,
+];
+
+export const DETECTOR_TYPES: ReadonlyMap<string, DetectorType> = new Map(TYPES.map((t) => [t.type, t]));
+
+export function detectorType(name: string): DetectorType | undefined {
+  return DETECTOR_TYPES.get(name);
+}
+
+export function detectorTypeNames(): string[] {
+  return [...DETECTOR_TYPES.keys()];
+}
