@@ -46,11 +46,14 @@ export function formatPath(p: ReadonlyArray<PropertyKey>): string {
 }
 
 function zodProblems(error: z.ZodError): ConfigProblem[] {
-  return error.issues.map((i) => {
-    let message = i.message;
-    if (i.code === 'unrecognized_keys') message = `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `'${k}'`).join(', ')} (check the spelling; see the README for the allowed keys)`;
-    else if (i.code === 'invalid_union' && 'discriminator' in i && i.discriminator) message = `${i.message}; set ${String(i.discriminator)} to one of the supported values`;
-    return { path: formatPath(i.path), message };
+  return error.issues.flatMap((i): ConfigProblem[] => {
+    if (i.code === 'unrecognized_keys') {
+      return i.keys.map((k) => ({ path: formatPath([...i.path, k]), message: `unknown key '${k}' (check the spelling; the README lists the allowed keys)` }));
+    }
+    if (i.code === 'invalid_union' && 'discriminator' in i && i.discriminator) {
+      return [{ path: formatPath(i.path), message: `${i.message}; set ${String(i.discriminator)} to a supported value` }];
+    }
+    return [{ path: formatPath(i.path), message: i.message }];
   });
 }
 
@@ -61,7 +64,7 @@ export function parseConfigText(text: string, file = 'config'): { config?: Agent
     return {
       problems: doc.errors.map((e) => ({
         path: e.linePos ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : 'yaml',
-        message: `${e.message.split('\n')[0]} (fix the YAML syntax)`,
+        message: `${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')} (fix the YAML syntax)`,
       })),
     };
   }

@@ -101,6 +101,8 @@ describe('diagnostics', () => {
     ['comm errors rising', {}, [d(0, 0), d(50, 50, { bus_comm_error_count: 3 }), d(100, 100, { bus_comm_error_count: 3 }), d(150, 150, { bus_comm_error_count: 3 })], ['R@1:comm_errors', 'C@3:comm_errors']],
     ['agent counter restarted: no judgement', {}, [d(100, 5000), d(300, 50)], []],
     ['server counter not maintained: auto uses the bus counter', {}, [d(100, 1000, { server_message_count: 0 }), d(400, 1050, { server_message_count: 0 })], ['R@1:foreign_master']],
+    ['exception answers nobody asked for: a scan', {}, [d(0, 0, { agent_exception_answers_total: 0 }), d(50, 50, { bus_exception_error_count: 5, agent_exception_answers_total: 0 }), d(100, 100, { bus_exception_error_count: 5, agent_exception_answers_total: 0 }), d(150, 150, { bus_exception_error_count: 5, agent_exception_answers_total: 0 })], ['R@1:foreign_exceptions', 'C@3:foreign_exceptions']],
+    ['exceptions the agent got itself', {}, [d(0, 0, { agent_exception_answers_total: 3 }), d(50, 50, { bus_exception_error_count: 2, agent_exception_answers_total: 5 })], []],
     ['without agent requests nothing is compared', {}, [{ bus_message_count: 1 }, { bus_message_count: 900 }], []],
   ];
   it.each(cases)('%s', (_n, p, facts, want) => {
