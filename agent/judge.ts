@@ -30,6 +30,11 @@ export class Judge {
     private readonly log: Logger,
   ) {}
 
+  /** Samples judged and detector evaluations made (metrics, benchmark). */
+  engineStats(): { samples: number; evaluations: number; rules: number } {
+    return this.engine.stats();
+  }
+
   onCycle(out: CycleOutput): void {
     const findings: Finding[] = [];
     const collect = (r: readonly Finding[]) => {

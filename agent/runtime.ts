@@ -39,7 +39,8 @@ export async function runAgent(loaded: LoadedConfig, opts: RunOptions): Promise<
     throw Object.assign(new Error(`cannot create data_dir ${loaded.dataDir} (${(e as NodeJS.ErrnoException).code}); set agent.data_dir to a writable folder`), { code: 'data_dir' });
   }
   const outbox = openOutbox(loaded.dataDir, config.agent.id, config.agent.site, config.outbox);
-  const engine = new RuleEngine(config.rules, devices);
+  // Rules are validated against every configured device; a disabled device just never sends samples.
+  const engine = new RuleEngine(config.rules, config.devices);
   const alerts = new AlertManager(config.alerts, { devices: devices.map((d) => d.id) });
   const inventory = new Inventory(devices);
   const schedulers = new Map<string, DeviceScheduler>();

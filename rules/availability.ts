@@ -66,7 +66,8 @@ class AvailabilityDetector implements Detector {
   onFact(f: Fact, out: FindingSink): void {
     const p = this.rule.params;
     const d = f.data;
-    if (d.reachable !== true) {
+    if (typeof d.reachable !== 'boolean') return; // not a link fact this detector understands
+    if (!d.reachable) {
       if (this.failures === 0) this.firstFailTs = f.ts;
       this.failures++;
       this.lastError = typeof d.error_code === 'string' ? d.error_code : 'unknown';

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { configSchema, type AgentConfig } from './schema.js';
+import { configSchema, type AgentConfig, type SecretRef } from './schema.js';
 import { crossCheck } from './checks.js';
 import { resolveSecret, SecretError } from './secrets.js';
 
@@ -30,8 +30,6 @@ export interface LoadedConfig {
   baseDir: string;
   /** absolute data directory */
   dataDir: string;
-  /** resolved secrets, kept out of `config` so a logged config never carries them */
-  secrets: { brokerPassword?: string; tlsKeyPassphrase?: string };
 }
 
 export function formatProblems(problems: ConfigProblem[]): string {
@@ -78,8 +76,12 @@ export function parseConfigText(text: string, file = 'config'): { config?: Agent
   return problems.length > 0 ? { problems } : { config: parsed.data, problems };
 }
 
-/** Load, validate and resolve secrets; throws ConfigError listing every problem. */
-export function loadConfig(file: string, opts: { resolveSecrets?: boolean } = {}): LoadedConfig {
+/**
+ * Load and validate; also checks that secrets and TLS files can be read (the forwarder reads them
+ * itself when it connects, so they are never kept in memory longer than needed).
+ * Throws ConfigError listing every problem.
+ */
+export function loadConfig(file: string, opts: { checkSecrets?: boolean } = {}): LoadedConfig {
   const abs = path.resolve(file);
   let text: string;
   try {
@@ -92,26 +94,25 @@ export function loadConfig(file: string, opts: { resolveSecrets?: boolean } = {}
   const { config, problems } = parseConfigText(text, abs);
   if (!config) throw new ConfigError(abs, problems);
   const baseDir = path.dirname(abs);
-  const secrets: LoadedConfig['secrets'] = {};
-  if (opts.resolveSecrets !== false) {
+  if (opts.checkSecrets !== false) {
     const secretProblems: ConfigProblem[] = [];
-    const take = (where: string, fn: () => string): string | undefined => {
+    const check = (where: string, ref: SecretRef | undefined) => {
+      if (ref === undefined) return;
       try {
-        return fn();
+        resolveSecret(ref, baseDir, where);
       } catch (e) {
         if (!(e instanceof SecretError)) throw e;
         secretProblems.push({ path: where, message: e.message.slice(where.length + 2) });
-        return undefined;
       }
     };
     const b = config.broker;
-    if (b.password) secrets.brokerPassword = take('broker.password', () => resolveSecret(b.password!, baseDir, 'broker.password'));
-    if (b.tls?.key_passphrase) secrets.tlsKeyPassphrase = take('broker.tls.key_passphrase', () => resolveSecret(b.tls!.key_passphrase!, baseDir, 'broker.tls.key_passphrase'));
+    check('broker.password', b.password);
+    check('broker.tls.key_passphrase', b.tls?.key_passphrase);
     for (const key of ['ca_file', 'cert_file', 'key_file'] as const) {
       const f = b.tls?.[key];
       if (f && !fs.existsSync(path.resolve(baseDir, f))) secretProblems.push({ path: `broker.tls.${key}`, message: `file ${path.resolve(baseDir, f)} not found; check the path (relative paths start at the config file's folder)` });
     }
     if (secretProblems.length > 0) throw new ConfigError(abs, secretProblems);
   }
-  return { config, file: abs, baseDir, dataDir: path.resolve(baseDir, config.agent.data_dir), secrets };
+  return { config, file: abs, baseDir, dataDir: path.resolve(baseDir, config.agent.data_dir) };
 }

@@ -45,9 +45,13 @@ const TLS: Array<[RegExp, string, string]> = [
   [/WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG/, 'tls_not_tls', 'the port does not speak TLS; use mqtt:// or the TLS port'],
 ];
 
-export function explainError(err: unknown, url: string, protocolVersion: number): Explained {
+/** `connected`: the error came after CONNACK (a reset then means the broker dropped us). */
+export function explainError(err: unknown, url: string, protocolVersion: number, connected = false): Explained {
   const e = err as { code?: unknown; message?: string; name?: string };
-  const msg = e.message ?? String(err);
+  const msg = (e.message ?? String(err)).split('\n')[0].trim();
+  if (connected && (e.code === 'ECONNRESET' || e.code === 'EPIPE')) {
+    return { code: 'connection_reset', refused: false, message: `Broker ${url} closed the connection (${e.code}); check the broker log.` };
+  }
   if (typeof e.code === 'number' && /^Connection refused/.test(msg)) {
     const c = CONNACK[e.code] ?? { code: 'connack_refused', fix: 'check the broker log' };
     return { code: c.code, refused: true, message: `Broker ${url} refused the connection (CONNACK ${e.code}: ${msg.replace(/^Connection refused: /, '')}); ${c.fix}.` };
@@ -56,7 +60,7 @@ export function explainError(err: unknown, url: string, protocolVersion: number)
     const n = NET[e.code];
     if (n) return { code: n.code, refused: false, message: `Cannot reach broker ${url} (${e.code}); ${n.fix}.` };
     for (const [re, code, fix] of TLS) {
-      if (re.test(e.code) || re.test(msg)) return { code, refused: true, message: `TLS with broker ${url} failed (${e.code}: ${msg}); ${fix}.` };
+      if (re.test(e.code) || re.test(msg)) return { code, refused: true, message: `TLS with broker ${url} failed (${e.code}); ${fix}.` };
     }
     return { code: 'network_error', refused: false, message: `Connection to broker ${url} failed (${e.code}: ${msg}); check broker.url and the network.` };
   }

@@ -230,7 +230,7 @@ export class Forwarder {
       this.log.info('Broker does not speak MQTT 5; using MQTT 3.1.1.');
       return;
     }
-    const ex = explainError(err, this.opts.broker.url, this.pv);
+    const ex = explainError(err, this.opts.broker.url, this.pv, this.connected);
     this.record(ex, ex.refused ? 'error' : 'warn');
   }
 

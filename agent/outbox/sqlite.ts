@@ -2,7 +2,7 @@
 // - An event is committed (fsynced: synchronous=FULL) before append() returns, so neither
 //   kill -9 nor a power cut loses it. WAL + NORMAL would survive kill -9 but may roll back the
 //   last commits on power loss; FULL costs one WAL fsync per transaction, which batching per
-//   poll cycle amortises.
+//   poll cycle amortises. Acks commit with NORMAL: losing one only means a resend.
 // - Rows: events(seq PK, severity rank, created_ms wall clock at commit, bytes, gap flag for
 //   the outbox's own gap events, payload). The payload is the canonical JSON of the signal
 //   (canonical.ts) and is published byte for byte.
@@ -105,20 +105,17 @@ export class SqliteOutbox implements Outbox {
   ack(seqs: readonly number[]): void {
     this.checkOpen();
     if (seqs.length === 0) return;
-    const removed = this.guard(() =>
-      this.db.transaction((list: readonly number[]) => {
-        let count = 0;
-        let bytes = 0;
-        for (const seq of list) {
-          const row = this.deleteOne.get(seq) as { bytes: number } | undefined;
-          if (row !== undefined) {
-            count++;
-            bytes += row.bytes;
-          }
-        }
-        return { count, bytes };
-      })(seqs),
-    );
+    // An ack lost in a power cut only means a resend (at-least-once), so acks commit without
+    // their own fsync; the next append's FULL commit syncs the WAL, acks included.
+    const relax = (this.opts.synchronous ?? 'FULL') === 'FULL';
+    const removed = this.guard(() => {
+      if (relax) this.db.pragma('synchronous = NORMAL');
+      try {
+        return this.deleteMany(seqs);
+      } finally {
+        if (relax) this.db.pragma('synchronous = FULL');
+      }
+    });
     this.totals.count -= removed.count;
     this.totals.bytes -= removed.bytes;
   }
@@ -126,6 +123,20 @@ export class SqliteOutbox implements Outbox {
   depth(): number {
     return this.totals.count;
   }
+
+  private readonly deleteMany = (seqs: readonly number[]): { count: number; bytes: number } =>
+    this.db.transaction((list: readonly number[]) => {
+      let count = 0;
+      let bytes = 0;
+      for (const seq of list) {
+        const row = this.deleteOne.get(seq) as { bytes: number } | undefined;
+        if (row !== undefined) {
+          count++;
+          bytes += row.bytes;
+        }
+      }
+      return { count, bytes };
+    })(seqs);
 
   stats(): OutboxStats {
     return { depth: this.totals.count, bytes: this.totals.bytes, last_seq: this.chain.seq, dropped: this.dropped };

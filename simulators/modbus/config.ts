@@ -71,35 +71,50 @@ export const simulatorConfigSchema = z
     plcs: z.array(plcSchema).min(1, 'list at least one PLC'),
     scenarios: z.array(scenarioEntrySchema).default([]),
   })
-  .strict()
-  .superRefine((cfg, ctx) => {
-    const ids = new Map<string, number>();
-    const ports = new Map<string, number>();
-    cfg.plcs.forEach((p, i) => {
-      if (ids.has(p.id)) ctx.addIssue({ code: 'custom', path: ['plcs', i, 'id'], message: `duplicate id ${p.id} (also plcs[${ids.get(p.id)}])` });
-      else ids.set(p.id, i);
-      if (p.port === 0) return;
-      const key = `${p.host}:${p.port}`;
-      if (ports.has(key)) ctx.addIssue({ code: 'custom', path: ['plcs', i, 'port'], message: `${key} is already used by plcs[${ports.get(key)}]; pick another port or 0 for a free one` });
-      else ports.set(key, i);
-    });
-    cfg.scenarios.forEach((s, i) => {
-      const mod = findScenario(s.name);
-      if (!mod) {
-        ctx.addIssue({ code: 'custom', path: ['scenarios', i, 'name'], message: `unknown scenario ${s.name}; known: ${SCENARIO_NAMES.join(', ')}` });
-        return;
-      }
-      const plcIndex = ids.get(s.plc);
-      if (plcIndex === undefined) {
-        ctx.addIssue({ code: 'custom', path: ['scenarios', i, 'plc'], message: `no PLC with id ${s.plc}; ids: ${[...ids.keys()].join(', ')}` });
-      } else {
-        const model = cfg.plcs[plcIndex].model.type;
-        if (!mod.models.includes(model)) ctx.addIssue({ code: 'custom', path: ['scenarios', i, 'name'], message: `${s.name} needs a ${mod.models.join(' or ')} PLC; ${s.plc} is a ${model}` });
-      }
-      const r = mod.params.safeParse(s.params);
-      if (!r.success) for (const issue of r.error.issues) ctx.addIssue({ ...issue, code: 'custom', path: ['scenarios', i, 'params', ...issue.path] } as never);
-    });
+  .strict();
+
+type Problem = { path: PropertyKey[]; message: string };
+const obj = (v: unknown): Record<string, unknown> => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+
+/**
+ * Checks across fields (duplicate ids and ports, scenario targets, scenario params). They read the
+ * raw input defensively, so they run even when the schema found other problems: every problem at once.
+ */
+export function crossCheck(raw: unknown): Problem[] {
+  const out: Problem[] = [];
+  const ids = new Map<string, number>();
+  const models = new Map<string, string>();
+  const ports = new Map<string, number>();
+  list(obj(raw).plcs).forEach((p, i) => {
+    const plc = obj(p);
+    if (typeof plc.id !== 'string') return;
+    if (ids.has(plc.id)) out.push({ path: ['plcs', i, 'id'], message: `duplicate id ${plc.id} (also plcs[${ids.get(plc.id)}])` });
+    else ids.set(plc.id, i);
+    models.set(plc.id, typeof plc.model === 'string' ? plc.model : typeof obj(plc.model).type === 'string' ? (obj(plc.model).type as string) : 'tank');
+    if (typeof plc.port !== 'number' || plc.port === 0) return;
+    const key = `${typeof plc.host === 'string' ? plc.host : '127.0.0.1'}:${plc.port}`;
+    if (ports.has(key)) out.push({ path: ['plcs', i, 'port'], message: `${key} is already used by plcs[${ports.get(key)}]; pick another port or 0 for a free one` });
+    else ports.set(key, i);
   });
+  list(obj(raw).scenarios).forEach((e, i) => {
+    const s = obj(e);
+    if (typeof s.name !== 'string') return;
+    const mod = findScenario(s.name);
+    if (!mod) {
+      out.push({ path: ['scenarios', i, 'name'], message: `unknown scenario ${s.name}; known: ${SCENARIO_NAMES.join(', ')}` });
+      return;
+    }
+    if (typeof s.plc === 'string') {
+      const model = models.get(s.plc);
+      if (model === undefined) out.push({ path: ['scenarios', i, 'plc'], message: `no PLC with id ${s.plc}; ids: ${[...ids.keys()].join(', ')}` });
+      else if (!(mod.models as readonly string[]).includes(model)) out.push({ path: ['scenarios', i, 'name'], message: `${s.name} needs a ${mod.models.join(' or ')} PLC; ${s.plc} is a ${model}` });
+    }
+    const r = mod.params.safeParse(s.params ?? {});
+    if (!r.success) for (const issue of r.error.issues) out.push({ path: ['scenarios', i, 'params', ...issue.path], message: issueMessage(issue) });
+  });
+  return out;
+}
 
 export type SimulatorConfigInput = z.input<typeof simulatorConfigSchema>;
 export type SimulatorConfig = z.output<typeof simulatorConfigSchema>;
@@ -123,17 +138,33 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
   return out || '(root)';
 }
 
+function issueMessage(i: z.core.$ZodIssue): string {
+  if (i.code === 'unrecognized_keys') return `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `'${k}'`).join(', ')} (check the spelling; see simulators/README.md)`;
+  return i.message;
+}
+
 export function formatIssues(issues: ReadonlyArray<z.core.$ZodIssue>, prefix: PropertyKey[] = []): string[] {
-  return issues.map((i) => {
-    let message = i.message;
-    if (i.code === 'unrecognized_keys') message = `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `'${k}'`).join(', ')} (check the spelling; see simulators/README.md)`;
-    return `${formatPath([...prefix, ...i.path])}: ${message}`;
+  return issues.map((i) => `${formatPath([...prefix, ...i.path])}: ${issueMessage(i)}`);
+}
+
+/** Document order: plcs before scenarios, then by item index (stable within one item). */
+function sortByPlace(lines: string[]): void {
+  const key = (l: string): [number, number] => {
+    const m = /^(plcs|scenarios)\[(\d+)\]/.exec(l);
+    return m ? [m[1] === 'plcs' ? 1 : 2, Number(m[2])] : [0, 0];
+  };
+  lines.sort((a, b) => {
+    const [ka, kb] = [key(a), key(b)];
+    return ka[0] - kb[0] || ka[1] - kb[1];
   });
 }
 
 export function parseSimulatorConfig(raw: unknown, source?: string): SimulatorConfig {
   const r = simulatorConfigSchema.safeParse(raw);
-  if (!r.success) throw new SimulatorConfigError(formatIssues(r.error.issues), source);
+  const lines = r.success ? [] : formatIssues(r.error.issues);
+  for (const p of crossCheck(raw)) lines.push(`${formatPath(p.path)}: ${p.message}`);
+  sortByPlace(lines);
+  if (lines.length > 0 || !r.success) throw new SimulatorConfigError(lines, source);
   return r.data;
 }
 
@@ -145,11 +176,11 @@ export function loadSimulatorConfig(file: string): SimulatorConfig {
   } catch (e) {
     throw new SimulatorConfigError([`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? 'error'}); check the path`], file);
   }
-  const doc = parseDocument(text, { prettyErrors: false });
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const lines = doc.errors.map((e) => {
       const at = e.linePos?.[0];
-      return `${at ? `line ${at.line}, column ${at.col}` : '(file)'}: ${e.message.split('\n')[0]}`;
+      return `${at ? `line ${at.line}, column ${at.col}` : '(file)'}: ${e.message.split('\n')[0]} (fix the YAML syntax)`;
     });
     throw new SimulatorConfigError(lines, file);
   }

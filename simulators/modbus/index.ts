@@ -61,7 +61,10 @@ export async function startModbusSimulator(config: SimulatorConfigInput | Simula
     return run;
   };
   const timeline = runTimeline(opts.timeline === false ? [] : cfg.scenarios, (e: ScenarioEntry) => startScenario(e.name, e.plc, e.params), logger);
-  for (const p of plcs) logger.info({ plc: p.id, ...p.info() }, 'Modbus PLC simulator listening.');
+  for (const p of plcs) {
+    const { id, ...where } = p.info();
+    logger.info({ plc: id, ...where }, 'Modbus PLC simulator listening.');
+  }
 
   return {
     plcs: plcs.map((p) => p.info()),

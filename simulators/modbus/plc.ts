@@ -175,7 +175,7 @@ export class Plc implements ModbusUnit, ServerEndpoint {
   /** Offline: connections dropped and refused. Online: listening again on the same port. */
   async setOffline(offline: boolean): Promise<void> {
     await this.server.setOffline(offline);
-    this.logger.info({ plc: this.id, offline }, offline ? 'PLC went offline.' : 'PLC is back online.');
+    this.logger.info({ offline }, offline ? 'PLC went offline.' : 'PLC is back online.');
   }
 
   // --- ServerEndpoint ---

@@ -174,6 +174,18 @@ describe('risk score and site level', () => {
     expect(m.snapshot().ts).toBe(new Date(T0 + MIN).toISOString());
   });
 
+  it('releases a held flapping alert on tick() by the injected clock alone', () => {
+    let now = T0;
+    const m = new AlertManager({ flap: { threshold: 2, hold_ms: MIN } }, { clock: () => now });
+    const states: string[] = [];
+    for (let i = 0; i < 4; i++) for (const d of m.onFinding(finding(i % 2 === 0, i * S))) states.push(d.state);
+    expect(states).toEqual(['raised', 'cleared', 'raised']);
+    now += 30 * S;
+    expect(m.tick()).toEqual([]);
+    now += MIN;
+    expect(m.tick().map((d) => [d.state, d.evidence?.flapping])).toEqual([['cleared', true]]);
+  });
+
   it('snapshot lists every device with score, level and active alerts', () => {
     const m = new AlertManager({}, { devices: ['tank1', 'tank2', 'pump3'] });
     m.onFinding(sev('high', 'a'));

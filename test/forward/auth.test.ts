@@ -15,11 +15,11 @@ afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
 
-async function brokerWithPassword(config: string[] = []): Promise<TestBroker> {
+async function brokerWithPassword(config: string[] = [], unlimitedQueue = true): Promise<TestBroker> {
   const dir = tempDir();
   const passwd = path.join(dir, 'passwd');
   execFileSync('mosquitto_passwd', ['-b', '-c', passwd, 'agent', 's3cret']);
-  const b = await startTestBroker({ passwordFile: passwd, config });
+  const b = await startTestBroker({ passwordFile: passwd, config, unlimitedQueue });
   cleanup.push(() => b.stop());
   return b;
 }
@@ -94,7 +94,7 @@ describe.skipIf(mosquittoPath() === undefined)('refusing brokers (mosquitto)', (
     const acl = path.join(tempDir(), 'acl');
     // The agent may publish status and assets but not events.
     fs.writeFileSync(acl, 'user agent\ntopic write otsentry/plant-a/gw-1/status\ntopic write otsentry/plant-a/gw-1/assets\n');
-    const b = await brokerWithPassword([`acl_file ${acl}`]);
+    const b = await brokerWithPassword([`acl_file ${acl}`], false);
     process.env.OTSENTRY_TEST_PW = 's3cret';
     cleanup.push(() => void delete process.env.OTSENTRY_TEST_PW);
     const { logger, lines } = captureLog();

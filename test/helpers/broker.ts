@@ -25,6 +25,12 @@ export interface TestBrokerOptions {
   passwordFile?: string;
   /** keep sessions and queued messages across stop()/restart() (mosquitto only) */
   persistence?: boolean;
+  /**
+   * max_queued_messages 0 (no limit, default true): mosquitto's default of 1000 silently drops
+   * QoS 1 messages queued for a slow subscriber. mosquitto 2.0.11 drops the connection of a
+   * client whose QoS 1 publish its ACL denies when this is set, so ACL tests turn it off.
+   */
+  unlimitedQueue?: boolean;
 }
 
 export interface TestBroker {
@@ -98,8 +104,7 @@ function mosquittoConfig(port: number, dir: string, opts: TestBrokerOptions): st
     opts.passwordFile ? `password_file ${opts.passwordFile}` : '',
     `allow_anonymous ${opts.passwordFile ? 'false' : 'true'}`,
     opts.persistence ? `persistence true\npersistence_location ${dir}/\nautosave_interval 0` : 'persistence false',
-    // The default (1000) silently drops QoS 1 messages queued for a slow subscriber.
-    'max_queued_messages 0',
+    opts.unlimitedQueue === false ? '' : 'max_queued_messages 0',
     'log_dest stderr',
     'log_type error',
     'log_type warning',

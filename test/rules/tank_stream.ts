@@ -34,6 +34,7 @@ export class TankStream {
   private heartbeat = 0;
   private starts = 0;
   private wasOn = false;
+  private commErrors = 0;
   private bus = 0;
   private agentRequests = 0;
   private frozen: { level: number; flow: number } | undefined;
@@ -124,7 +125,7 @@ export class TankStream {
         data: {
           bus_message_count: this.bus & 0xffff,
           server_message_count: this.bus & 0xffff,
-          bus_comm_error_count: scenario === 'malformed' ? k + 1 : 0,
+          bus_comm_error_count: (this.commErrors += scenario === 'malformed' ? 1 : 0),
           bus_exception_error_count: 0,
           agent_requests_total: this.agentRequests,
           agent_exception_answers_total: 0,

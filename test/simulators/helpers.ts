@@ -1,7 +1,10 @@
 // Test helpers for the Modbus simulator: a raw TCP wire (exact bytes in and out), frame builders,
 // and a simulator started per test.
 import net from 'node:net';
-import ModbusRTU from 'modbus-serial';
+import ModbusSerial from 'modbus-serial';
+
+/** The modbus-serial client class (a CommonJS default export seen from ESM). */
+export type ModbusClient = InstanceType<typeof ModbusSerial.default>;
 import { crc16 } from '../../simulators/modbus/crc.js';
 import { startModbusSimulator, type ModbusSimulator, type SimulatorConfigInput } from '../../simulators/modbus/index.js';
 
@@ -125,8 +128,8 @@ export async function startSim(config: SimulatorConfigInput): Promise<ModbusSimu
 }
 
 /** A modbus-serial client over Modbus TCP or RTU over TCP (its "telnet" port sends raw RTU frames). */
-export async function client(port: number, framing: 'tcp' | 'rtu_over_tcp' = 'tcp', unit = 1): Promise<ModbusRTU> {
-  const c = new ModbusRTU();
+export async function client(port: number, framing: 'tcp' | 'rtu_over_tcp' = 'tcp', unit = 1): Promise<ModbusClient> {
+  const c = new ModbusSerial.default();
   if (framing === 'tcp') await c.connectTCP('127.0.0.1', { port });
   else await c.connectTelnet('127.0.0.1', { port });
   c.setID(unit);
@@ -134,7 +137,7 @@ export async function client(port: number, framing: 'tcp' | 'rtu_over_tcp' = 'tc
   return c;
 }
 
-export function closeClient(c: ModbusRTU): Promise<void> {
+export function closeClient(c: ModbusClient): Promise<void> {
   return new Promise((resolve) => {
     if (!c.isOpen) return resolve();
     c.close(() => resolve());

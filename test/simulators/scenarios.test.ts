@@ -3,11 +3,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startModbusSimulator, tankSimulatorConfig, benchSimulatorConfig, type ModbusSimulator } from '../../simulators/modbus/index.js';
 import { TankModel } from '../../simulators/modbus/models/tank.js';
-import { client, closeClient, float32, mbap, rtu, sleep, tcpCall, u16, Wire } from './helpers.js';
-import type ModbusRTU from 'modbus-serial';
+import { client, closeClient, float32, mbap, rtu, sleep, tcpCall, u16, Wire, type ModbusClient } from './helpers.js';
 
 let sim: ModbusSimulator | undefined;
-const clients: ModbusRTU[] = [];
+const clients: ModbusClient[] = [];
 afterEach(async () => {
   await Promise.all(clients.splice(0).map(closeClient));
   await sim?.stop();

@@ -30,7 +30,7 @@ export async function runScenario(plc: Plc, name: string, rawParams: unknown = {
   const state = await mod.start(plc, params);
   let active = true;
   let stopping: Promise<void> | null = null;
-  plc.logger.info({ plc: plc.id, scenario: name }, 'Scenario started.');
+  plc.logger.info({ scenario: name }, 'Scenario started.');
   return {
     name,
     plc: plc.id,
@@ -44,7 +44,7 @@ export async function runScenario(plc: Plc, name: string, rawParams: unknown = {
       stopping ??= (async () => {
         active = false;
         await mod.stop(plc, state);
-        plc.logger.info({ plc: plc.id, scenario: name }, 'Scenario ended.');
+        plc.logger.info({ scenario: name }, 'Scenario ended.');
       })();
       return stopping;
     },

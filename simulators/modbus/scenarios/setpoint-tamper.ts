@@ -30,14 +30,19 @@ export default defineScenario({
   start(plc, p) {
     const writes = p.writes ?? plc.model.tamperDefaults;
     if (writes.length === 0) throw new ScenarioError(`setpoint-tamper: the ${plc.model.type} model has no default setpoints; give params.writes`);
-    const saved: Array<{ tag: TagDef; words: number[] }> = [];
-    for (const w of writes) {
+    // Check every target before writing any, so a bad entry leaves the PLC untouched.
+    const targets = writes.map((w) => {
       const tag = plc.tag(w.tag);
       if (tag.area !== 'holding_register' && tag.area !== 'coil') {
         throw new ScenarioError(`setpoint-tamper: ${w.tag} is a ${tag.area}; only holding registers and coils can be written`);
       }
-      saved.push({ tag, words: encodeWords(tag, plc.readTag(w.tag)) });
-      send(plc, tag, encodeWords(tag, w.value));
+      return { tag, value: w.value };
+    });
+    const saved: Array<{ tag: TagDef; words: number[] }> = [];
+    for (const { tag, value } of targets) {
+      const words = encodeWords(tag, plc.readTag(tag.name));
+      send(plc, tag, encodeWords(tag, value));
+      saved.push({ tag, words });
     }
     return { saved };
   },
