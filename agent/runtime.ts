@@ -56,7 +56,7 @@ export async function runAgent(loaded: LoadedConfig, opts: RunOptions): Promise<
     site: config.agent.site,
     outbox,
     baseDir: loaded.baseDir,
-    logger: log.child({ stage: 'forward' }),
+    logger: log,
     devices: () => Object.fromEntries([...schedulers].map(([id, s]) => [id, { state: s.health.state, skipped_cycles: s.health.skipped_cycles }])),
     assets,
     protocolVersion: opts.protocolVersion,

@@ -193,7 +193,7 @@ async function sustained(pollers: ModbusPoller[], intervals: number[], ms: numbe
       let tick = phase === 'spread' ? t0 + (every * i) / pollers.length : t0;
       while (tick < end) {
         const wait = tick - performance.now();
-        if (wait > 0) await sleep(wait);
+        if (wait > 0) await sleep(Math.ceil(wait));
         const started = performance.now();
         startDelays.push(started - tick);
         meter.add(p, await p.poll());

@@ -15,7 +15,7 @@ import { silentLogger, type Logger } from '../log.js';
 import type { Outbox } from '../outbox/types.js';
 import { Backoff } from './backoff.js';
 import { explainError, explainPubackFailure, isProtocolRejection, type Explained } from './errors.js';
-import { clientOptions, topicsFor, type Topics } from './options.js';
+import { clientOptions, redactUrl, topicsFor, type Topics } from './options.js';
 import { onlineStatus, packageVersion, stoppedStatus, willStatus, type StatusContext } from './status.js';
 
 export type ConnectFn = (url: string, opts: IClientOptions) => MqttClient;
@@ -73,6 +73,8 @@ const LOG_REPEAT_MS = 60_000;
 
 export class Forwarder {
   private readonly log: Logger;
+  /** broker URL without credentials, for logs and messages */
+  private readonly url: string;
   private readonly topics: Topics;
   private readonly base: IClientOptions;
   private readonly ctx: StatusContext;
@@ -107,7 +109,8 @@ export class Forwarder {
 
   constructor(private readonly opts: ForwarderOptions) {
     const b = opts.broker;
-    this.log = (opts.logger ?? silentLogger).child({ stage: 'forward', broker: b.url });
+    this.url = redactUrl(b.url);
+    this.log = (opts.logger ?? silentLogger).child({ stage: 'forward', broker: this.url });
     this.topics = topicsFor(b.topic_prefix, opts.site, opts.agent);
     this.base = clientOptions(b, opts.site, opts.agent, opts.baseDir ?? process.cwd());
     this.now = opts.now ?? Date.now;
@@ -163,7 +166,7 @@ export class Forwarder {
       this.flushAcks();
       await withTimeout(new Promise<void>((resolve) => client.end(false, {}, () => resolve())), timeoutMs);
     }
-    client?.end(true);
+    if (client !== undefined && !client.disconnected) client.end(true);
     this.flushAcks();
     this.connected = false;
     this.inflight.clear();
@@ -183,7 +186,7 @@ export class Forwarder {
     try {
       client = this.connectFn(this.opts.broker.url, opts);
     } catch (e) {
-      this.record(explainError(e, this.opts.broker.url, this.pv), 'error');
+      this.record(explainError(e, this.url, this.pv), 'error');
       this.scheduleReconnect();
       return;
     }
@@ -194,7 +197,7 @@ export class Forwarder {
     client.on('disconnect', (packet) => {
       if (gen !== this.gen) return;
       const rc = packet.reasonCode ?? 0;
-      this.record({ code: 'server_disconnect', refused: false, message: `Broker ${this.opts.broker.url} disconnected us (reason code ${rc}); reconnecting.` }, 'warn');
+      this.record({ code: 'server_disconnect', refused: false, message: `Broker ${this.url} disconnected us (reason code ${rc}); reconnecting.` }, 'warn');
     });
   }
 
@@ -230,7 +233,7 @@ export class Forwarder {
       this.log.info('Broker does not speak MQTT 5; using MQTT 3.1.1.');
       return;
     }
-    const ex = explainError(err, this.opts.broker.url, this.pv, this.connected);
+    const ex = explainError(err, this.url, this.pv, this.connected);
     this.record(ex, ex.refused ? 'error' : 'warn');
   }
 
@@ -303,7 +306,7 @@ export class Forwarder {
     // Without a reason code the connection closed: the event is resent after reconnecting.
     if (typeof (err as { code?: unknown }).code !== 'number' || gen !== this.gen) return;
     this.counters.rejected++;
-    this.record(explainPubackFailure(err, this.opts.broker.url, seq), 'error');
+    this.record(explainPubackFailure(err, this.url, seq), 'error');
     // Keep order and retry it first: drop this connection; onClose backs off and reconnects.
     client.end(true);
   }
@@ -322,8 +325,14 @@ export class Forwarder {
 
   private sendStatus(client: MqttClient): void {
     if (this.statusInflight || !this.connected) return;
+    let devices: Record<string, unknown> = {};
+    try {
+      devices = this.opts.devices?.() ?? {};
+    } catch (e) {
+      this.record({ code: 'status_error', refused: false, message: `Device status provider failed: ${(e as Error).message}.` }, 'error');
+    }
     this.statusInflight = true;
-    const payload = JSON.stringify(onlineStatus(this.ctx, this.now(), this.safeDepth(), this.opts.devices?.() ?? {}));
+    const payload = JSON.stringify(onlineStatus(this.ctx, this.now(), this.safeDepth(), devices));
     client.publish(this.topics.status, payload, { qos: 1, retain: true }, () => {
       this.statusInflight = false;
     });

@@ -28,6 +28,11 @@ export function topicsFor(prefix: string, site: string, agent: string): Topics {
   return { events: `${base}/events`, status: `${base}/status`, assets: `${base}/assets` };
 }
 
+/** The broker URL for logs and messages: credentials in it (mqtt://user:pass@host) are masked. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z]+:\/\/)[^/@\s]*@/i, '$1***@');
+}
+
 export function defaultClientId(site: string, agent: string): string {
   return `otsentry-${site}-${agent}`;
 }

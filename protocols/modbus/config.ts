@@ -16,7 +16,7 @@ export const modbusTagSchema = z
     scale: z.number().finite().default(1).describe('value = raw * scale + offset'),
     offset: z.number().finite().default(0).describe('value = raw * scale + offset'),
     unit: z.string().optional().describe('Engineering unit, for people'),
-    description: z.string().optional(),
+    description: z.string().optional().describe('What the tag means, for people'),
   })
   .strict();
 
@@ -54,10 +54,10 @@ export const modbusTransportSchema = z.discriminatedUnion('type', [
 export const modbusDeviceSchema = z
   .object({
     id: z.string().min(1).regex(/^[A-Za-z0-9_.-]+$/, 'use letters, digits, _ . - (it becomes part of event ids)').describe('Device id, unique in the config'),
-    protocol: z.literal('modbus'),
-    description: z.string().optional(),
-    enabled: z.boolean().default(true),
-    transport: modbusTransportSchema,
+    protocol: z.literal('modbus').describe('Selects the Modbus poller'),
+    description: z.string().optional().describe('What the device is, for people'),
+    enabled: z.boolean().default(true).describe('false = keep the device in the config but do not poll it'),
+    transport: modbusTransportSchema.describe('How to reach the device: tcp, rtu_over_tcp or rtu (serial)'),
     unit_id: z.number().int().min(0).max(255).default(1).describe('Modbus unit (slave) id'),
     interval_ms: z.number().int().min(10).default(1000).describe('Poll interval'),
     timeout_ms: z.number().int().min(10).max(60000).default(1000).describe('Per-request timeout'),
@@ -79,7 +79,7 @@ export const modbusDeviceSchema = z
     reconnect_max_ms: z.number().int().min(10).default(30000).describe('Largest reconnect delay (exponential backoff)'),
     degrade_after_failures: z.number().int().min(1).default(3).describe('Consecutive failed cycles before the device is polled less often'),
     degraded_interval_ms: z.number().int().min(10).default(10000).describe('Poll interval while degraded'),
-    tags: z.array(modbusTagSchema).min(1, 'a device needs at least one tag'),
+    tags: z.array(modbusTagSchema).min(1, 'a device needs at least one tag').describe('Tags to read; the planner merges them into as few reads as it can'),
   })
   .strict()
   .superRefine((dev, ctx) => {

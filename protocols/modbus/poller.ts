@@ -5,9 +5,9 @@
 // other. poll() never throws; a device that is down yields bad samples and errors. It exposes no
 // way to write: the links only carry read requests (see frame.ts).
 import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Fact, PollError, PollResult, Poller, Sample } from '../types.js';
+import { pause, watchAbort } from './abort.js';
 import type { ModbusDeviceConfig } from './config.js';
 import { badNumberReason, decodeValue } from './decode.js';
 import { ModbusError, asModbusError, isRetryable } from './errors.js';
@@ -55,6 +55,8 @@ export class ModbusPoller implements Poller {
   private lastAnswerAt = -Infinity;
   private lastRtt = 0;
   private wasConnected = false;
+  /** a request succeeded since the last connection loss (logs a loss at warn only once) */
+  private healthy = false;
   private identityRecheckAt = 0;
   private diagnosticsRecheckAt = 0;
   private readonly abortLink = (): void => this.link.abort();
@@ -70,7 +72,11 @@ export class ModbusPoller implements Poller {
     this.now = ctx.now ?? Date.now;
     this.link.onLost = (err) => {
       this.wasConnected = false;
-      this.log?.warn({ error_code: (err as ModbusError).code, err: err.message }, 'Connection to the device was lost.');
+      const fields = { error_code: (err as ModbusError).code, err: err.message };
+      // A device that drops every connection would otherwise log a warning every cycle.
+      if (this.healthy) this.log?.warn(fields, 'Connection to the device was lost.');
+      else this.log?.debug(fields, 'Connection to the device was lost again.');
+      this.healthy = false;
     };
   }
 
@@ -110,6 +116,17 @@ export class ModbusPoller implements Poller {
   }
 
   private async pollNow(signal?: AbortSignal): Promise<PollResult> {
+    try {
+      return await this.pollPlan(signal);
+    } catch (e) {
+      // Not expected: every request error is caught below. Still, poll() never throws.
+      const err = asModbusError(e);
+      this.log?.error({ err: err.message }, 'Poll failed unexpectedly.');
+      return { samples: [], facts: [], requests: 0, errors: [{ code: 'unknown', message: err.message }] };
+    }
+  }
+
+  private async pollPlan(signal?: AbortSignal): Promise<PollResult> {
     const result: PollResult = { samples: [], facts: [], requests: 0, errors: [] };
     const startReqs = this.requestsSent;
     const failedConnect = await this.ensureConnected(signal);
@@ -118,7 +135,7 @@ export class ModbusPoller implements Poller {
       result.errors.push(failedConnect.toPollError());
       return result;
     }
-    signal?.addEventListener('abort', this.abortLink);
+    const unwatch = watchAbort(signal, this.abortLink);
     try {
       for (let i = 0; i < this.plan.length; i++) {
         const req = this.plan[i];
@@ -146,7 +163,7 @@ export class ModbusPoller implements Poller {
         }
       }
     } finally {
-      signal?.removeEventListener('abort', this.abortLink);
+      unwatch();
     }
     result.requests = this.requestsSent - startReqs;
     return result;
@@ -168,10 +185,10 @@ export class ModbusPoller implements Poller {
   /** Send one request with pacing and retries; rtt of the answered attempt in this.lastRtt. */
   private async ask(pdu: Buffer, retries: number, signal?: AbortSignal): Promise<Buffer> {
     for (let attempt = 0; ; attempt++) {
-      const pause = this.cfg.pause_between_requests_ms;
-      if (pause > 0) {
-        const wait = this.lastAnswerAt + pause - performance.now();
-        if (wait > 0) await sleep(wait, undefined, { signal }).catch(() => undefined);
+      const gap = this.cfg.pause_between_requests_ms;
+      if (gap > 0) {
+        const wait = this.lastAnswerAt + gap - performance.now();
+        if (wait > 0) await pause(wait, signal);
       }
       if (signal?.aborted) throw new ModbusError('aborted', 'poll aborted');
       const t0 = performance.now();
@@ -180,6 +197,7 @@ export class ModbusPoller implements Poller {
         const res = await this.link.exchange(pdu);
         this.lastAnswerAt = performance.now();
         this.lastRtt = this.lastAnswerAt - t0;
+        this.healthy = true;
         return res;
       } catch (e) {
         this.lastAnswerAt = performance.now();
@@ -220,7 +238,7 @@ export class ModbusPoller implements Poller {
     if (await this.ensureConnected(signal)) return facts;
     // No retries for facts: a device that ignores FC43/FC08 should cost one timeout, not several.
     const ask = (pdu: Buffer): Promise<Buffer> => this.ask(pdu, 0, signal);
-    signal?.addEventListener('abort', this.abortLink);
+    const unwatch = watchAbort(signal, this.abortLink);
     try {
       if (wantId) {
         try {
@@ -253,7 +271,7 @@ export class ModbusPoller implements Poller {
         }
       }
     } finally {
-      signal?.removeEventListener('abort', this.abortLink);
+      unwatch();
     }
     return facts;
   }

@@ -9,6 +9,7 @@
 // socket as _port._client), which is why package.json pins modbus-serial to an exact version.
 import type { EventEmitter } from 'node:events';
 import ModbusSerial from 'modbus-serial';
+import { watchAbort } from './abort.js';
 import { ModbusError, asModbusError, exceptionError } from './errors.js';
 import { checkResponse, describePdu, rtuCrcOk, rtuFrame } from './frame.js';
 import type { LinkOptions, ModbusLink } from './link.js';
@@ -76,14 +77,13 @@ export class ModbusSerialLink implements ModbusLink {
         ? client.connectTCP(t.host, { port: t.port })
         : client.connectRTUBuffered(t.path, { baudRate: t.baudRate, dataBits: t.dataBits, stopBits: t.stopBits, parity: t.parity });
     let timer: NodeJS.Timeout | undefined;
-    let onAbort: (() => void) | undefined;
+    let unwatch = (): unknown => undefined;
     try {
       await Promise.race([
         connecting,
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new ModbusError('timeout', `${this.describe} did not open within ${this.opts.timeoutMs} ms`)), this.opts.timeoutMs);
-          onAbort = () => reject(new ModbusError('aborted', `opening ${this.describe} was aborted`));
-          signal?.addEventListener('abort', onAbort, { once: true });
+          unwatch = watchAbort(signal, () => reject(new ModbusError('aborted', `opening ${this.describe} was aborted`)));
         }),
       ]);
     } catch (e) {
@@ -94,7 +94,7 @@ export class ModbusSerialLink implements ModbusLink {
       throw new ModbusError(err.code === 'unknown' || err.code === 'connection_lost' ? 'connect_refused' : err.code, `cannot open ${this.describe}: ${err.message}`);
     } finally {
       clearTimeout(timer);
-      if (onAbort) signal?.removeEventListener('abort', onAbort);
+      unwatch();
     }
     this.client = client;
     client.on('close', () => this.lost(client, null));

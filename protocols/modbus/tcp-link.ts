@@ -6,6 +6,7 @@
 // out carries an old id and is dropped. RTU frames have no id: bytes left over from an earlier
 // request are discarded before each new one is sent.
 import net from 'node:net';
+import { watchAbort } from './abort.js';
 import { ModbusError, asModbusError } from './errors.js';
 import { checkResponse, crc16, describePdu, rtuAnswerLength, rtuCrcOk } from './frame.js';
 import type { LinkOptions, ModbusLink } from './link.js';
@@ -66,9 +67,10 @@ export class TcpLink implements ModbusLink {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
+        unwatch();
         s.removeListener('error', onError);
         if (err) {
+          s.on('error', () => undefined); // a late error of the abandoned socket must not crash
           s.destroy();
           reject(err);
           return;
@@ -81,9 +83,8 @@ export class TcpLink implements ModbusLink {
         const code = err.code === 'unknown' || err.code === 'connection_lost' ? 'connect_refused' : err.code;
         finish(new ModbusError(code, `cannot connect to ${host}:${port}: ${err.message}`));
       };
-      const onAbort = (): void => finish(new ModbusError('aborted', `connecting to ${host}:${port} was aborted`));
       const timer = setTimeout(() => finish(new ModbusError('timeout', `no TCP connection to ${host}:${port} within ${timeoutMs} ms`)), timeoutMs);
-      signal?.addEventListener('abort', onAbort, { once: true });
+      const unwatch = watchAbort(signal, () => finish(new ModbusError('aborted', `connecting to ${host}:${port} was aborted`)));
       s.once('error', onError);
       s.once('connect', () => finish());
     }).finally(() => {

@@ -126,6 +126,13 @@ class RtuDeframer extends BaseDeframer {
       const len = rtuRequestLength(buf, off, avail);
       if (len < 0) break;
       if (len > MAX_RTU_ADU) {
+        // A byte count no request can have: garbage if a valid frame follows, else an overrun.
+        const next = this.nextValidFrame(buf, off + 1);
+        if (next > 0) {
+          this.garbage();
+          off = next;
+          continue;
+        }
         this.sink.error('overrun');
         this.inGarbage = false;
         return buf.length;
@@ -162,6 +169,10 @@ class RtuDeframer extends BaseDeframer {
   }
 
   private scan(buf: Buffer, off: number, avail: number): number {
+    // The usual sizes first (FC08 with one data word, FC43/14), so a chance CRC match of a shorter
+    // prefix cannot cut them.
+    const usual = buf[off + 1] === 0x08 ? 8 : buf[off + 1] === 0x2b ? 7 : 0;
+    if (usual && avail >= usual && crcMatches(buf, off, off + usual)) return usual;
     const max = Math.min(avail, MAX_RTU_ADU);
     for (let len = 4; len <= max; len++) if (crcMatches(buf, off, off + len)) return len;
     return 0;

@@ -55,9 +55,12 @@ export async function startModbusSimulator(config: SimulatorConfigInput | Simula
     if (!p) throw new Error(`no PLC with id ${id}; ids: ${[...byId.keys()].join(', ')}`);
     return p;
   };
+  let stopped = false;
   const startScenario = async (name: string, plcId: string, params?: Record<string, unknown>): Promise<ScenarioRun> => {
     const run = await runScenario(plc(plcId), name, params);
-    runs = [...runs.filter((r) => r.active), run];
+    // A run that finished starting after stop() began is undone at once.
+    if (stopped) await run.stop();
+    else runs = [...runs.filter((r) => r.active), run];
     return run;
   };
   const timeline = runTimeline(opts.timeline === false ? [] : cfg.scenarios, (e: ScenarioEntry) => startScenario(e.name, e.plc, e.params), logger);
@@ -79,6 +82,7 @@ export async function startModbusSimulator(config: SimulatorConfigInput | Simula
     activeScenarios: () => runs.filter((r) => r.active),
     timeline,
     async stop() {
+      stopped = true;
       timeline.cancel();
       for (const r of [...runs].reverse()) {
         if (!r.active) continue;

@@ -5,7 +5,7 @@ import type { ScenarioEntry } from './config.js';
 import type { ScenarioRun } from './scenarios/runner.js';
 
 export interface Timeline {
-  /** Resolves when every entry has started and every entry with a duration has ended. */
+  /** Resolves when every entry has started and every entry with a duration has ended (or on cancel). */
   readonly done: Promise<void>;
   cancel(): void;
 }
@@ -16,6 +16,7 @@ export function runTimeline(
   logger: Logger,
 ): Timeline {
   const timers = new Set<NodeJS.Timeout>();
+  const pending = new Set<() => void>();
   let cancelled = false;
   const later = (ms: number, fn: () => void): void => {
     const t = setTimeout(() => {
@@ -27,7 +28,12 @@ export function runTimeline(
   const done = Promise.all(
     entries.map(
       (e) =>
-        new Promise<void>((resolve) => {
+        new Promise<void>((settle) => {
+          const resolve = (): void => {
+            pending.delete(resolve);
+            settle();
+          };
+          pending.add(resolve);
           later(e.at * 1000, () => {
             start(e).then(
               (run) => {
@@ -54,6 +60,7 @@ export function runTimeline(
       cancelled = true;
       for (const t of timers) clearTimeout(t);
       timers.clear();
+      for (const resolve of [...pending]) resolve();
     },
   };
 }

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Backoff, Forwarder, defaultClientId, topicsFor } from '../../agent/forward/index.js';
 import { explainError, explainPubackFailure, isProtocolRejection } from '../../agent/forward/errors.js';
-import { clientOptions } from '../../agent/forward/options.js';
+import { clientOptions, redactUrl } from '../../agent/forward/options.js';
 import { SqliteOutbox } from '../../agent/outbox/index.js';
 import { freePort } from '../helpers/ports.js';
 import { roomyLimits, tempDir } from '../outbox/drafts.js';
@@ -112,5 +112,12 @@ describe('forwarder without a broker', () => {
     await until(() => f.stats().attempts >= 2, 5000, 'a second attempt');
     expect(f.stats().last_error?.code).toBe('connect_timeout');
     expect(f.stats().last_error?.message).toContain('check that this port is an MQTT listener');
+  });
+});
+
+describe('redactUrl', () => {
+  it('masks credentials in a broker URL', () => {
+    expect(redactUrl('mqtts://agent:s3cret@broker.plant:8883')).toBe('mqtts://***@broker.plant:8883');
+    expect(redactUrl('mqtt://broker.plant:1883')).toBe('mqtt://broker.plant:1883');
   });
 });

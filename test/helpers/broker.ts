@@ -45,8 +45,9 @@ export interface TestBroker {
   restart(): Promise<void>;
 }
 
-/** The mosquitto binary, or undefined when not installed. */
+/** The mosquitto binary, or undefined when not installed (or OTSENTRY_TEST_BROKER=aedes). */
 export function mosquittoPath(): string | undefined {
+  if (process.env.OTSENTRY_TEST_BROKER === 'aedes') return undefined;
   const dirs = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/usr/local/sbin'];
   return dirs.map((d) => path.join(d, 'mosquitto')).find((p) => fs.existsSync(p));
 }
@@ -69,7 +70,7 @@ export async function startTestBroker(opts: TestBrokerOptions = {}): Promise<Tes
   }
   if (!announced) {
     announced = true;
-    console.info(kind === 'mosquitto' ? `test broker: mosquitto (${bin})` : 'test broker: embedded aedes (mosquitto not installed)');
+    console.info(kind === 'mosquitto' ? `test broker: mosquitto (${bin})` : 'test broker: embedded aedes in a child process (mosquitto not installed or not chosen)');
   }
   const port = opts.port ?? (await freePort());
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otsentry-broker-'));

@@ -78,6 +78,18 @@ describe('RTU deframer', () => {
     expect(errors).toEqual(['crc', 'crc']);
   });
 
+  it('counts an impossible byte count as an overrun, or as garbage when a valid frame follows', () => {
+    const long = Buffer.from([1, 16, 0, 0, 0, 125, 250, ...new Array(20).fill(0)]);
+    const a = collect('rtu_over_tcp');
+    a.d.push(long);
+    expect(a.errors).toEqual(['overrun']);
+    expect(a.d.pending()).toBe(0);
+    const b = collect('rtu_over_tcp');
+    b.d.push(Buffer.concat([long.subarray(0, 9), rtu(1, READ)]));
+    expect(b.errors).toEqual(['crc']);
+    expect(b.frames).toHaveLength(1);
+  });
+
   it('drops a partial frame on flush (line silence) as a framing error', () => {
     const { d, frames, errors } = collect('rtu_over_tcp');
     d.push(rtu(1, READ).subarray(0, 5));

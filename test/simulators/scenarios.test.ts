@@ -234,4 +234,23 @@ describe('scenarios', () => {
     await sim.timeline.done;
     expect(plc.identity.revision).toBe('2.4.1');
   });
+
+  it('stop() cancels the timeline and undoes active scenarios', async () => {
+    sim = await startModbusSimulator(
+      tankSimulatorConfig({
+        scenarios: [
+          { name: 'slow-plc', plc: 'tank-plc-1', at: 0 },
+          { name: 'firmware-swap', plc: 'tank-plc-1', at: '1h' },
+        ],
+      }),
+    );
+    await sleep(50);
+    expect(sim.activeScenarios().map((r) => r.name)).toEqual(['slow-plc']);
+    expect(sim.plc('tank-plc-1').responseDelayMs()).toBe(200);
+    await sim.stop();
+    await sim.timeline.done;
+    expect(sim.plc('tank-plc-1').responseDelayMs()).toBe(0);
+    expect(sim.activeScenarios()).toEqual([]);
+    sim = undefined;
+  });
 });
