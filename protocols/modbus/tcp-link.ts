@@ -3,8 +3,11 @@
 // Lean on purpose: one request in flight, no per-request objects beyond the request frame and
 // the promise, and the response is checked and handed out as a view of the receive buffer.
 // Modbus TCP transaction ids use the full 16 bits; a late answer to a request that already timed
-// out carries an old id and is dropped. RTU frames have no id: bytes left over from an earlier
-// request are discarded before each new one is sent.
+// out carries an old id and is dropped. RTU frames have no id, so a late answer arriving while
+// the next request waits would be taken for its answer, and every later answer would be off by
+// one. So after an RTU timeout the next request waits until the line is quiet: until the late
+// answer has come and gone (plus RTU_SETTLE_MS), or at most one more timeout. Bytes that arrive
+// while nothing is asked are dropped.
 import net from 'node:net';
 import { watchAbort } from './abort.js';
 import { ModbusError, asModbusError } from './errors.js';
@@ -12,6 +15,9 @@ import { checkResponse, crc16, describePdu, rtuAnswerLength, rtuCrcOk } from './
 import type { LinkOptions, ModbusLink } from './link.js';
 
 export type TcpFraming = 'mbap' | 'rtu';
+
+/** RTU: quiet time after stray bytes before the next request is sent. */
+export const RTU_SETTLE_MS = 50;
 
 export interface TcpLinkOptions extends LinkOptions {
   host: string;
@@ -38,10 +44,22 @@ export class TcpLink implements ModbusLink {
   private resolveFn: ((pdu: Buffer) => void) | null = null;
   private rejectFn: ((e: Error) => void) | null = null;
   private timer: NodeJS.Timeout | null = null;
+  // RTU only: the request frame waiting for a quiet line, and when the line is quiet.
+  private reqSent = false;
+  private waitingAdu: Buffer | null = null;
+  private quietUntil = 0;
   private readonly onTimeout = (): void => {
     this.timer = null;
     const req = this.req;
+    if (this.opts.framing === 'rtu') this.quietUntil = performance.now() + this.opts.timeoutMs;
     this.fail(new ModbusError('timeout', `no answer to ${req ? describePdu(req) : 'request'} within ${this.opts.timeoutMs} ms`));
+  };
+  private readonly sendWaiting = (): void => {
+    const s = this.socket;
+    const adu = this.waitingAdu;
+    this.waitingAdu = null;
+    this.timer = null;
+    if (s && adu) this.send(s, adu);
   };
   private readonly onData = (chunk: Buffer): void => this.receive(chunk);
 
@@ -108,7 +126,6 @@ export class TcpLink implements ModbusLink {
       adu[6] = this.opts.unitId;
       pdu.copy(adu, 7);
     } else {
-      this.rx = null; // whatever arrived unasked is not an answer to this request
       adu = Buffer.allocUnsafe(pdu.length + 3);
       adu[0] = this.opts.unitId;
       pdu.copy(adu, 1);
@@ -118,9 +135,21 @@ export class TcpLink implements ModbusLink {
       this.req = pdu;
       this.resolveFn = resolve;
       this.rejectFn = reject;
-      this.timer = setTimeout(this.onTimeout, this.opts.timeoutMs);
-      s.write(adu);
+      const wait = this.opts.framing === 'rtu' ? this.quietUntil - performance.now() : 0;
+      if (wait > 0) {
+        this.waitingAdu = adu;
+        this.timer = setTimeout(this.sendWaiting, Math.ceil(wait));
+      } else {
+        this.send(s, adu);
+      }
     });
+  }
+
+  private send(s: net.Socket, adu: Buffer): void {
+    this.rx = null; // whatever arrived unasked is not an answer to this request
+    this.reqSent = true;
+    this.timer = setTimeout(this.onTimeout, this.opts.timeoutMs);
+    s.write(adu);
   }
 
   abort(): void {
@@ -183,6 +212,8 @@ export class TcpLink implements ModbusLink {
   private settle(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    this.reqSent = false;
+    this.waitingAdu = null;
     this.req = null;
     this.resolveFn = null;
     this.rejectFn = null;
@@ -199,6 +230,7 @@ export class TcpLink implements ModbusLink {
     const s = this.socket;
     if (this.opts.framing === 'rtu') {
       this.rx = null;
+      this.quietUntil = performance.now() + RTU_SETTLE_MS; // the rest of a garbled frame may follow
       return;
     }
     if (s) {
@@ -253,9 +285,15 @@ export class TcpLink implements ModbusLink {
   /** One RTU frame at buf[off]: bytes used, 0 = incomplete, -1 = garbage (link dropped). */
   private takeRtu(buf: Buffer, off: number): number {
     const req = this.req;
-    if (!req) {
+    if (!req || !this.reqSent) {
+      // Nothing asked yet: a late answer. Drop it, and send the waiting request once it is quiet.
       this.staleAnswers++;
-      return buf.length - off; // nothing asked: drop it
+      this.quietUntil = performance.now() + RTU_SETTLE_MS;
+      if (this.waitingAdu && this.timer) {
+        clearTimeout(this.timer);
+        this.timer = setTimeout(this.sendWaiting, RTU_SETTLE_MS);
+      }
+      return buf.length - off;
     }
     const len = rtuAnswerLength(req, this.opts.unitId, buf, off);
     if (len === 0 || (len > 0 && buf.length - off < len)) return 0;
