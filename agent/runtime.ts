@@ -26,6 +26,8 @@ export interface RunningAgent {
   stop(): Promise<void>;
 }
 
+/** How often age-based outbox retention runs besides on every append. */
+const RETENTION_CHECK_MS = 10 * 60_000;
 /** Assets are republished at most this often, however fast risk scores move. */
 const ASSETS_MIN_INTERVAL_MS = 1000;
 
@@ -87,6 +89,15 @@ export async function runAgent(loaded: LoadedConfig, opts: RunOptions): Promise<
   }
   forwarder.start();
   for (const s of schedulers.values()) s.start();
+  // Age-based retention also runs when nothing is appended for a long time.
+  const retention = setInterval(() => {
+    try {
+      if (outbox.enforceRetention()) forwarder.notify();
+    } catch (e) {
+      log.error({ err: (e as Error).message }, 'Outbox retention failed; will retry.');
+    }
+  }, RETENTION_CHECK_MS);
+  retention.unref();
   log.info({ agent: config.agent.id, site: config.agent.site, devices: devices.length, rules: engine.rules.length, data_dir: loaded.dataDir, outbox_depth: outbox.depth() }, 'Agent started.');
 
   let stopped = false;
@@ -98,6 +109,7 @@ export async function runAgent(loaded: LoadedConfig, opts: RunOptions): Promise<
     async stop() {
       if (stopped) return;
       stopped = true;
+      clearInterval(retention);
       await Promise.all([...schedulers.values()].map((s) => s.stop()));
       await forwarder.stop();
       outbox.close();

@@ -16,7 +16,8 @@ import type { Outbox } from '../outbox/types.js';
 import { Backoff } from './backoff.js';
 import { explainError, explainPubackFailure, isProtocolRejection, type Explained } from './errors.js';
 import { clientOptions, redactUrl, topicsFor, type Topics } from './options.js';
-import { onlineStatus, packageVersion, stoppedStatus, willStatus, type StatusContext } from './status.js';
+import { onlineStatus, stoppedStatus, willStatus, type StatusContext } from './status.js';
+import { packageVersion } from '../package.js';
 
 export type ConnectFn = (url: string, opts: IClientOptions) => MqttClient;
 

@@ -1,8 +1,5 @@
 // The retained status payloads: online (on connect and every status_interval_ms), offline
 // (Last Will, set at connect) and offline on a graceful stop.
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 export interface StatusContext {
   agent: string;
@@ -58,21 +55,4 @@ export function stoppedStatus(ctx: StatusContext, nowMs: number, outboxDepth: nu
     uptime_s: Math.round((nowMs - ctx.startedAtMs) / 1000),
     outbox_depth: outboxDepth,
   };
-}
-
-let cachedVersion: string | undefined;
-
-/** otsentry's version from the nearest package.json above this file (source or dist). */
-export function packageVersion(): string {
-  if (cachedVersion !== undefined) return cachedVersion;
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++, dir = path.dirname(dir)) {
-    try {
-      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'otsentry' && typeof pkg.version === 'string') return (cachedVersion = pkg.version);
-    } catch {
-      // not here; look one level up
-    }
-  }
-  return (cachedVersion = '0.0.0');
 }

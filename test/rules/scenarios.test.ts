@@ -1,4 +1,4 @@
-// The example tank rules (rules/examples/tank.yaml) against a synthetic tank stream: every simulator
+// The sample config's tank rules (protocols/modbus/sample.yaml) against a synthetic tank stream: every simulator
 // scenario is caught with the right category within two polls, cleared after it ends, and a
 // normal 10 minutes raise nothing. Engine + alert lifecycle, no sockets.
 import fs from 'node:fs';
@@ -10,7 +10,9 @@ import { RuleEngine } from '../../rules/engine.js';
 import type { Finding } from '../../rules/types.js';
 import { TANK_TAG_NAMES, TankStream, type Scenario } from './tank_stream.js';
 
-const rules = parse(fs.readFileSync(new URL('../../rules/examples/tank.yaml', import.meta.url), 'utf8')) as unknown[];
+// The rules of the sample config, pointed at the synthetic device of these tests.
+const sample = parse(fs.readFileSync(new URL('../../protocols/modbus/sample.yaml', import.meta.url), 'utf8')) as { rules: Record<string, unknown>[] };
+const rules = sample.rules.map((r) => ({ ...r, device: 'tank1' })) as unknown[];
 const devices = [{ id: 'tank1', tags: TANK_TAG_NAMES.map((name) => ({ name })) }];
 
 interface Run {
@@ -46,15 +48,15 @@ describe('example tank rules on a synthetic tank', () => {
   // late: polls after the first attacked one (0 = caught at once). A frozen value must repeat
   // twice (two intervals) before it is distinguishable from chance.
   it.each<[Scenario, string, string, number]>([
-    ['setpoint-tamper', 'tank1.config', 'integrity', 0],
-    ['firmware-swap', 'tank1.firmware', 'identity', 0],
-    ['sensor-spoof', 'tank1.level-range', 'anomaly', 0],
-    ['sensor-freeze', 'tank1.frozen', 'anomaly', 2],
-    ['pump-toggle', 'tank1.pump-toggling', 'whitelist', 1],
-    ['plc-offline', 'tank1.link', 'availability', 1],
-    ['slow-plc', 'tank1.link', 'availability', 1],
-    ['foreign-master', 'tank1.counters', 'anomaly', 0],
-    ['malformed', 'tank1.answers', 'anomaly', 0],
+    ['setpoint-tamper', 'config', 'integrity', 0],
+    ['firmware-swap', 'firmware', 'identity', 0],
+    ['sensor-spoof', 'level-range', 'anomaly', 0],
+    ['sensor-freeze', 'frozen', 'anomaly', 2],
+    ['pump-toggle', 'pump-toggling', 'whitelist', 1],
+    ['plc-offline', 'link', 'availability', 1],
+    ['slow-plc', 'link', 'availability', 1],
+    ['foreign-master', 'counters', 'anomaly', 0],
+    ['malformed', 'answers', 'anomaly', 0],
   ])('%s raises %s (%s) within two polls and clears after', (scenario, rule, category, late) => {
     // long enough after the attack for flapping alerts to be released (flap.hold_ms 5 min)
     const { signals, alerts } = run(scenario, FROM, TO, TO + 360);

@@ -156,21 +156,15 @@ describe.each(VARIANTS.filter((v) => !v.library))('$name, native framing', (vari
   it('drops a late answer to a timed-out request instead of taking it for the next one', async () => {
     // Request 1 times out (300 ms) and its answer (111) comes at 400 ms. Modbus TCP: it arrives
     // while request 2 waits for its own answer (sent 200 ms after it arrives) and is told apart
-    // by its transaction id. RTU has no id: the late bytes arrive between requests and must be
-    // dropped before request 2 is sent.
+    // by its transaction id. RTU has no id: request 2 waits for a quiet line, so the late answer
+    // arrives before request 2 is sent and is dropped.
     let n = 0;
-    let lateSent: () => void = () => undefined;
-    const late = new Promise<void>((r) => (lateSent = r));
     const handler = (req: PeerRequest): PeerAnswer => {
       const k = ++n;
       const answer = modelHandler({ holding: () => (k === 1 ? 111 : 200 + k) })(req) as Buffer;
       const frame = variant.framing === 'mbap' ? mbapFrame(req.tid, req.unit, answer) : rtuAnswer(req.unit, answer);
       if (k === 1) {
-        return (sock) =>
-          setTimeout(() => {
-            sock.write(frame);
-            lateSent();
-          }, 400);
+        return (sock) => setTimeout(() => sock.write(frame), 400);
       }
       if (k === 2 && variant.framing === 'mbap') return (sock) => setTimeout(() => sock.write(frame), 200);
       return answer;
@@ -182,10 +176,31 @@ describe.each(VARIANTS.filter((v) => !v.library))('$name, native framing', (vari
       { timeout_ms: 300 },
       async (p) => {
         expect((await p.poll()).errors[0]).toMatchObject({ code: 'timeout' });
-        if (variant.framing === 'rtu') await late;
         const seen: unknown[] = [];
         for (let i = 0; i < 3; i++) seen.push((await p.poll()).samples[0].value);
         expect(seen).toEqual([202, 203, 204]);
+      },
+      tags,
+    );
+  });
+
+  it.runIf(variant.framing === 'rtu')('after an RTU timeout, waits one more timeout for a quiet line, then goes on', async () => {
+    let n = 0;
+    const handler = (req: PeerRequest): PeerAnswer => (++n === 1 ? null : model(req));
+    const tags = [{ name: 'a', area: 'holding_register', address: 0 }];
+    await withPeer(
+      variant,
+      handler,
+      { timeout_ms: 200 },
+      async (p) => {
+        expect((await p.poll()).errors[0]).toMatchObject({ code: 'timeout' });
+        const t0 = performance.now();
+        const r = await p.poll();
+        expect(r.errors).toEqual([]);
+        expect(performance.now() - t0).toBeGreaterThanOrEqual(150);
+        const t1 = performance.now();
+        expect((await p.poll()).errors).toEqual([]);
+        expect(performance.now() - t1).toBeLessThan(150); // quiet again: no wait
       },
       tags,
     );
