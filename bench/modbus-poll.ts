@@ -63,8 +63,10 @@ export interface SustainedFigures extends LoadFigures {
   phase: 'aligned' | 'spread';
   /** cycles (one poll of one device) that finished before their next tick */
   cyclesOnTime: number;
-  /** cycles that finished after their next tick (the following tick then starts late) */
+  /** cycles that finished after their next tick */
   cyclesLate: number;
+  /** ticks dropped because the poll before them was still running (no catch-up bursts) */
+  cyclesSkipped: number;
   /** how long after its tick a poll started, ms */
   startDelayP50Ms: number;
   startDelayP99Ms: number;
@@ -185,6 +187,7 @@ async function sustained(pollers: ModbusPoller[], intervals: number[], ms: numbe
   const durations: number[] = [];
   let onTime = 0;
   let late = 0;
+  let skipped = 0;
   const t0 = performance.now();
   const end = t0 + ms;
   await Promise.all(
@@ -203,7 +206,10 @@ async function sustained(pollers: ModbusPoller[], intervals: number[], ms: numbe
         else late++;
         tick += every;
         // A late cycle does not try to catch up with a burst: skip to the next tick ahead.
-        while (tick < done) tick += every;
+        while (tick < done) {
+          tick += every;
+          skipped++;
+        }
       }
     }),
   );
@@ -214,6 +220,7 @@ async function sustained(pollers: ModbusPoller[], intervals: number[], ms: numbe
     phase,
     cyclesOnTime: onTime,
     cyclesLate: late,
+    cyclesSkipped: skipped,
     startDelayP50Ms: round(pct(startDelays, 0.5), 3),
     startDelayP99Ms: round(pct(startDelays, 0.99), 3),
     pollDurationP50Ms: round(pct(durations, 0.5), 3),

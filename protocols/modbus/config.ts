@@ -3,6 +3,17 @@ import { z } from 'zod';
 
 export const MODBUS_AREAS = ['coil', 'discrete_input', 'holding_register', 'input_register'] as const;
 export const MODBUS_TYPES = ['bool', 'int16', 'uint16', 'int32', 'uint32', 'float32'] as const;
+/** FC08 counters, in sub-function order 0x0B..0x12 (frame.ts maps them to sub-functions). */
+export const DIAGNOSTIC_COUNTER_NAMES = [
+  'bus_message_count',
+  'bus_comm_error_count',
+  'bus_exception_error_count',
+  'server_message_count',
+  'server_no_response_count',
+  'server_nak_count',
+  'server_busy_count',
+  'bus_char_overrun_count',
+] as const;
 
 export const modbusTagSchema = z
   .object({
@@ -69,6 +80,11 @@ export const modbusDeviceSchema = z
     max_gap_bits: z.number().int().min(0).max(1999).default(0).describe('Read across unused coil/discrete input addresses up to this many to save requests'),
     identity_interval_ms: z.number().int().min(0).default(600000).describe('FC43 device identification cadence; 0 = only at start'),
     diagnostics_interval_ms: z.number().int().min(0).default(10000).describe('FC08 counter cadence; 0 = never'),
+    diagnostics_counters: z
+      .array(z.enum(DIAGNOSTIC_COUNTER_NAMES))
+      .min(1)
+      .default([...DIAGNOSTIC_COUNTER_NAMES])
+      .describe('FC08 counters to read: one request each'),
     unsupported_recheck_ms: z
       .number()
       .int()

@@ -100,13 +100,15 @@ export interface DiagnosticsRead {
 }
 
 /**
- * Read the FC08 counters (sub-functions 0x0B..0x12 only; see frame.ts). An illegal-function
+ * Read the FC08 counters (sub-functions 0x0B..0x12 only; see frame.ts), all or `only` those, in
+ * sub-function order, one request each. An illegal-function
  * exception or a timeout means the device does not do FC08: stop at once. Another exception
  * skips that one counter. Connection errors are thrown.
  */
-export async function readDiagnostics(ask: Ask, requestsSent: () => number): Promise<DiagnosticsRead> {
+export async function readDiagnostics(ask: Ask, requestsSent: () => number, only?: readonly DiagnosticCounter[]): Promise<DiagnosticsRead> {
   const out: DiagnosticsRead = { counters: {}, unsupported: false };
   for (const [name, sub] of Object.entries(DIAGNOSTIC_COUNTERS) as [DiagnosticCounter, number][]) {
+    if (only && !only.includes(name)) continue;
     try {
       const res = await ask(diagnosticsPdu(sub));
       out.counters[name] = res.readUInt16BE(3);

@@ -253,7 +253,7 @@ export class ModbusPoller implements Poller {
       }
       if (wantDiag && this.link.isOpen() && !signal?.aborted) {
         try {
-          const d = await readDiagnostics(ask, () => this.requestsSent);
+          const d = await readDiagnostics(ask, () => this.requestsSent, this.cfg.diagnostics_counters);
           if (d.unsupported) {
             this.diagnosticsRecheckAt = performance.now() + this.cfg.unsupported_recheck_ms;
             this.log?.debug('The device does not answer FC08 diagnostics.');

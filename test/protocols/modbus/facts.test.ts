@@ -108,6 +108,15 @@ describe('diagnostics (FC08 counters)', () => {
     });
   });
 
+  it('reads only the configured counters, one request each', async () => {
+    await session({ counters: COUNTERS }, { diagnostics_counters: ['server_message_count', 'bus_message_count'] }, async (p, reqs) => {
+      await p.poll();
+      const [fact] = await p.readFacts(['diagnostics']);
+      expect(fact.data).toEqual({ bus_message_count: 100, server_message_count: 97, agent_requests_total: 3, agent_exception_answers_total: 0 });
+      expect(reqs.filter((r) => r.pdu[0] === 8).map((r) => r.pdu.readUInt16BE(1))).toEqual([0x0b, 0x0e]);
+    });
+  });
+
   it('skips counters a device refuses', async () => {
     await session({ counters: { 0x0b: 5, 0x0e: 4 } }, {}, async (p) => {
       const [fact] = await p.readFacts(['diagnostics']);

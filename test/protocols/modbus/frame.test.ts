@@ -1,5 +1,6 @@
 // Tests of Modbus frames: CRC, RTU answer lengths, response checks, the FC08 allow-list, FC43 parsing.
 import { describe, expect, it } from 'vitest';
+import { DIAGNOSTIC_COUNTER_NAMES } from '../../../protocols/modbus/config.js';
 import { ModbusError } from '../../../protocols/modbus/errors.js';
 import { parseDeviceIdAnswer } from '../../../protocols/modbus/facts.js';
 import {
@@ -72,7 +73,8 @@ describe('checkResponse', () => {
 describe('FC08 allow-list', () => {
   it('builds only counter reads 0x0B..0x12', () => {
     for (const sub of Object.values(DIAGNOSTIC_COUNTERS)) expect([...diagnosticsPdu(sub)]).toEqual([8, 0, sub, 0, 0]);
-    expect(Object.values(DIAGNOSTIC_COUNTERS).sort((a, b) => a - b)).toEqual([0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x11, 0x12]);
+    expect(Object.values(DIAGNOSTIC_COUNTERS)).toEqual([0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x11, 0x12]);
+    expect(Object.keys(DIAGNOSTIC_COUNTERS)).toEqual([...DIAGNOSTIC_COUNTER_NAMES]); // the config's names
   });
   it('refuses restart (0x01), listen-only (0x04), clear counters (0x0A) and every other sub-function', () => {
     for (const sub of [0x00, 0x01, 0x02, 0x03, 0x04, 0x0a, 0x13, 0x14, 0x15, 0xffff]) {

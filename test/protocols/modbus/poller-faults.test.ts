@@ -184,12 +184,30 @@ describe.each(VARIANTS.filter((v) => !v.library))('$name, native framing', (vari
     );
   });
 
-  it.runIf(variant.framing === 'rtu')('after an RTU timeout, waits one more timeout for a quiet line, then goes on', async () => {
+  it('honours an AbortSignal while waiting for an answer', async () => {
+    let n = 0;
+    const handler = (req: PeerRequest): PeerAnswer => (++n === 1 ? null : model(req));
+    await withPeer(variant, handler, { timeout_ms: 5000 }, async (p) => {
+      const ac = new AbortController();
+      setTimeout(() => ac.abort(), 100);
+      const t0 = performance.now();
+      const r = await p.poll(ac.signal);
+      expect(performance.now() - t0).toBeLessThan(1000);
+      expect(r.errors.map((e) => e.code)).toEqual(['aborted']);
+      const r2 = await p.poll();
+      expect(r2.errors).toEqual([]);
+    });
+  });
+});
+
+describe('RTU over TCP: a quiet line after a timeout', () => {
+  const rtu = VARIANTS[2];
+  it('after a timeout, waits one more timeout for a quiet line, then goes on', async () => {
     let n = 0;
     const handler = (req: PeerRequest): PeerAnswer => (++n === 1 ? null : model(req));
     const tags = [{ name: 'a', area: 'holding_register', address: 0 }];
     await withPeer(
-      variant,
+      rtu,
       handler,
       { timeout_ms: 200 },
       async (p) => {
@@ -204,21 +222,6 @@ describe.each(VARIANTS.filter((v) => !v.library))('$name, native framing', (vari
       },
       tags,
     );
-  });
-
-  it('honours an AbortSignal while waiting for an answer', async () => {
-    let n = 0;
-    const handler = (req: PeerRequest): PeerAnswer => (++n === 1 ? null : model(req));
-    await withPeer(variant, handler, { timeout_ms: 5000 }, async (p) => {
-      const ac = new AbortController();
-      setTimeout(() => ac.abort(), 100);
-      const t0 = performance.now();
-      const r = await p.poll(ac.signal);
-      expect(performance.now() - t0).toBeLessThan(1000);
-      expect(r.errors.map((e) => e.code)).toEqual(['aborted']);
-      const r2 = await p.poll();
-      expect(r2.errors).toEqual([]);
-    });
   });
 });
 
