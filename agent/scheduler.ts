@@ -56,6 +56,11 @@ export const realClock: Clock = {
     }),
 };
 
+/** The first whole multiple of interval after now. */
+function alignedSlot(now: number, interval: number): number {
+  return Math.floor(now / interval) * interval + interval;
+}
+
 /** A cycle failed when no request got an answer (a partial answer still proves the link). */
 function cycleFailed(r: PollResult): boolean {
   return r.errors.length > 0 && r.errors.length >= r.requests && !r.samples.some((s) => s.quality === 'good');
@@ -107,21 +112,28 @@ export class DeviceScheduler {
 
   private async run(): Promise<void> {
     const signal = this.abort.signal;
-    // A random phase spreads many devices over the interval instead of polling all at once.
-    let slot = this.clock.now() + Math.floor(Math.random() * Math.min(this.settings.interval_ms, 1000));
+    // Slots sit on whole multiples of the interval (like Telegraf's round_interval): devices with
+    // the same interval wake together, which costs far less CPU than one wakeup per device.
+    let interval = this.currentInterval();
+    let slot = alignedSlot(this.clock.now(), interval);
     await this.clock.sleep(slot - this.clock.now(), signal);
     while (!signal.aborted) {
-      const interval = this.currentInterval();
       const out = await this.cycle(signal);
       if (signal.aborted) break;
-      // Fixed-rate schedule: the next slot is one interval after this one, never "now + interval".
-      // When a cycle overran, skip the missed slots and count them instead of queueing.
-      slot += interval;
       const now = this.clock.now();
       let skipped = 0;
-      if (now > slot) {
-        skipped = Math.ceil((now - slot) / interval);
-        slot += skipped * interval;
+      const next = this.currentInterval();
+      if (next !== interval) {
+        interval = next; // entering or leaving degraded polling
+        slot = alignedSlot(now, interval);
+      } else {
+        // Fixed rate: the next slot is one interval after this one, never "now + interval".
+        // When a cycle overran, skip the missed slots and count them instead of queueing.
+        slot += interval;
+        if (now > slot) {
+          skipped = Math.ceil((now - slot) / interval);
+          slot += skipped * interval;
+        }
       }
       if (skipped > 0) {
         this.health.skipped_cycles += skipped;

@@ -51,6 +51,8 @@ export interface PollError {
   exception_code?: number;
   /** the request that failed, for people (e.g. "FC03 holding_register 0..99") */
   request?: string;
+  /** the request was answered on a later attempt: the error shows what the device did, not a gap */
+  retried?: boolean;
 }
 
 export interface PollResult {

@@ -98,11 +98,6 @@ export function planRequests(tags: readonly ModbusTag[], limits: Partial<PlanLim
   return out;
 }
 
-/** Requests one tag per read would need (for the benchmark's comparison). */
-export function naiveRequestCount(tags: readonly ModbusTag[]): number {
-  return tags.length;
-}
-
 function makeRequest(area: ModbusArea, address: number, quantity: number, tags: ModbusTag[]): PlannedRequest {
   const functionCode = AREA_FUNCTION[area];
   const items: PlannedItem[] = tags.map((tag) => ({

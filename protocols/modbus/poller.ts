@@ -40,6 +40,15 @@ export function createLink(dev: ModbusDeviceConfig): ModbusLink {
 
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
+/**
+ * Errors of an FC43/FC08 read that mean "this device does not do that": an exception, silence, a
+ * garbled answer, or a dropped connection (some PLCs reset the connection on an unknown function
+ * code; asking again after every reconnect would loop).
+ */
+function refusesFacts(err: ModbusError): boolean {
+  return err.code === 'timeout' || err.code === 'modbus_exception' || err.code === 'bad_response' || err.code === 'connection_lost';
+}
+
 export class ModbusPoller implements Poller {
   readonly device: string;
   readonly requestsPerPoll: number;
@@ -80,6 +89,8 @@ export class ModbusPoller implements Poller {
     };
   }
 
+  /** Errors of attempts that were retried, collected into the running poll's result. */
+  private retriedErrors: PollError[] | undefined;
   /** Requests sent to the device since this poller was created (retries and facts included). */
   get requestsTotal(): number {
     return this.requestsSent;
@@ -129,6 +140,7 @@ export class ModbusPoller implements Poller {
   private async pollPlan(signal?: AbortSignal): Promise<PollResult> {
     const result: PollResult = { samples: [], facts: [], requests: 0, errors: [] };
     const startReqs = this.requestsSent;
+    this.retriedErrors = result.errors;
     const failedConnect = await this.ensureConnected(signal);
     if (failedConnect) {
       for (const req of this.plan) this.badSamples(result.samples, req, failedConnect, 0);
@@ -166,6 +178,7 @@ export class ModbusPoller implements Poller {
       unwatch();
     }
     result.requests = this.requestsSent - startReqs;
+    this.retriedErrors = undefined;
     return result;
   }
 
@@ -204,6 +217,8 @@ export class ModbusPoller implements Poller {
         const err = asModbusError(e);
         if (err.code === 'modbus_exception') this.exceptionAnswers++;
         if (attempt >= retries || !isRetryable(err) || signal?.aborted) throw err;
+        // A retry that succeeds must not hide what the device did (garbage, exceptions, timeouts).
+        this.retriedErrors?.push({ ...err.toPollError(), retried: true });
         this.log?.debug({ error_code: err.code, err: err.message, attempt: attempt + 1 }, 'Request failed; retrying.');
       }
     }
@@ -245,9 +260,7 @@ export class ModbusPoller implements Poller {
           facts.push({ device: this.device, kind: 'identity', ts: this.now(), data: { ...(await readIdentity(ask)) } });
         } catch (e) {
           const err = asModbusError(e);
-          if (err.code === 'timeout' || err.code === 'modbus_exception' || err.code === 'bad_response') {
-            this.identityRecheckAt = performance.now() + this.cfg.unsupported_recheck_ms;
-          }
+          if (refusesFacts(err)) this.identityRecheckAt = performance.now() + this.cfg.unsupported_recheck_ms;
           this.log?.debug({ error_code: err.code, err: err.message }, 'No device identification (FC43).');
         }
       }
@@ -267,6 +280,7 @@ export class ModbusPoller implements Poller {
           }
         } catch (e) {
           const err = asModbusError(e);
+          if (refusesFacts(err)) this.diagnosticsRecheckAt = performance.now() + this.cfg.unsupported_recheck_ms;
           this.log?.debug({ error_code: err.code, err: err.message }, 'Diagnostics read failed.');
         }
       }

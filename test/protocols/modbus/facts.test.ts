@@ -80,6 +80,21 @@ describe('identity (FC43/14)', () => {
       await peer.close();
     }
   });
+
+  it('stops asking a device that drops the connection on FC43, and keeps polling it', async () => {
+    const peer = await startPeer((req) => (req.pdu[0] === 43 ? (sock) => sock.destroy() : modelHandler({})(req)));
+    const p = new ModbusPoller(deviceConfig(peer.port, holdingTags(1)));
+    try {
+      expect(await p.readFacts(['identity'])).toEqual([]);
+      expect((await p.poll()).errors).toEqual([]); // reconnects
+      expect(await p.readFacts(['identity'])).toEqual([]);
+      expect(peer.requests.filter((r) => r.pdu[0] === 43)).toHaveLength(1);
+      expect(peer.connections).toBe(2);
+    } finally {
+      await p.close();
+      await peer.close();
+    }
+  });
 });
 
 describe('diagnostics (FC08 counters)', () => {

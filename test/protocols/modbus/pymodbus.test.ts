@@ -117,9 +117,12 @@ describe.skipIf(tcpSkip !== null)('pymodbus server over TCP', () => {
 describe.skipIf(serialSkip !== null)('pymodbus server over a serial line (pty pair)', () => {
   let socat: ChildProcess | undefined;
   let server: ChildProcess | undefined;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otsentry-pty-'));
-  const [ours, theirs] = [path.join(dir, 'agent'), path.join(dir, 'plc')];
+  let dir = '';
+  let ours = '';
   beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otsentry-pty-'));
+    ours = path.join(dir, 'agent');
+    const theirs = path.join(dir, 'plc');
     socat = start('socat', [`pty,raw,echo=0,link=${ours}`, `pty,raw,echo=0,link=${theirs}`]);
     for (let i = 0; i < 50 && !(fs.existsSync(ours) && fs.existsSync(theirs)); i++) await new Promise((r) => setTimeout(r, 100));
     server = start(PY, [SCRIPT, '--serial', theirs]);
@@ -127,7 +130,7 @@ describe.skipIf(serialSkip !== null)('pymodbus server over a serial line (pty pa
   afterAll(async () => {
     await stop(server);
     await stop(socat);
-    fs.rmSync(dir, { recursive: true, force: true });
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('RTU over a serial port through modbus-serial', async () => {
