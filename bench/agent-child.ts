@@ -11,6 +11,8 @@ export interface AgentLoadFigures {
   rss_mb_peak: number;
   heap_mb: number;
   samples_per_s: number;
+  /** samples of good quality (the others are timeouts and errors) */
+  good_samples_per_s: number;
   cycles: number;
   skipped_cycles: number;
   failed_cycles: number;
@@ -24,6 +26,13 @@ async function main(): Promise<void> {
   const measure = Number(measureArg ?? 10) * 1000;
   const loaded = loadConfig(file);
   const agent = await runAgent(loaded, { logger: silentLogger });
+  // Count good samples on their way into the judge (the judge counts every sample).
+  let good = 0;
+  const judgeCycle = agent.judge.onCycle.bind(agent.judge);
+  agent.judge.onCycle = (out) => {
+    for (const s of out.samples) if (s.quality === 'good') good++;
+    judgeCycle(out);
+  };
   await new Promise((r) => setTimeout(r, warmup));
   const sum = () => {
     let cycles = 0, skipped = 0, failed = 0;
@@ -32,7 +41,7 @@ async function main(): Promise<void> {
       skipped += s.health.skipped_cycles;
       failed += s.health.failed_cycles;
     }
-    return { cycles, skipped, failed, samples: agent.judge.counters.samples, evaluations: agent.judge.engineStats().evaluations, signals: agent.judge.counters.signals };
+    return { cycles, skipped, failed, samples: agent.judge.counters.samples, evaluations: agent.judge.engineStats().evaluations, signals: agent.judge.counters.signals, good };
   };
   const before = sum();
   const cpu0 = process.cpuUsage();
@@ -52,6 +61,7 @@ async function main(): Promise<void> {
     rss_mb_peak: Math.round(rssPeak / 1048576),
     heap_mb: Math.round(process.memoryUsage().heapUsed / 1048576),
     samples_per_s: Math.round((after.samples - before.samples) / secs),
+    good_samples_per_s: Math.round((after.good - before.good) / secs),
     cycles: after.cycles - before.cycles,
     skipped_cycles: after.skipped - before.skipped,
     failed_cycles: after.failed - before.failed,
