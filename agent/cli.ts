@@ -81,7 +81,7 @@ export function buildProgram(): Command {
   simulate
     .command('modbus')
     .description('Modbus TCP / RTU-over-TCP PLC simulator (tank process model) with attack scenarios')
-    .option('-c, --config <file>', 'simulator config (YAML); flags below are ignored when given')
+    .option('-c, --config <file>', 'simulator config (YAML); the PLC flags below are then ignored, --scenario is added to its timeline')
     .option('--plcs <n>', 'number of PLCs', intArg, 1)
     .option('--port <port>', 'first TCP port (0 = free ports)', intArg, 5020)
     .option('--framing <framing>', 'tcp or rtu_over_tcp', 'tcp')

@@ -1,0 +1,239 @@
+// `npm run bench`: prints every benchmark figure of issues 2 and 3 (poll path, ceiling, request
+// planning, outbox and drain, rules), one section each; `--json` prints one JSON object instead.
+// It never asserts a time: the figures are for reading, next to the references the issues give.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseConfigText } from '../agent/config/load.js';
+import type { ModbusDeviceConfig } from '../protocols/modbus/config.js';
+import { planRequests } from '../protocols/modbus/planner.js';
+import { benchSimulatorConfig } from '../simulators/modbus/index.js';
+import { ceilingSearch, runStep, targetRate, type LoadStep, type StepResult } from './load.js';
+import { runModbusPollBench } from './modbus-poll.js';
+import { benchOutbox } from './outbox.js';
+import { killAll, startBroker, startSimulator, type BrokerChild, type SimulatorChild } from './procs.js';
+import { runRulesBench } from './rules.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const JSON_OUT = process.argv.includes('--json');
+/** Human output goes to stdout; with --json, progress goes to stderr and stdout holds one object. */
+const say = (line = ''): void => void (JSON_OUT ? undefined : process.stdout.write(line + '\n'));
+const progress = (line: string): void => void process.stderr.write(`  .. ${line}\n`);
+
+const REF = { nodeRedCpu: 0.17, nodeRedRssMb: 200, aimCpu: 0.09, aimRssMb: 120, nodeRedCeiling: 730_000, aimCeiling: 1_500_000, aimRulesPct: 30 };
+const BASE: LoadStep = { devices: 100, registers: 100, intervalMs: 100 };
+const CEILING_STEPS: LoadStep[] = [
+  ...[100, 50, 25, 20, 15, 10].map((intervalMs) => ({ devices: 100, registers: 125, intervalMs })),
+  ...[125, 150, 200].map((devices) => ({ devices, registers: 125, intervalMs: 10 })),
+];
+const SIM_PLCS = 200;
+
+const n = (x: number, digits = 0): string => (Number.isFinite(x) ? x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : 'n/a');
+const pct = (x: number, digits = 1): string => `${n(x * 100, digits)}%`;
+const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+const row = (label: string, value: string, note = ''): string => `  ${label.padEnd(34)} ${value.padStart(16)}${note ? `   ${note}` : ''}`;
+
+function machine() {
+  const cpus = os.cpus();
+  return {
+    node: process.version,
+    cpu: cpus[0]?.model.trim() ?? 'unknown',
+    cores: cpus.length,
+    memory_gb: Number((os.totalmem() / 2 ** 30).toFixed(1)),
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    loadavg_start: os.loadavg().map((x) => Number(x.toFixed(2))),
+  };
+}
+
+function heading(title: string): void {
+  say();
+  say(`== ${title}`);
+}
+
+function stepLine(r: StepResult): string {
+  const s = r.step;
+  return (
+    `  ${String(s.devices).padStart(3)} x ${String(s.registers).padStart(3)} reg / ${String(s.intervalMs).padStart(3)} ms` +
+    `  target ${n(r.target_registers_per_s).padStart(9)}/s  good ${n(r.good_samples_per_s).padStart(9)}/s (${pct(r.good_share)})` +
+    `  skipped ${pct(r.skipped_share, 2).padStart(6)}  failed ${String(r.failed_cycles).padStart(4)}` +
+    `  agent ${n(r.cpu_s_per_s, 3)} CPU-s/s ${r.rss_mb_peak} MB  sim ${n(r.sim_cpu_s_per_s, 2)} CPU-s/s  ${r.sustained ? 'sustained' : 'NOT sustained'}`
+  );
+}
+
+/** Section 1 and the rules comparison: alternate runs without and with rules at 100k registers/s. */
+async function pollPath(sim: SimulatorChild, broker: BrokerChild, rounds: number, measureS: number) {
+  const plain: StepResult[] = [];
+  const ruled: StepResult[] = [];
+  for (let i = 0; i < rounds; i++) {
+    progress(`poll path, round ${i + 1}/${rounds}: agent without rules (${measureS} s)`);
+    plain.push(await runStep(sim, broker.url, BASE, 3, measureS));
+    progress(`poll path, round ${i + 1}/${rounds}: agent with about five rules per tag (${measureS} s)`);
+    ruled.push(await runStep(sim, broker.url, { ...BASE, rules: true }, 3, measureS));
+  }
+  return { plain, ruled };
+}
+
+function printPollPath(plain: StepResult[]): void {
+  heading(`1. Poll path: ${BASE.devices} devices x ${BASE.registers} registers every ${BASE.intervalMs} ms (${n(targetRate(BASE))} registers/s)`);
+  say('  The real agent process (scheduler, poller, judge without rules, outbox, forwarder to the broker)');
+  say(`  against ${BASE.devices} bench PLCs in a simulator process; ${plain.length} runs of ${plain[0].seconds} s after 3 s warm-up.`);
+  for (const r of plain) say(stepLine(r));
+  const cpu = mean(plain.map((r) => r.cpu_s_per_s));
+  const rss = Math.max(...plain.map((r) => r.rss_mb_peak));
+  const slots = plain.reduce((a, r) => a + r.slots, 0);
+  const cycles = plain.reduce((a, r) => a + r.cycles, 0);
+  const skipped = plain.reduce((a, r) => a + r.skipped_cycles, 0);
+  const failed = plain.reduce((a, r) => a + r.failed_cycles, 0);
+  say(row('samples/s (all / good)', `${n(mean(plain.map((r) => r.samples_per_s)))} / ${n(mean(plain.map((r) => r.good_samples_per_s)))}`, `target ${n(targetRate(BASE))}`));
+  say(row('agent CPU', `${n(cpu, 4)} CPU-s/s`, `Node-RED ${REF.nodeRedCpu}, aim < ${REF.aimCpu}: ${cpu < REF.aimCpu ? 'within aim' : 'ABOVE aim'}`));
+  say(row('agent peak RSS', `${rss} MB`, `Node-RED ${REF.nodeRedRssMb} MB, aim < ${REF.aimRssMb} MB: ${rss < REF.aimRssMb ? 'within aim' : 'ABOVE aim'}`));
+  say(row('cycles done / poll slots', `${n(cycles)} / ${n(slots)}`, `${pct(cycles / slots, 2)}`));
+  say(row('slots skipped (late) / cycles failed', `${n(skipped)} / ${n(failed)}`, `${pct(skipped / slots, 3)} of slots skipped`));
+  say(row('simulator CPU (other process)', `${n(mean(plain.map((r) => r.sim_cpu_s_per_s)), 3)} CPU-s/s`));
+}
+
+async function ceilingSection(sim: SimulatorChild, broker: BrokerChild) {
+  heading('2. Ceiling: highest load the agent keeps on schedule (skipped < 1%, good samples >= 98% of target)');
+  say(`  The real agent process per step (no rules), 2 s warm-up, 5 s measured; a failed step is retried once.`);
+  const result = await ceilingSearch(sim, broker.url, CEILING_STEPS, {
+    warmupS: 2,
+    measureS: 5,
+    budgetS: 110,
+    onStep: (r) => {
+      progress(`ceiling step ${n(r.target_registers_per_s)} registers/s: ${r.sustained ? 'sustained' : 'not sustained'}`);
+      say(stepLine(r));
+    },
+  });
+  const c = result.ceiling_registers_per_s;
+  say(row('highest sustained load', `${n(c)} reg/s`, `Node-RED ~${n(REF.nodeRedCeiling)} on one core; aim > ${n(REF.aimCeiling)}: ${c > REF.aimCeiling ? 'within aim' : 'BELOW aim'}`));
+  const last = result.steps.at(-1);
+  if (last?.sustained) say('  (the last step was sustained: the true ceiling is higher than the steps tried)');
+  say(row('search time', `${result.seconds} s`));
+  // The poller alone, back to back in this process: what poll + decode costs without schedule, judge or outbox.
+  progress('poller alone, back to back (3 s)');
+  const devices = sim.plcs.slice(0, 100).map((p) => benchDevice(p.id, p.port, 125, 10));
+  const alone = await runModbusPollBench({ devices, ceilingMs: 3000, warmupPolls: 10 });
+  const a = alone.ceiling!;
+  say(row('poller alone, back to back', `${n(a.registersPerS)} reg/s`, `${n(a.requestsPerS)} requests/s, ${n(a.cpuSPerS, 2)} CPU-s/s, ${n(a.cpuUsPerRequest, 1)} us CPU/request (100 PLCs x 125 reg, no scheduler/judge)`));
+  return { ...result, poller_alone: a };
+}
+
+function benchDevice(id: string, port: number, registers: number, intervalMs: number): ModbusDeviceConfig {
+  const text = JSON.stringify({
+    agent: { id: 'plan', site: 'plan' },
+    broker: { url: 'mqtt://127.0.0.1:1883' },
+    devices: [
+      {
+        id,
+        protocol: 'modbus',
+        transport: { type: 'tcp', host: '127.0.0.1', port },
+        interval_ms: intervalMs,
+        timeout_ms: intervalMs,
+        identity_interval_ms: 0,
+        diagnostics_interval_ms: 0,
+        tags: Array.from({ length: registers }, (_, i) => ({ name: `reg_${i}`, area: 'holding_register', address: i })),
+      },
+    ],
+  });
+  const parsed = parseConfigText(text, 'bench device');
+  if (!parsed.config) throw new Error(`bench device config: ${parsed.problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`);
+  return parsed.config.devices[0];
+}
+
+function planSection() {
+  heading('3. Modbus requests per cycle: planned vs one request per tag');
+  const out: { device: string; tags: number; planned: number; per_tag: number }[] = [];
+  const add = (device: string, d: ModbusDeviceConfig) => {
+    const plan = planRequests(d.tags, d);
+    const tags = plan.reduce((a, r) => a + r.items.length, 0);
+    out.push({ device, tags, planned: plan.length, per_tag: tags });
+    say(row(device, `${plan.length} vs ${tags}`, `${n(tags / plan.length, 1)}x fewer requests (${plan.map((r) => `FC${r.functionCode} ${r.address}+${r.quantity}`).join(', ')})`));
+  };
+  add(`bench PLC, 100 registers`, benchDevice('bench-plc-1', 5020, 100, 100));
+  add(`bench PLC, 125 registers`, benchDevice('bench-plc-1', 5020, 125, 100));
+  const sample = path.join(ROOT, 'protocols/modbus/sample.yaml');
+  const parsed = parseConfigText(fs.readFileSync(sample, 'utf8'), sample);
+  if (parsed.config) for (const d of parsed.config.devices) add(`sample tank PLC (${d.id})`, d);
+  else say(`  protocols/modbus/sample.yaml does not validate (${parsed.problems[0]?.path}: ${parsed.problems[0]?.message}); tank plan skipped`);
+  say(`  ${BASE.devices} bench PLCs x 100 registers: ${n(BASE.devices * out[0].planned)} requests per cycle vs ${n(BASE.devices * out[0].per_tag)} with one per tag`);
+  return out;
+}
+
+async function outboxSection(broker: BrokerChild) {
+  heading('4. Outbox (SQLite WAL, synchronous FULL, on disk) and backlog drain (QoS 1)');
+  progress('outbox commits and drain');
+  const r = await benchOutbox(broker.url);
+  for (const c of r.commits) say(row(`commits, batch ${c.batch_size}`, `${n(c.commits_per_s)} commits/s`, `${n(c.events_per_s)} events/s (${n(c.events)} events)`));
+  const d = r.drain;
+  say(row('backlog drain to broker', `${n(d.messages_per_s)} msg/s`, `${n(d.events)} events, QoS 1, max ${d.max_inflight} in flight, ${n(d.seconds, 2)} s, ${broker.kind}`));
+  return r;
+}
+
+function rulesSection(plain: StepResult[], ruled: StepResult[]) {
+  heading('5. Rules (issue 3)');
+  progress('rule engine micro-benchmark');
+  const m = runRulesBench();
+  say(`  Rule engine + alert stage alone, ${m.devices} devices x ${m.tags / m.devices} tags, ${m.rules} rules, ${m.rules_per_tag} evaluations per sample:`);
+  say(row('rule evaluations/s', n(m.evaluations_per_s), `${n(m.ns_per_evaluation, 1)} ns each`));
+  say(row('samples judged/s', n(m.samples_per_s), `${n(m.ns_per_sample, 1)} ns per sample, ${m.findings} findings, ${m.signals} signals`));
+  say(row('one core at 100,000 samples/s', pct(m.core_share_at_100k_samples_per_s, 2), 'CPU-s/s the rules would take'));
+  const cpuPlain = mean(plain.map((r) => r.cpu_s_per_s));
+  const cpuRuled = mean(ruled.map((r) => r.cpu_s_per_s));
+  const increase = cpuRuled / cpuPlain - 1;
+  const evalRate = mean(ruled.map((r) => r.rule_evaluations_per_s));
+  say(`  The agent process at ${n(targetRate(BASE))} registers/s, runs alternating without and with rules`);
+  say(`  (per tag: range, high-high range, rate, stuck, allowed values; per device: availability, exceptions):`);
+  for (const r of ruled) say(stepLine(r));
+  say(row('agent CPU without rules', `${n(cpuPlain, 4)} CPU-s/s`, plain.map((r) => n(r.cpu_s_per_s, 4)).join(', ')));
+  say(row('agent CPU with rules', `${n(cpuRuled, 4)} CPU-s/s`, ruled.map((r) => n(r.cpu_s_per_s, 4)).join(', ')));
+  say(row('rule evaluations/s in the agent', n(evalRate), `${n(evalRate / mean(ruled.map((r) => r.samples_per_s)), 2)} per sample`));
+  say(row('signals raised with rules', String(ruled.reduce((a, r) => a + r.signals, 0)), 'should be 0 on the normal bench model'));
+  say(row('rules add (measured A/B)', pct(increase), `share of poll-and-judge cost in rules ${pct(1 - cpuPlain / cpuRuled)}; aim < ${REF.aimRulesPct}%: ${increase * 100 < REF.aimRulesPct ? 'within aim' : 'ABOVE aim'}`));
+  const modelled = m.core_share_at_100k_samples_per_s / cpuPlain;
+  say(row('rules add (micro-bench / agent)', pct(modelled), 'rule cost at 100k samples/s over the agent CPU without rules: a less noisy estimate'));
+  return { micro: m, cpu_without_rules: cpuPlain, cpu_with_rules: cpuRuled, increase, share: 1 - cpuPlain / cpuRuled, modelled_increase: modelled, runs: ruled };
+}
+
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  const info = machine();
+  say('otsentry benchmark (figures only; nothing here asserts a time)');
+  say(`  node ${info.node}, ${info.cpu}, ${info.cores} cores, ${info.memory_gb} GB, ${info.os}`);
+  say(`  load average at start: ${info.loadavg_start.join(' / ')} (1/5/15 min); other work on this machine makes the figures noisy`);
+  progress(`starting broker and simulator (${SIM_PLCS} bench PLCs x 125 registers)`);
+  const broker = await startBroker();
+  const sim = await startSimulator(benchSimulatorConfig({ plcs: SIM_PLCS, registers: 125 }));
+  say(`  broker: ${broker.kind}; simulator: ${sim.plcs.length} bench PLCs x 125 holding registers in a child process`);
+  try {
+    const { plain, ruled } = await pollPath(sim, broker, 2, 8);
+    printPollPath(plain);
+    const ceiling = await ceilingSection(sim, broker);
+    const plan = planSection();
+    const outbox = await outboxSection(broker);
+    const rules = rulesSection(plain, ruled);
+    const total = Math.round((performance.now() - t0) / 1000);
+    say();
+    say(`done in ${total} s; load average at end: ${os.loadavg().map((x) => x.toFixed(2)).join(' / ')}`);
+    if (JSON_OUT) {
+      const poll = { runs: plain, cpu_s_per_s: mean(plain.map((r) => r.cpu_s_per_s)), rss_mb_peak: Math.max(...plain.map((r) => r.rss_mb_peak)) };
+      const loadavgEnd = os.loadavg().map((x) => Number(x.toFixed(2)));
+      process.stdout.write(JSON.stringify({ machine: { ...info, loadavg_end: loadavgEnd }, broker: broker.kind, seconds: total, poll_path: poll, ceiling, plan, outbox, rules }) + '\n');
+    }
+  } finally {
+    await sim.stop();
+    await broker.stop();
+  }
+}
+
+main().then(
+  () => {
+    killAll();
+    process.exit(0);
+  },
+  (e: unknown) => {
+    process.stderr.write(`bench: ${(e as Error).stack ?? String(e)}\n`);
+    killAll();
+    process.exit(1);
+  },
+);
