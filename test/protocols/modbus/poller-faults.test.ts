@@ -48,7 +48,13 @@ describe.each(VARIANTS)('$name', (variant) => {
       const t0 = performance.now();
       const r = await p.poll();
       const took = performance.now() - t0;
-      expect(r.errors.map((e) => e.code)).toEqual(['timeout', 'timeout']);
+      // each read: the retried first attempt (reported, marked retried) and the final failure
+      expect(r.errors.map((e) => [e.code, e.retried ?? false])).toEqual([
+        ['timeout', true],
+        ['timeout', false],
+        ['timeout', true],
+        ['timeout', false],
+      ]);
       expect(r.requests).toBe(4); // two reads, each tried twice
       expect(r.samples.map((s) => [s.tag, s.quality, s.value, s.reason])).toEqual([
         ['a', 'bad', null, 'timeout'],
@@ -118,7 +124,9 @@ describe.each(VARIANTS)('$name', (variant) => {
     const handler = (req: PeerRequest): PeerAnswer => (++n === 1 ? exception(3, 6) : model(req));
     await withPeer(variant, handler, { retries: 1 }, async (p) => {
       const r = await p.poll();
-      expect(r.errors).toEqual([]);
+      // the read succeeded on its retry; what the device did is still reported
+      expect(r.errors.map((e) => [e.code, e.exception_code, e.retried])).toEqual([['modbus_exception', 6, true]]);
+      expect(r.samples.every((s) => s.quality === 'good')).toBe(true);
       expect(r.requests).toBe(3);
     });
   });
