@@ -11,6 +11,7 @@ import { Forwarder } from './forward/index.js';
 import { DeviceScheduler, type CycleOutput } from './scheduler.js';
 import { Judge } from './judge.js';
 import { Inventory } from './inventory.js';
+import { startMetricsServer, type MetricsServer } from './metrics.js';
 
 export interface RunOptions {
   logger: Logger;
@@ -23,6 +24,8 @@ export interface RunningAgent {
   forwarder: Forwarder;
   schedulers: ReadonlyMap<string, DeviceScheduler>;
   judge: Judge;
+  /** http://host:port/metrics when agent.metrics_listen is set */
+  metricsUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -87,6 +90,15 @@ export async function runAgent(loaded: LoadedConfig, opts: RunOptions): Promise<
     const poller = createPoller(d, { logger: dlog });
     schedulers.set(d.id, new DeviceScheduler(poller, d, onCycle, dlog));
   }
+  let metrics: MetricsServer | undefined;
+  if (config.agent.metrics_listen) {
+    try {
+      metrics = await startMetricsServer(config.agent.metrics_listen, { schedulers, judge, outbox, forwarder, alerts }, log);
+    } catch (e) {
+      outbox.close();
+      throw e;
+    }
+  }
   forwarder.start();
   for (const s of schedulers.values()) s.start();
   // Age-based retention also runs when nothing is appended for a long time.
@@ -106,12 +118,14 @@ export async function runAgent(loaded: LoadedConfig, opts: RunOptions): Promise<
     forwarder,
     schedulers,
     judge,
+    metricsUrl: metrics?.url,
     async stop() {
       if (stopped) return;
       stopped = true;
       clearInterval(retention);
       await Promise.all([...schedulers.values()].map((s) => s.stop()));
       await forwarder.stop();
+      await metrics?.close();
       outbox.close();
       log.info({ cycles: judge.counters.cycles, signals: judge.counters.signals }, 'Agent stopped.');
     },

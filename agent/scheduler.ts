@@ -80,6 +80,7 @@ export class DeviceScheduler {
   private nextDiagnosticsAt = 0;
   private reconnectDelay: number;
   private nextConnectAt = 0;
+  private lastConnectError: PollError | undefined;
 
   constructor(
     private readonly poller: Poller,
@@ -150,7 +151,9 @@ export class DeviceScheduler {
     const ts0 = this.clock.now();
     if (!this.poller.isConnected()) {
       if (ts0 < this.nextConnectAt) {
-        return this.failedCycle(out, ts0, { code: 'not_connected', message: `reconnect in ${this.nextConnectAt - ts0} ms` }, false);
+        // Between reconnect attempts the slot still reports the device unreachable, with the cause.
+        const last = this.lastConnectError;
+        return this.failedCycle(out, ts0, { code: last?.code ?? 'not_connected', message: `${last?.message ?? 'not connected'} (next reconnect in ${this.nextConnectAt - ts0} ms)` }, false);
       }
       try {
         await this.poller.connect(signal);
@@ -158,7 +161,8 @@ export class DeviceScheduler {
         this.nextIdentityAt = 0; // re-read identity after every reconnect: a swapped device shows here
         if (this.health.state !== 'up') this.log.info('Device connected.');
       } catch (e) {
-        return this.failedCycle(out, ts0, errorOf(e), true);
+        this.lastConnectError = errorOf(e);
+        return this.failedCycle(out, ts0, this.lastConnectError, true);
       }
     }
     let result: PollResult;

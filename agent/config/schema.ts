@@ -19,6 +19,11 @@ export const agentSectionSchema = z
     site: z.string().min(1).regex(/^[A-Za-z0-9_-]+$/, 'use letters, digits, _ and - (it is an MQTT topic level)').describe('Site name'),
     data_dir: z.string().min(1).default('./data').describe('Outbox database and state; relative to the config file'),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+    metrics_listen: z
+      .string()
+      .regex(/^[^\s:]+:\d{1,5}$/, 'use host:port, e.g. 127.0.0.1:9464')
+      .optional()
+      .describe('Serve Prometheus metrics on http://host:port/metrics (off when absent)'),
   })
   .strict();
 
