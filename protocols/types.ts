@@ -42,6 +42,10 @@ export type PollErrorCode =
   | 'bad_response'
   | 'not_connected'
   | 'aborted'
+  /** OPC UA: the server refused the secure channel or session (certificate trust, policy, login) */
+  | 'security'
+  /** OPC UA: a Bad status code for a node (unknown NodeId, not readable, access denied, ...) */
+  | 'opcua_status'
   | 'unknown';
 
 export interface PollError {

@@ -9,6 +9,7 @@ import { identityType } from './identity.js';
 import { integrityType } from './integrity.js';
 import { rangeType } from './range.js';
 import { rateType } from './rate.js';
+import { residualType } from './residual.js';
 import { stuckType } from './stuck.js';
 
 const TYPES: readonly DetectorType[] = [
@@ -22,6 +23,7 @@ const TYPES: readonly DetectorType[] = [
   exceptionsType,
   diagnosticsType,
   expressionType,
+  residualType,
 ];
 
 export const DETECTOR_TYPES: ReadonlyMap<string, DetectorType> = new Map(TYPES.map((t) => [t.type, t]));

@@ -302,6 +302,8 @@ export class AlertManager {
     const r = this.ruleState(a.rule);
     const evidence: Record<string, unknown> = { ...f.evidence };
     if (f.condition !== undefined) evidence.condition = f.condition;
+    // The rule's response hint travels with a raise: what the operator should do first.
+    if (state === 'raised' && f.response) evidence.response = f.response;
     if (extra) Object.assign(evidence, extra);
     if (r.rateLimited > 0) {
       evidence.rate_limited = r.rateLimited;

@@ -145,7 +145,7 @@ export function opcuaDeviceProblems(dev: DeviceShape): { path: (string | number)
       message: none ? 'security_policy None goes only with security_mode None; pick a secure policy such as Basic256Sha256 for Sign or SignAndEncrypt' : 'security_mode None needs security_policy None (and sends everything in clear); prefer SignAndEncrypt',
     });
   }
-  if (dev.auth.type === 'username' && dev.security_mode !== 'SignAndEncrypt' && none) {
+  if (dev.auth.type === 'username' && none) {
     out.push({ path: ['auth', 'type'], message: 'a username login over security_mode None would send the password unprotected; use security_mode SignAndEncrypt' });
   }
   const names = new Map<string, number>();

@@ -33,12 +33,13 @@ describe('alert lifecycle', () => {
     const m = new AlertManager();
     const raised = m.onFinding(finding(true, 0));
     expect(raised).toEqual([
-      { ts: '2025-03-01T08:00:00.000Z', device: 'tank1', tag: 'level', rule: 'lvl', category: 'anomaly', severity: 'high', state: 'raised', score: 50, message: 'level high', observed: 7, expected: { max: 5 } },
+      { ts: '2025-03-01T08:00:00.000Z', device: 'tank1', tag: 'level', rule: 'lvl', category: 'anomaly', severity: 'high', state: 'raised', score: 50, message: 'level high', observed: 7, expected: { max: 5 }, evidence: { response: 'check' } },
     ]);
     expect(m.onFinding(finding(true, S))).toEqual([]);
     const cleared = m.onFinding(finding(false, 10 * S));
     expect(cleared).toHaveLength(1);
     expect(cleared[0]).toMatchObject({ state: 'cleared', ts: '2025-03-01T08:00:10.000Z', message: 'level ok', evidence: { active_ms: 10_000, repeats: 1 } });
+    expect(cleared[0].evidence).not.toHaveProperty('response'); // the hint travels with the raise only
     expect(cleared[0].score).toBe(25); // half weight right after clearing
     expect(m.onFinding(finding(false, 11 * S))).toEqual([]);
   });
@@ -68,7 +69,7 @@ describe('alert lifecycle', () => {
       ...m.onFinding(finding(true, 0, { tag: undefined, condition: 'unreachable' })),
     ];
     expect(out).toHaveLength(6);
-    expect(out[4].evidence).toEqual({ condition: 'slow_response' });
+    expect(out[4].evidence).toEqual({ condition: 'slow_response', response: 'check' });
   });
 });
 
