@@ -19,6 +19,7 @@ export interface AssetRecord {
 }
 
 export function deviceAddress(d: DeviceConfig): string {
+  if (d.protocol === 'opcua') return d.endpoint_url;
   const t = d.transport;
   return t.type === 'rtu' ? `rtu:${t.path}@${t.baud_rate}` : `${t.type === 'tcp' ? 'modbus-tcp' : 'rtu-over-tcp'}://${t.host}:${t.port}`;
 }
@@ -29,7 +30,7 @@ export class Inventory {
 
   constructor(devices: DeviceConfig[]) {
     for (const d of devices) {
-      this.assets.set(d.id, { id: d.id, protocol: d.protocol, address: deviceAddress(d), unit_id: d.unit_id, link: { state: 'connecting', consecutive_failures: 0 }, risk_score: 0, active_alerts: 0 });
+      this.assets.set(d.id, { id: d.id, protocol: d.protocol, address: deviceAddress(d), unit_id: d.protocol === 'modbus' ? d.unit_id : undefined, link: { state: 'connecting', consecutive_failures: 0 }, risk_score: 0, active_alerts: 0 });
     }
   }
 

@@ -5,7 +5,7 @@ import type { LoadedConfig } from './config/load.js';
 import type { Logger } from './log.js';
 import { createPoller } from '../protocols/registry.js';
 import { RuleEngine } from '../rules/index.js';
-import { AlertManager } from './alerts/index.js';
+import { AlertManager, loadOpenAlerts, OpenAlertsFile } from './alerts/index.js';
 import { openOutbox, type Outbox } from './outbox/index.js';
 import { Forwarder } from './forward/index.js';
 import { DeviceScheduler, type CycleOutput } from './scheduler.js';
@@ -47,6 +47,8 @@ export async function runAgent(loaded: LoadedConfig, opts: RunOptions): Promise<
   // Rules are validated against every configured device; a disabled device just never sends samples.
   const engine = new RuleEngine(config.rules, config.devices);
   const alerts = new AlertManager(config.alerts, { devices: devices.map((d) => d.id) });
+  alerts.restore(loadOpenAlerts(loaded.dataDir, log), Date.now());
+  const openAlerts = new OpenAlertsFile(loaded.dataDir, alerts, log);
   const inventory = new Inventory(devices);
   const schedulers = new Map<string, DeviceScheduler>();
 
@@ -66,7 +68,16 @@ export async function runAgent(loaded: LoadedConfig, opts: RunOptions): Promise<
     assets,
     protocolVersion: opts.protocolVersion,
   });
-  const judge = new Judge(engine, alerts, outbox, () => forwarder.notify(), log.child({ stage: 'judge' }));
+  const judge = new Judge(
+    engine,
+    alerts,
+    outbox,
+    () => {
+      openAlerts.save();
+      forwarder.notify();
+    },
+    log.child({ stage: 'judge' }),
+  );
 
   let lastAssets = 0;
   const onCycle = (out: CycleOutput) => {

@@ -48,6 +48,12 @@ export const alertsConfigSchema = z
       })
       .strict()
       .prefault({}),
+    restore_grace_ms: z
+      .number()
+      .int()
+      .min(0)
+      .default(120_000)
+      .describe('After a restart, alerts that were raised stay raised this long waiting for their rule to see the condition again; unconfirmed ones are then cleared'),
   })
   .strict()
   .prefault({});

@@ -33,6 +33,14 @@ interface Alert {
   last: Finding;
 }
 
+/** An open alert as kept across restarts (agent/alerts/persist.ts writes these). */
+export interface PersistedAlert {
+  severity: Severity;
+  openedAt: number;
+  first: Finding;
+  last: Finding;
+}
+
 interface RuleState {
   bucket: TokenBucket;
   /** raises not emitted at their time since the rule's last signal */
@@ -83,6 +91,8 @@ export class AlertManager {
   private readonly rules = new Map<string, RuleState>();
   private readonly held = new Set<Alert>();
   private readonly pending = new Set<Alert>();
+  /** alerts restored after a restart that no finding has confirmed yet, with their deadline */
+  private readonly restored = new Map<Alert, number>();
   private readonly scorer: RiskScorer;
   private readonly counts: Omit<AlertStats, 'active'> = { raised: 0, cleared: 0, repeats_ignored: 0, rate_limited: 0, flaps_absorbed: 0 };
 
@@ -109,6 +119,7 @@ export class AlertManager {
     if (f.active) {
       if (a === undefined) a = this.create(key, f);
       if (a.active) {
+        this.restored.delete(a); // a restored alert is confirmed by its rule
         a.repeats++;
         this.counts.repeats_ignored++;
         return out;
@@ -138,6 +149,7 @@ export class AlertManager {
       return out;
     }
     if (a === undefined || !a.active) return out; // nothing raised: nothing to clear
+    this.restored.delete(a);
     a.active = false;
     a.last = f;
     a.clearedAt = now;
@@ -156,6 +168,32 @@ export class AlertManager {
     }
     this.close(a, now, out, undefined);
     return out;
+  }
+
+  /** Open alerts, for keeping them across a restart. */
+  openAlerts(): PersistedAlert[] {
+    const out: PersistedAlert[] = [];
+    for (const a of this.alerts.values()) if (a.open) out.push({ severity: a.severity, openedAt: a.openedAt, first: a.first, last: a.last });
+    return out;
+  }
+
+  /**
+   * Take back the alerts that were open when the agent stopped, so a condition that still holds is
+   * not raised a second time. Each must be confirmed by a finding of its rule within
+   * restore_grace_ms of `now`; otherwise it is cleared then, saying why.
+   */
+  restore(list: readonly PersistedAlert[], now: number): void {
+    for (const p of list) {
+      const key = alertKey(p.first);
+      if (this.alerts.has(key)) continue;
+      const a = this.create(key, p.first);
+      a.severity = p.severity;
+      a.active = true;
+      a.open = true;
+      a.openedAt = p.openedAt;
+      a.last = p.last;
+      this.restored.set(a, now + this.config.restore_grace_ms);
+    }
   }
 
   /** Advance time: release flapping alerts whose hold is over and rate-limited raises. */
@@ -259,6 +297,15 @@ export class AlertManager {
   }
 
   private release(now: number, out: SignalDraft[]): void {
+    if (this.restored.size > 0) {
+      for (const [a, deadline] of [...this.restored]) {
+        if (now < deadline) continue;
+        this.restored.delete(a);
+        a.active = false;
+        a.last = { ...a.last, active: false, ts: now, message: `${a.first.message} (no longer seen after the agent restarted)` };
+        this.close(a, now, out, { reason: 'not_confirmed_after_restart' });
+      }
+    }
     if (this.held.size > 0) {
       for (const a of [...this.held]) {
         if (now - a.heldSince < this.config.flap.hold_ms) continue;

@@ -2,6 +2,7 @@
 // devices per protocol, rules). Types come from z.infer so code and schema cannot drift.
 import { z } from 'zod';
 import { modbusDeviceSchema } from '../../protocols/modbus/config.js';
+import { opcuaDeviceSchema } from '../../protocols/opcua/config.js';
 import { alertsConfigSchema } from '../alerts/config.js';
 
 /** A secret is never written in the file itself: it comes from an environment variable or a file. */
@@ -68,7 +69,7 @@ export const outboxSchema = z
   })
   .strict();
 
-export const deviceSchema = z.discriminatedUnion('protocol', [modbusDeviceSchema]);
+export const deviceSchema = z.discriminatedUnion('protocol', [modbusDeviceSchema, opcuaDeviceSchema]);
 
 export const configSchema = z
   .object({

@@ -1,0 +1,127 @@
+// Mining invariants between tags that held in every cycle of the learning window, as expression
+// rules: a discrete state that fixes another (mode == 2 implies scheme == 1), a state that bounds a
+// measurement (pump == 0 implies flow <= 0.5), and a measurement that fixes a state (level < 1.2
+// implies pump == 1). Bounds get the learning margin; rules whose premise is rare are not kept.
+import type { LearnOptions } from './options.js';
+import type { CycleTable, TagKind, TagStats } from './stats.js';
+import { sig } from './models.js';
+
+export interface MinedInvariant {
+  /** short id part, e.g. 'pump.flow' */
+  name: string;
+  expr: string;
+  /** cycles in which the premise held */
+  support: number;
+  evidence: string;
+}
+
+const KEYWORDS = new Set(['and', 'or', 'not', 'implies', 'true', 'false', 'abs', 'min', 'max']);
+
+/** A tag name as the expression language reads it (backticks around unusual names). */
+export function exprName(tag: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_.]*$/.test(tag) && !KEYWORDS.has(tag) ? tag : `\`${tag}\``;
+}
+
+/** Most invariants kept per device (strongest support first). */
+const MAX_PER_DEVICE = 150;
+
+export function mineInvariants(table: CycleTable, stats: ReadonlyMap<string, TagStats>, kinds: ReadonlyMap<string, TagKind>, o: LearnOptions): MinedInvariant[] {
+  const names = table.names;
+  const cols = new Map<string, Float64Array>();
+  const col = (t: string) => {
+    let c = cols.get(t);
+    if (!c) cols.set(t, (c = table.column(names.indexOf(t))));
+    return c;
+  };
+  const discrete = names.filter((n) => kinds.get(n) === 'discrete');
+  const continuous = names.filter((n) => kinds.get(n) === 'continuous');
+  const n = table.rows.length;
+  const minSupport = Math.max(10, Math.ceil(o.min_support * n));
+  const out: MinedInvariant[] = [];
+  const pad = (t: string) => {
+    const s = stats.get(t)!;
+    return o.margin * s.span + o.noise * s.magnitude;
+  };
+  const bounded = new Set<string>();
+
+  for (const a of discrete) {
+    const ca = col(a);
+    const values = [...stats.get(a)!.distinct.keys()].sort((x, y) => x - y);
+    for (const va of values) {
+      const rows: number[] = [];
+      for (let i = 0; i < n; i++) if (ca[i] === va) rows.push(i);
+      if (rows.length < minSupport) continue;
+      // a == va fixes another discrete tag
+      for (const b of discrete) {
+        if (b === a) continue;
+        const cb = col(b);
+        const seen = new Set<number>();
+        let known = 0;
+        for (const i of rows) if (cb[i] === cb[i]) (seen.add(cb[i]), known++);
+        const all = stats.get(b)!.distinct.size;
+        if (known < minSupport || seen.size === 0 || seen.size >= all) continue;
+        const vs = [...seen].sort((x, y) => x - y);
+        const rhs = vs.length === 1 ? `${exprName(b)} == ${vs[0]}` : `(${vs.map((v) => `${exprName(b)} == ${v}`).join(' or ')})`;
+        out.push({ name: `${a}.${b}`, expr: `${exprName(a)} == ${va} implies ${rhs}`, support: rows.length, evidence: `in ${rows.length} cycles with ${a} = ${va}, ${b} was only ${vs.join(' or ')} (of ${[...stats.get(b)!.distinct.keys()].sort((x, y) => x - y).join(', ')})` });
+      }
+      // a == va bounds a measurement
+      for (const x of continuous) {
+        const cx = col(x);
+        let lo = Infinity, hi = -Infinity, known = 0;
+        for (const i of rows) {
+          const v = cx[i];
+          if (v !== v) continue;
+          known++;
+          if (v < lo) lo = v;
+          if (v > hi) hi = v;
+        }
+        const s = stats.get(x)!;
+        if (known < minSupport || hi - lo > 0.5 * s.span) continue;
+        const m = pad(x);
+        const parts: string[] = [];
+        if (lo - m > s.min + 0.1 * s.span) parts.push(`${exprName(x)} >= ${sig(lo - m, 6)}`);
+        if (hi + m < s.max - 0.1 * s.span) parts.push(`${exprName(x)} <= ${sig(hi + m, 6)}`);
+        if (parts.length === 0) continue;
+        bounded.add(`${a}\u0000${x}`);
+        out.push({ name: `${a}.${x}`, expr: `${exprName(a)} == ${va} implies ${parts.join(' and ')}`, support: rows.length, evidence: `in ${rows.length} cycles with ${a} = ${va}, ${x} stayed within ${sig(lo, 6)} .. ${sig(hi, 6)} (overall ${sig(s.min, 6)} .. ${sig(s.max, 6)})` });
+      }
+    }
+  }
+
+  // a measurement beyond a threshold fixes a state
+  for (const x of continuous) {
+    const cx = col(x);
+    const s = stats.get(x)!;
+    for (const b of discrete) {
+      if (bounded.has(`${b}\u0000${x}`)) continue; // the contrapositive is already a rule
+      const cb = col(b);
+      for (const vb of stats.get(b)!.distinct.keys()) {
+        let loOther = Infinity, hiOther = -Infinity;
+        for (let i = 0; i < n; i++) {
+          const v = cx[i];
+          const w = cb[i];
+          if (v !== v || w !== w || w === vb) continue;
+          if (v < loOther) loOther = v;
+          if (v > hiOther) hiOther = v;
+        }
+        const m = pad(x);
+        for (const side of ['below', 'above'] as const) {
+          const t = side === 'below' ? loOther - m : hiOther + m;
+          if (!Number.isFinite(t)) continue;
+          let support = 0;
+          for (let i = 0; i < n; i++) if (side === 'below' ? cx[i] < t : cx[i] > t) support++;
+          if (support < minSupport) continue;
+          const op = side === 'below' ? '<' : '>';
+          out.push({
+            name: `${x}.${b}`,
+            expr: `${exprName(x)} ${op} ${sig(t, 6)} implies ${exprName(b)} == ${vb}`,
+            support,
+            evidence: `${b} was ${vb} whenever ${x} ${op} ${sig(side === 'below' ? loOther : hiOther, 6)} (${support} cycles${side === 'below' ? '' : ''}; ${x} overall ${sig(s.min, 6)} .. ${sig(s.max, 6)})`,
+          });
+        }
+      }
+    }
+  }
+  out.sort((a, b) => b.support - a.support);
+  return out.slice(0, MAX_PER_DEVICE);
+}

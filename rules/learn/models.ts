@@ -1,0 +1,172 @@
+// Mining linear relations between tags for `residual` rules: each continuous tag is predicted
+// from at most max_terms other tags of the same cycle or of the previous one (greedy forward
+// selection on the covariance matrix), scored with the measurement tolerance of every input, and
+// kept only when it explains most of the tag's variation. Its CUSUM threshold is set above the
+// largest drift the detector itself shows over the whole learning window.
+import type { LearnOptions } from './options.js';
+import type { CycleTable, TagKind, TagStats } from './stats.js';
+
+export interface ModelTerm {
+  tag: string;
+  coef: number;
+  lag: number;
+}
+
+export interface MinedModel {
+  target: string;
+  intercept: number;
+  terms: ModelTerm[];
+  /** scale of a normal error, including measurement tolerance */
+  sigma: number;
+  /** CUSUM threshold in sigmas */
+  h: number;
+  k: number;
+  /** largest CUSUM seen over the learning window */
+  max_drift: number;
+  /** share of the target's variance the model explains (with tolerance) */
+  r2: number;
+  /** cycles the model was fitted on */
+  n: number;
+}
+
+/** Models are mined for at most this many tags per device (the covariance grows with its square). */
+export const MAX_MODEL_TAGS = 80;
+
+/** Solve a small symmetric system; null when singular. Gaussian elimination with partial pivoting. */
+export function solve(a: number[][], b: number[]): number[] | null {
+  const n = b.length;
+  const m = a.map((row, i) => [...row, b[i]]);
+  for (let c = 0; c < n; c++) {
+    let p = c;
+    for (let r = c + 1; r < n; r++) if (Math.abs(m[r][c]) > Math.abs(m[p][c])) p = r;
+    if (Math.abs(m[p][c]) < 1e-12) return null;
+    [m[c], m[p]] = [m[p], m[c]];
+    for (let r = c + 1; r < n; r++) {
+      const f = m[r][c] / m[c][c];
+      for (let k = c; k <= n; k++) m[r][k] -= f * m[c][k];
+    }
+  }
+  const x = new Array<number>(n).fill(0);
+  for (let r = n - 1; r >= 0; r--) {
+    let s = m[r][n];
+    for (let k = r + 1; k < n; k++) s -= m[r][k] * x[k];
+    x[r] = s / m[r][r];
+  }
+  return x;
+}
+
+interface Fit {
+  cols: number[];
+  beta: number[];
+  sigma: number;
+}
+
+export function mineModels(table: CycleTable, stats: ReadonlyMap<string, TagStats>, kinds: ReadonlyMap<string, TagKind>, o: LearnOptions): MinedModel[] {
+  const names = table.names;
+  const feat = names.map((n, i) => [n, i] as const).filter(([n]) => kinds.get(n) === 'continuous' || kinds.get(n) === 'discrete');
+  if (feat.length < 2 || feat.length > MAX_MODEL_TAGS) return [];
+  const m = feat.length;
+  const p = 2 * m; // [current values, previous cycle's values]
+  const rows = table.rows;
+  const x = new Float64Array(p);
+  const load = (i: number): boolean => {
+    const cur = rows[i];
+    const prev = rows[i - 1];
+    for (let j = 0; j < m; j++) {
+      const a = cur[feat[j][1]];
+      const b = prev[feat[j][1]];
+      if (a !== a || b !== b) return false;
+      x[j] = a;
+      x[m + j] = b;
+    }
+    return true;
+  };
+  const mean = new Float64Array(p);
+  let n = 0;
+  for (let i = 1; i < rows.length; i++) {
+    if (!load(i)) continue;
+    n++;
+    for (let a = 0; a < p; a++) mean[a] += x[a];
+  }
+  if (n < Math.max(o.min_cycles, 5 * p)) return [];
+  for (let a = 0; a < p; a++) mean[a] /= n;
+  const cov = Array.from({ length: p }, () => new Float64Array(p));
+  for (let i = 1; i < rows.length; i++) {
+    if (!load(i)) continue;
+    for (let a = 0; a < p; a++) x[a] -= mean[a];
+    for (let a = 0; a < p; a++) {
+      const xa = x[a];
+      const row = cov[a];
+      for (let b = a; b < p; b++) row[b] += xa * x[b];
+    }
+  }
+  for (let a = 0; a < p; a++) for (let b = a; b < p; b++) cov[b][a] = cov[a][b] /= n;
+  const tol = Float64Array.from({ length: p }, (_, a) => o.noise * stats.get(feat[a % m][0])!.magnitude);
+
+  const fit = (y: number, cols: number[]): Fit | null => {
+    const beta = solve(
+      cols.map((a) => cols.map((b) => cov[a][b] + (a === b ? 1e-12 * (1 + cov[a][a]) : 0))),
+      cols.map((a) => cov[a][y]),
+    );
+    if (beta === null) return null;
+    let resid = cov[y][y];
+    cols.forEach((a, i) => (resid -= beta[i] * cov[a][y]));
+    let v = Math.max(0, resid) + tol[y] * tol[y];
+    cols.forEach((a, i) => (v += (beta[i] * tol[a]) ** 2));
+    return { cols, beta, sigma: Math.sqrt(v) };
+  };
+
+  const out: MinedModel[] = [];
+  for (let t = 0; t < m; t++) {
+    if (kinds.get(feat[t][0]) !== 'continuous') continue;
+    const sdY = Math.sqrt(cov[t][t]);
+    if (!(sdY > 0)) continue;
+    let best: Fit | null = null;
+    let cur = Math.sqrt(cov[t][t] + tol[t] * tol[t]);
+    for (let step = 0; step < o.max_terms; step++) {
+      let stepBest: Fit | null = null;
+      for (let c = 0; c < p; c++) {
+        if (c === t || best?.cols.includes(c)) continue;
+        const f = fit(t, [...(best?.cols ?? []), c]);
+        if (f && (stepBest === null || f.sigma < stepBest.sigma)) stepBest = f;
+      }
+      if (stepBest === null || stepBest.sigma > 0.9 * cur) break;
+      best = stepBest;
+      cur = stepBest.sigma;
+    }
+    if (best === null || best.sigma > 0.5 * sdY) continue;
+    const r2 = 1 - (best.sigma * best.sigma) / (sdY * sdY);
+    let intercept = mean[t];
+    best.cols.forEach((a, i) => (intercept -= best!.beta[i] * mean[a]));
+    const terms = best.cols.map((a, i) => ({ tag: feat[a % m][0], coef: sig(best!.beta[i], 8), lag: a < m ? 0 : 1 }));
+    const model = { target: feat[t][0], intercept: sig(intercept, 8), terms, sigma: sig(best.sigma, 4), k: o.cusum_k };
+    const maxDrift = largestDrift(table, model);
+    out.push({ ...model, h: sig(o.cusum_margin * maxDrift + 1, 4), max_drift: maxDrift, r2, n });
+  }
+  return out;
+}
+
+/** Round to d significant digits (readable rule files, no float noise). */
+export function sig(v: number, d: number): number {
+  return v === 0 || !Number.isFinite(v) ? v : Number(v.toPrecision(d));
+}
+
+/** The detector's own CUSUM over the learning window (no cap): its largest value. */
+export function largestDrift(table: CycleTable, mdl: { target: string; intercept: number; terms: ModelTerm[]; sigma: number; k: number }): number {
+  const idx = new Map(table.names.map((n, i) => [n, i]));
+  const ti = idx.get(mdl.target)!;
+  const terms = mdl.terms.map((t) => [idx.get(t.tag)!, t.coef, t.lag] as const);
+  let hi = 0, lo = 0, best = 0;
+  for (let i = 0; i < table.rows.length; i++) {
+    let pred = mdl.intercept;
+    for (const [j, coef, lag] of terms) pred += coef * (i - lag >= 0 ? table.rows[i - lag][j] : NaN);
+    const y = table.rows[i][ti];
+    if (pred !== pred || y !== y) continue;
+    const z = (y - pred) / mdl.sigma;
+    hi = Math.max(0, hi + z - mdl.k);
+    lo = Math.max(0, lo - z - mdl.k);
+    if (hi > best) best = hi;
+    if (lo > best) best = lo;
+  }
+  return best;
+}

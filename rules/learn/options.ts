@@ -1,0 +1,53 @@
+// Options of baseline learning, with their defaults and what each one trades off.
+
+export interface LearnOptions {
+  /** share of the observed span added on each side of a learned range or invariant bound */
+  margin: number;
+  /** measurement tolerance as a share of a tag's magnitude (largest |value|): rounding, resolution, drift */
+  noise: number;
+  /** learned largest change per second times (1 + rate_margin) */
+  rate_margin: number;
+  /** a value may stand still stuck_factor times as long as the longest still period seen */
+  stuck_factor: number;
+  /** integer tags with at most this many distinct values are discrete (allowed values, invariants) */
+  max_discrete: number;
+  /** tags seen in fewer cycles get no rule */
+  min_cycles: number;
+  /** window of the change-count limit of discrete tags, in cycles */
+  change_window_cycles: number;
+  /** mine invariants between tags (expression rules) */
+  invariants: boolean;
+  /** a mined invariant needs its premise in at least this share of the cycles */
+  min_support: number;
+  /** mine linear relations between tags (residual rules) */
+  models: boolean;
+  /** most inputs of one residual model */
+  max_terms: number;
+  /** CUSUM allowance of residual rules, in sigmas */
+  cusum_k: number;
+  /** CUSUM threshold = cusum_margin x the largest drift seen while learning + 1 */
+  cusum_margin: number;
+  /** most cycles kept per device for mining relations (values x tags are held in memory) */
+  max_cells: number;
+}
+
+export const DEFAULT_LEARN_OPTIONS: Readonly<LearnOptions> = Object.freeze({
+  margin: 0.05,
+  noise: 0.005,
+  rate_margin: 0.5,
+  stuck_factor: 1.5,
+  max_discrete: 12,
+  min_cycles: 30,
+  change_window_cycles: 20,
+  invariants: true,
+  min_support: 0.02,
+  models: true,
+  max_terms: 4,
+  cusum_k: 1,
+  cusum_margin: 1.2,
+  max_cells: 10_000_000,
+});
+
+export function learnOptions(o: Partial<LearnOptions> = {}): LearnOptions {
+  return { ...DEFAULT_LEARN_OPTIONS, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) };
+}
