@@ -8,17 +8,10 @@ import type { Fact } from '../protocols/types.js';
 import { defineDetector } from './detector.js';
 import { makeFinding, type TypeTexts } from './finding.js';
 import type { Detector, FindingSink, ResolvedRule } from './types.js';
+import { DIAGNOSTIC_COUNTER_NAMES } from '../protocols/modbus/config.js';
 
-const COUNTERS = [
-  'bus_message_count',
-  'bus_comm_error_count',
-  'bus_exception_error_count',
-  'server_message_count',
-  'server_no_response_count',
-  'server_nak_count',
-  'server_busy_count',
-  'bus_char_overrun_count',
-] as const;
+// The FC08 counters the Modbus poller reads (protocols/modbus/config.ts).
+const COUNTERS = DIAGNOSTIC_COUNTER_NAMES;
 type Counter = (typeof COUNTERS)[number];
 const MOD = 65536;
 

@@ -2,21 +2,11 @@
 // (from the link facts). After commissioning, a healthy device answers every planned request.
 import { z } from 'zod';
 import type { Fact } from '../protocols/types.js';
+import { EXCEPTION_NAMES } from '../protocols/modbus/errors.js';
 import { defineDetector } from './detector.js';
 import { makeFinding, type TypeTexts } from './finding.js';
 import type { Detector, FindingSink, ResolvedRule } from './types.js';
 
-export const EXCEPTION_NAMES: Readonly<Record<number, string>> = {
-  1: 'illegal function',
-  2: 'illegal data address',
-  3: 'illegal data value',
-  4: 'server device failure',
-  5: 'acknowledge',
-  6: 'server device busy',
-  8: 'memory parity error',
-  10: 'gateway path unavailable',
-  11: 'gateway target failed to respond',
-};
 
 const params = {
   max_exceptions_per_poll: z.number().int().min(0).default(0).describe('Exception responses tolerated in one poll cycle'),
