@@ -31,7 +31,19 @@ export async function startLiveView(opts: { url: string; prefix: string; json: b
   let lastStatus = '';
   let lastLevel = '';
 
-  const client = await mqtt.connectAsync(opts.url, { clientId: `otsentry-demo-view-${process.pid}`, reconnectPeriod: 1000, protocolVersion: 4 });
+  const client = mqtt.connect(opts.url, { clientId: `otsentry-demo-view-${process.pid}`, reconnectPeriod: 1000, connectTimeout: 5000, protocolVersion: 4 });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`cannot reach the broker at ${opts.url} within 10 s; check --broker (host, port, and that it accepts anonymous MQTT 3.1.1 clients)`)), 10_000);
+      client.once('connect', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  } catch (e) {
+    client.end(true);
+    throw Object.assign(e as Error, { code: 'broker_unreachable' });
+  }
   await client.subscribeAsync(`${opts.prefix}/#`, { qos: 1 });
 
   client.on('message', (topic, payload) => {
