@@ -17,6 +17,8 @@ export interface RunOptions {
   logger: Logger;
   /** MQTT protocol version; 4 for brokers that speak only 3.1.1 (the embedded demo broker) */
   protocolVersion?: 4 | 5;
+  /** every poll cycle after it was judged (e.g. `run --record`); keep it cheap */
+  onCycle?: (out: CycleOutput) => void;
 }
 
 export interface RunningAgent {
@@ -82,23 +84,23 @@ export async function runAgent(loaded: LoadedConfig, opts: RunOptions): Promise<
   let lastAssets = 0;
   const onCycle = (out: CycleOutput) => {
     judge.onCycle(out);
+    opts.onCycle?.(out);
     const s = schedulers.get(out.device);
     if (s) inventory.noteHealth(out.device, s.health);
     for (const f of out.facts) if (f.kind !== 'link') inventory.noteFact(f);
     const now = Date.now();
+    // Risk scores and inventory changes are looked at once a second, not on every cycle.
     if (now - lastAssets >= ASSETS_MIN_INTERVAL_MS) {
+      lastAssets = now;
       const risk = alerts.snapshot();
       for (const [id, r] of Object.entries(risk.devices)) inventory.noteRisk(id, r.score, r.active_alerts);
-      if (inventory.takeDirty()) {
-        lastAssets = now;
-        forwarder.publishAssets();
-      }
+      if (inventory.takeDirty()) forwarder.publishAssets();
     }
   };
 
   for (const d of devices) {
     const dlog = log.child({ device: d.id });
-    const poller = createPoller(d, { logger: dlog });
+    const poller = createPoller(d, { logger: dlog, dataDir: loaded.dataDir, baseDir: loaded.baseDir });
     schedulers.set(d.id, new DeviceScheduler(poller, d, onCycle, dlog));
   }
   let metrics: MetricsServer | undefined;

@@ -26,8 +26,10 @@ export interface StepResult extends AgentRun {
 export const targetRate = (s: LoadStep): number => Math.round((s.devices * s.registers * 1000) / s.intervalMs);
 
 /**
- * About five rules per tag for the bench PLC's registers (1000 +- 400, slow sine plus noise, steps once
- * a second): none of them fires on normal data, each would catch a spoofed, frozen or tampered value.
+ * About five rules per tag for the bench PLC's registers (1000 +- 400, slow sine plus noise, one model
+ * step a second): none of them fires on normal data, each would catch a spoofed, frozen or tampered
+ * value. The registers are analog, so the whitelist-type rule is a change count (as for a mode or a
+ * pump command): an allowed_values list would have to enumerate every value they take.
  */
 export function benchRules(device: string, registers: number): unknown[] {
   const tags = Array.from({ length: registers }, (_, i) => `reg_${i}`);
@@ -35,13 +37,14 @@ export function benchRules(device: string, registers: number): unknown[] {
   return [
     r('range', { type: 'range', tags, min: 0, max: 2000 }),
     r('range-hh', { type: 'range', tags, max: 1700, hysteresis: 10, severity: 'high' }),
-    // A once-a-second step of the model is at most about 60 in 100 ms (600/s); a spoof jumps further.
+    // A model step is at most about 60 within one 100 ms poll (600/s); a spoof jumps further.
     r('rate', { type: 'rate', tags, max_per_s: 5000, hold_ms: 5000 }),
     // The noise makes an exact repeat over 30 model steps practically impossible.
     r('stuck', { type: 'stuck', tags, duration_ms: 30_000 }),
-    // Whitelist of raw codes the register may hold (a set lookup per sample, like a mode list).
-    r('codes', { type: 'allowed_values', tags, values: Array.from({ length: 2000 }, (_, i) => i) }),
-    r('link', { type: 'availability' }),
+    // At most one model step a second: more than 20 changes in 10 s means a second writer.
+    r('changes', { type: 'rate', tags, max_changes: 20, window_ms: 10_000, category: 'whitelist' }),
+    // The round-trip time here includes the agent's own queueing of 100 answers arriving together.
+    r('link', { type: 'availability', rtt_min_margin_ms: 100 }),
     r('answers', { type: 'exceptions' }),
   ];
 }
