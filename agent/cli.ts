@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The `otsentry` command line: run, validate, simulate, demo. Every user error ends in one clear
-// message and a non-zero exit code, never a stack trace.
+// The `otsentry` command line: run, validate, trust, simulate, demo, record, learn, replay. Every
+// user error ends in one clear message and a non-zero exit code, never a stack trace.
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError, formatProblems, loadConfig } from './config/load.js';
 import { createLogger } from './log.js';
@@ -8,7 +8,13 @@ import { parseDuration } from './duration.js';
 import { packageVersion } from './package.js';
 import { runAgent } from './runtime.js';
 import { simulateModbus } from '../simulators/modbus/cli.js';
+import { simulateOpcua } from '../simulators/opcua/cli.js';
+import { trustFromConfig } from '../protocols/opcua/trust.js';
 import { runDemo } from './demo/demo.js';
+import { addDataCommands } from './record/commands.js';
+import { RecordingWriter } from './record/record.js';
+import { mergeRuleFiles } from '../rules/learn/rulesfile.js';
+import { ExitStatus } from '../rules/replay/report.js';
 
 /** An error meant for the user: its message is printed as is. */
 export class UsageError extends Error {
@@ -25,6 +31,10 @@ function durationArg(v: string): number {
   } catch (e) {
     throw new InvalidArgumentError((e as Error).message);
   }
+}
+
+function collect(v: string, prev: string[] = []): string[] {
+  return [...prev, v];
 }
 
 function intArg(v: string): number {
@@ -57,9 +67,11 @@ export function buildProgram(): Command {
     .command('validate')
     .description('check a config file; prints every problem as `path: message` and exits 1 when there is any')
     .requiredOption('-c, --config <file>', 'agent config (YAML)')
-    .action((opts: { config: string }) => {
+    .option('-r, --rules <file>', 'also check this rules file, e.g. a learned baseline (repeatable)', collect)
+    .action((opts: { config: string; rules?: string[] }) => {
       const loaded = loadConfig(opts.config);
       const c = loaded.config;
+      if (opts.rules) c.rules = mergeRuleFiles(c.rules, opts.rules, c.devices, loaded.file);
       const tags = c.devices.reduce((n, d) => n + d.tags.length, 0);
       process.stdout.write(`${loaded.file}: valid (${c.devices.length} device${c.devices.length === 1 ? '' : 's'}, ${tags} tags, ${c.rules.length} rules)\n`);
     });
@@ -68,13 +80,30 @@ export function buildProgram(): Command {
     .command('run')
     .description('run the agent daemon')
     .requiredOption('-c, --config <file>', 'agent config (YAML)')
-    .action(async (opts: { config: string }) => {
+    .option('-r, --rules <file>', 'also enforce this rules file, e.g. an approved baseline from `otsentry learn` (repeatable)', collect)
+    .option('--record <file>', 'also write every poll cycle to this JSONL recording')
+    .action(async (opts: { config: string; rules?: string[]; record?: string }) => {
       const loaded = loadConfig(opts.config);
+      if (opts.rules) loaded.config.rules = mergeRuleFiles(loaded.config.rules, opts.rules, loaded.config.devices, loaded.file);
       const logger = createLogger(process.env.OTSENTRY_LOG_LEVEL ?? loaded.config.agent.log_level);
-      const agent = await runAgent(loaded, { logger });
+      const recorder = opts.record ? new RecordingWriter(opts.record, loaded.config.devices.filter((d) => d.enabled)) : undefined;
+      const agent = await runAgent(loaded, { logger, onCycle: recorder && ((out) => recorder.writeCycle(out)) });
       const sig = await untilSignal();
       logger.info({ signal: sig }, 'Stopping.');
       await agent.stop();
+      recorder?.close();
+    });
+
+  program
+    .command('trust')
+    .description("first-run trust of OPC UA servers: shows each server certificate, trusts it once you confirm its thumbprint, and shows the agent certificate the servers must trust")
+    .requiredOption('-c, --config <file>', 'agent config (YAML)')
+    .option('--device <id>', 'only this OPC UA device')
+    .option('--thumbprint <hex>', "trust the device's server certificate only if its SHA-1 thumbprint is this one")
+    .option('--yes', 'trust whatever certificate each server presents (only on a network you trust)')
+    .action(async (opts: { config: string; device?: string; thumbprint?: string; yes?: boolean }) => {
+      const loaded = loadConfig(opts.config);
+      await trustFromConfig(loaded.config, loaded.dataDir, { device: opts.device, thumbprint: opts.thumbprint, yes: opts.yes, out: (line) => process.stdout.write(`${line}\n`) });
     });
 
   const simulate = program.command('simulate').description('start a bundled PLC simulator');
@@ -87,12 +116,36 @@ export function buildProgram(): Command {
     .option('--framing <framing>', 'tcp or rtu_over_tcp', 'tcp')
     .option('--model <model>', 'tank or bench', 'tank')
     .option('--registers <n>', 'holding registers per PLC for the bench model', intArg, 100)
+    .option('--playback <file>', 'play this recording (CSV with a timestamp column, or JSONL) into the registers on its own timeline (model playback)')
+    .option('--speed <factor>', 'playback: recording time per second, e.g. 3600 plays an hourly row every second', Number)
+    .option('--time-format <format>', "playback: CSV time format, e.g. 'DD/MM/YY hh'")
+    .option('--ignore <columns>', 'playback: CSV columns that are not tags (comma separated)', (v: string) => v.split(','))
     .option('--scenario <name>', 'attack scenario to start on the first PLC')
     .option('--at <duration>', 'when the scenario starts, e.g. 10s', '10s')
     .option('--duration <duration>', 'how long the scenario lasts, e.g. 30s (default: until stopped)')
     .action(async (opts) => {
       const logger = createLogger(process.env.OTSENTRY_LOG_LEVEL ?? 'info');
       const handle = await simulateModbus({ ...opts, logger });
+      await untilSignal();
+      await handle.stop();
+    });
+  simulate
+    .command('opcua')
+    .description('OPC UA server simulator (the same tank process model, secure endpoints) with attack and security scenarios')
+    .option('-c, --config <file>', 'simulator config (YAML); the server flags below are then ignored, --scenario is added to its timeline')
+    .option('--servers <n>', 'number of servers', intArg, 1)
+    .option('--port <port>', 'first TCP port (0 = free ports)', intArg, 4840)
+    .option('--model <model>', 'tank or bench', 'tank')
+    .option('--variables <n>', 'variables per server for the bench model', intArg, 100)
+    .option('--pki-dir <dir>', 'keep the servers\' certificates here (default: a temporary folder)')
+    .option('--trust-client <file>', 'trust this client certificate, e.g. the agent\'s {data_dir}/pki/own/certs/client_certificate.pem (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--allow-anonymous', 'accept anonymous logins')
+    .option('--scenario <name>', 'scenario to start on the first server')
+    .option('--at <duration>', 'when the scenario starts, e.g. 10s', '10s')
+    .option('--duration <duration>', 'how long the scenario lasts, e.g. 30s (default: until stopped)')
+    .action(async (opts) => {
+      const logger = createLogger(process.env.OTSENTRY_LOG_LEVEL ?? 'info');
+      const handle = await simulateOpcua({ ...opts, logger });
       await untilSignal();
       await handle.stop();
     });
@@ -106,9 +159,12 @@ export function buildProgram(): Command {
     .option('--plcs <n>', 'number of simulated PLCs', intArg, 2)
     .option('--data-dir <dir>', 'where the demo agent keeps its outbox (default: a temporary folder)')
     .option('--json', 'print each risk signal as one JSON line instead of the table view')
+    .option('--opcua', 'also run a tank behind an OPC UA server (secure channel, posture audit; its scenarios: server-offline, insecure-endpoint, anonymous-enabled, cert-swap, clock-drift)')
     .action(async (opts) => {
-      await runDemo({ broker: opts.broker, scenario: opts.scenario, durationMs: opts.duration, plcs: opts.plcs, dataDir: opts.dataDir, json: Boolean(opts.json), stopSignal: untilSignal() });
+      await runDemo({ broker: opts.broker, scenario: opts.scenario, durationMs: opts.duration, plcs: opts.plcs, dataDir: opts.dataDir, json: Boolean(opts.json), opcua: Boolean(opts.opcua), stopSignal: untilSignal() });
     });
+
+  addDataCommands(program, { untilSignal, usage: (m) => new UsageError(m), durationArg });
 
   return program;
 }
@@ -119,6 +175,7 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return 0;
   } catch (e) {
+    if (e instanceof ExitStatus) return e.exitCode;
     if (e instanceof CommanderError) return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? 0 : 2;
     if (e instanceof ConfigError) {
       process.stderr.write(`${e.file}: ${e.problems.length} problem${e.problems.length === 1 ? '' : 's'}\n${formatProblems(e.problems)}\n`);

@@ -2,10 +2,16 @@
 import type { Logger } from 'pino';
 import type { DeviceConfig } from '../agent/config/schema.js';
 import { createModbusPoller } from './modbus/poller.js';
+import { createOpcuaPoller } from './opcua/poller.js';
+import { agentPkiDir } from './opcua/pki.js';
 import type { Poller } from './types.js';
 
 export interface PollerContext {
   logger: Logger;
+  /** the agent's data directory (OPC UA keeps its PKI in {dataDir}/pki) */
+  dataDir?: string;
+  /** folder of the config file: relative paths in a device config start there */
+  baseDir?: string;
 }
 
 export type PollerFactory = (device: DeviceConfig, ctx: PollerContext) => Poller;
@@ -16,6 +22,14 @@ const factories = new Map<string, PollerFactory>([
     (device, ctx) => {
       if (device.protocol !== 'modbus') throw new Error(`device "${device.id}": the modbus factory got protocol "${device.protocol}"`);
       return createModbusPoller(device, { logger: ctx.logger });
+    },
+  ],
+  [
+    'opcua',
+    (device, ctx) => {
+      if (device.protocol !== 'opcua') throw new Error(`device "${device.id}": the opcua factory got protocol "${device.protocol}"`);
+      if (!ctx.dataDir) throw new Error(`device "${device.id}": an OPC UA poller needs the agent's data directory for its certificates (PollerContext.dataDir)`);
+      return createOpcuaPoller(device, { logger: ctx.logger, pkiDir: agentPkiDir(ctx.dataDir), baseDir: ctx.baseDir });
     },
   ],
 ]);

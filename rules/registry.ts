@@ -7,6 +7,7 @@ import { exceptionsType } from './exceptions.js';
 import { expressionType } from './expression.js';
 import { identityType } from './identity.js';
 import { integrityType } from './integrity.js';
+import { postureType } from './posture.js';
 import { rangeType } from './range.js';
 import { rateType } from './rate.js';
 import { residualType } from './residual.js';
@@ -19,6 +20,7 @@ const TYPES: readonly DetectorType[] = [
   stuckType,
   integrityType,
   identityType,
+  postureType,
   availabilityType,
   exceptionsType,
   diagnosticsType,

@@ -13,6 +13,7 @@ import { startEmbeddedBroker } from '../broker/embedded.js';
 import { startModbusSimulator, SCENARIO_NAMES, tankSimulatorConfig } from '../../simulators/modbus/index.js';
 import { startLiveView } from './view.js';
 import { demoAgentConfig } from './config.js';
+import { OPCUA_ONLY_SCENARIOS, startOpcuaDemo, type OpcuaDemo } from '../../simulators/opcua/demo.js';
 
 export interface DemoOptions {
   broker?: string;
@@ -21,6 +22,8 @@ export interface DemoOptions {
   plcs: number;
   dataDir?: string;
   json: boolean;
+  /** also run a tank behind an OPC UA server (secure channel, posture audit) */
+  opcua?: boolean;
   /** resolves when the user interrupts (Ctrl-C) */
   stopSignal: Promise<unknown>;
   out?: NodeJS.WritableStream;
@@ -38,8 +41,11 @@ export async function runDemo(o: DemoOptions): Promise<void> {
   const say = (line: string) => {
     if (!o.json) out.write(line + '\n');
   };
-  if (o.scenario !== undefined && !SCENARIO_NAMES.includes(o.scenario)) {
-    throw new DemoError(`--scenario ${o.scenario} is unknown; choose one of: ${SCENARIO_NAMES.join(', ')}`);
+  // Scenarios only the OPC UA server has run there; the process attacks stay on the first Modbus PLC.
+  const uaOnly = o.opcua === true && o.scenario !== undefined && OPCUA_ONLY_SCENARIOS.includes(o.scenario);
+  if (o.scenario !== undefined && !SCENARIO_NAMES.includes(o.scenario) && !uaOnly) {
+    const ua = OPCUA_ONLY_SCENARIOS.includes(o.scenario) ? ' (it needs --opcua)' : `; with --opcua also: ${OPCUA_ONLY_SCENARIOS.join(', ')}`;
+    throw new DemoError(`--scenario ${o.scenario} is unknown; choose one of: ${SCENARIO_NAMES.join(', ')}${ua}`);
   }
   if (o.plcs < 1 || o.plcs > 50) throw new DemoError(`--plcs ${o.plcs}: give 1 to 50`);
   if (o.durationMs !== undefined && o.scenario !== undefined && o.durationMs < DEMO_ATTACK_AT_MS + 5000) {
@@ -68,14 +74,22 @@ export async function runDemo(o: DemoOptions): Promise<void> {
     }
     const configFile = path.join(workDir, 'agent.yaml');
     const raw = demoAgentConfig({ brokerUrl, dataDir: path.join(workDir, 'data'), plcs: sim.plcs });
+    let ua: OpcuaDemo | undefined;
+    if (o.opcua) {
+      ua = await startOpcuaDemo({ workDir, dataDir: path.join(workDir, 'data'), brokerUrl, logger: logger.child({ stage: 'opcua-simulator' }) });
+      cleanups.push(() => ua!.stop());
+      raw.devices = [...(raw.devices as unknown[]), ...ua.devices];
+      raw.rules = [...(raw.rules as unknown[]), ...ua.rules];
+    }
     fs.writeFileSync(configFile, stringify(raw));
     const loaded = loadConfig(configFile);
     const prefix = loaded.config.broker.topic_prefix;
 
     say(`otsentry demo: ${sim.plcs.length} simulated tank PLC${sim.plcs.length > 1 ? 's' : ''} (${sim.plcs.map((p) => `${p.id} at ${p.host}:${p.port}`).join(', ')})`);
+    if (ua) say(ua.banner);
     say(`broker ${brokerUrl}${embedded ? ' (embedded)' : ''}; agent config ${configFile}`);
     say(`watch it yourself: mosquitto_sub -L '${brokerUrl.replace(/\/$/, '')}/${prefix}/#' -v`);
-    say(o.scenario ? `attack '${o.scenario}' on ${sim.plcs[0].id} starts in ${DEMO_ATTACK_AT_MS / 1000}s` : `no attack scenario; try --scenario ${SCENARIO_NAMES.join('|')}`);
+    say(o.scenario ? `attack '${o.scenario}' on ${uaOnly ? ua!.sim.servers[0].id : sim.plcs[0].id} starts in ${DEMO_ATTACK_AT_MS / 1000}s` : `no attack scenario; try --scenario ${SCENARIO_NAMES.join('|')}`);
     say('');
 
     const view = await startLiveView({ url: brokerUrl, prefix, json: o.json, out });
@@ -86,17 +100,18 @@ export async function runDemo(o: DemoOptions): Promise<void> {
     const timers: NodeJS.Timeout[] = [];
     if (o.scenario) {
       const name = o.scenario;
-      const plc = sim.plcs[0].id;
+      const plc = uaOnly ? ua!.sim.servers[0].id : sim.plcs[0].id;
+      const target = uaOnly ? ua!.sim : sim;
       // The attack ends early enough before the end of the run for clearing signals to show.
       const attackMs = o.durationMs !== undefined ? Math.max(5000, Math.round((o.durationMs - DEMO_ATTACK_AT_MS) * 0.6)) : 60_000;
       timers.push(
         setTimeout(() => {
           say(`>>> attack '${name}' started on ${plc}`);
-          sim.startScenario(name, plc).catch((e) => say(`attack ${name} could not start: ${(e as Error).message}`));
+          target.startScenario(name, plc).catch((e) => say(`attack ${name} could not start: ${(e as Error).message}`));
           timers.push(
             setTimeout(() => {
               say(`>>> attack '${name}' stopped on ${plc}`);
-              void sim.stopScenario(name, plc);
+              void target.stopScenario(name, plc);
             }, attackMs),
           );
         }, DEMO_ATTACK_AT_MS),

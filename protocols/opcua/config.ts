@@ -109,7 +109,7 @@ export const opcuaDeviceSchema = z
     subscription: opcuaSubscriptionSchema.prefault({}).describe('Subscription mode settings'),
     max_nodes_per_read: z.number().int().min(1).max(100_000).default(1000).describe('Tags per Read request; more tags take more requests'),
     interval_ms: z.number().int().min(10).default(1000).describe('Poll interval'),
-    timeout_ms: z.number().int().min(10).max(600_000).default(2000).describe('Per-request timeout'),
+    timeout_ms: z.number().int().min(10).max(600_000).default(1000).describe('Per-request timeout'),
     connect_timeout_ms: z.number().int().min(100).max(600_000).default(10_000).describe('Timeout of discovery, secure channel and session creation'),
     session_timeout_ms: z.number().int().min(1000).max(3_600_000).default(60_000).describe('Session timeout asked from the server'),
     reconnect_min_ms: z.number().int().min(10).default(1000).describe('First reconnect delay'),

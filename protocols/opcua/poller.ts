@@ -10,13 +10,13 @@
 // the session is used for Read, GetEndpoints and subscriptions only.
 import type { ClientSession, EndpointDescription, OPCUACertificateManager, UserIdentityInfo } from 'node-opcua';
 import type { Logger } from 'pino';
-import type { Fact, PollError, PollResult, Poller, Sample } from '../types.js';
+import type { Fact, PollResult, Poller } from '../types.js';
 import type { OpcuaDeviceConfig } from './config.js';
-import { decodeVariant, qualityOf, type VariantLike } from './decode.js';
 import { asOpcuaError, OpcuaError } from './errors.js';
 import { certificateFields, postureData, readClock, readDiagnostics, readIdentity, readNamespaces } from './facts.js';
 import { loadOpcua, setOpcuaLogger } from './lib.js';
 import { parseNodeId, resolveNodeId } from './nodeid.js';
+import { describeStatus, readTags, statusError } from './read.js';
 import { checkServerTrust, ensureAgentCertificate, firstCertificate, openCertificateManager } from './pki.js';
 import { discoverEndpoints, openLink, pickEndpoint, withTimeout, type Link } from './session.js';
 import { TagSubscription } from './subscription.js';
@@ -31,8 +31,6 @@ export interface OpcuaPollerContext {
   /** wall clock for timestamps (epoch ms) */
   now?: () => number;
 }
-
-const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
 export class OpcuaPoller implements Poller {
   readonly device: string;
@@ -67,7 +65,7 @@ export class OpcuaPoller implements Poller {
     this.device = cfg.id;
     this.names = cfg.tags.map((t) => t.name);
     this.requestsPerPoll = cfg.mode === 'read' ? Math.ceil(cfg.tags.length / cfg.max_nodes_per_read) : 0;
-    this.log = ctx.logger?.child({ device: cfg.id, endpoint: cfg.endpoint_url });
+    this.log = ctx.logger?.child({ endpoint: cfg.endpoint_url });
     setOpcuaLogger(ctx.logger);
     this.now = ctx.now ?? Date.now;
     this.pkiDir = ctx.pkiDir;
@@ -174,7 +172,8 @@ export class OpcuaPoller implements Poller {
     this.refusal = { err, retryAt: this.now() + this.backoff };
     this.backoff = Math.min(this.backoff * 2, this.cfg.reconnect_max_ms);
     // Logged when the reason changes, not on every retry.
-    if (this.lastRefusalLogged !== err.message) this.log?.warn({ error_code: err.code }, err.message.endsWith('.') ? err.message : `${err.message}.`);
+    // The scheduler warns about the failed cycle with this message; here it is detail for the log.
+    if (this.lastRefusalLogged !== err.message) this.log?.info({ error_code: err.code }, err.message.endsWith('.') ? err.message : `${err.message}.`);
     this.lastRefusalLogged = err.message;
   }
 
@@ -210,6 +209,7 @@ export class OpcuaPoller implements Poller {
         await this.teardown();
         return this.failed(result, err);
       }
+      let reopened = false;
       if (!this.link) {
         if (this.refusal && this.now() < this.refusal.retryAt) return await this.refused(result, signal);
         try {
@@ -218,12 +218,16 @@ export class OpcuaPoller implements Poller {
           return this.failed(result, asOpcuaError(e, 'discovery', this.cfg.endpoint_url));
         }
         if (!this.link) return await this.refused(result, signal);
+        reopened = true;
       }
       const link = this.link!;
       if (this.sub) this.sub.drain(this.device, this.names, result.samples);
       else await this.readAll(link.session, result, signal);
       this.problemSamples(result);
       await this.maybePosture(result, link, signal);
+      // The scheduler re-reads identity after its own reconnects; a session reopened here (after a
+      // refusal) brings its identity along, so a swapped server shows at once.
+      if (reopened) result.facts.push(...(await this.factsNow(['identity'], signal)));
     } catch (e) {
       // Not expected: request errors are caught below. Still, poll() never throws.
       const err = asOpcuaError(e, 'read', this.cfg.endpoint_url);
@@ -257,53 +261,10 @@ export class OpcuaPoller implements Poller {
   }
 
   private async readAll(session: ClientSession, result: PollResult, signal?: AbortSignal): Promise<void> {
-    const n = this.cfg.max_nodes_per_read;
-    for (let start = 0; start < this.nodes.length; start += n) {
-      if (signal?.aborted) {
-        result.errors.push({ code: 'aborted', message: 'poll aborted' });
-        return;
-      }
-      const idx: number[] = [];
-      for (let i = start; i < Math.min(start + n, this.nodes.length); i++) if (this.nodes[i] !== null) idx.push(i);
-      if (idx.length === 0) continue;
-      const t0 = performance.now();
-      result.requests++;
-      this.requestsTotal++;
-      try {
-        const dvs = await withTimeout(session.read(idx.map((i) => ({ nodeId: this.nodes[i]!, attributeId: 13 })), 0), this.cfg.timeout_ms, `Read of ${idx.length} nodes`);
-        const ts = this.now();
-        const rtt = round3(performance.now() - t0);
-        const bad = new Map<string, string[]>();
-        for (let k = 0; k < idx.length; k++) {
-          const i = idx[k];
-          const dv = dvs[k];
-          const q = qualityOf(dv.statusCode);
-          const s: Sample = { device: this.device, tag: this.names[i], value: null, quality: q, ts, rtt_ms: rtt };
-          if (q === 'bad') {
-            s.reason = dv.statusCode.name;
-            const list = bad.get(s.reason) ?? [];
-            list.push(this.names[i]);
-            bad.set(s.reason, list);
-            if (!this.reported.has(`${i}:${s.reason}`)) this.badNode(i, s.reason);
-          } else {
-            const d = decodeVariant(dv.value as VariantLike);
-            s.value = d.value;
-            if (d.reason) {
-              s.quality = 'bad';
-              s.reason = d.reason;
-            } else if (q === 'uncertain') s.reason = dv.statusCode.name;
-          }
-          result.samples.push(s);
-        }
-        for (const [status, tags] of bad) result.errors.push(statusError(status, tags, this.cfg.tags, this.names));
-      } catch (e) {
-        const err = asOpcuaError(e, 'read', this.cfg.endpoint_url);
-        const ts = this.now();
-        for (const i of idx) result.samples.push({ device: this.device, tag: this.names[i], value: null, quality: 'bad', ts, rtt_ms: round3(performance.now() - t0), reason: err.code });
-        result.errors.push(err.toPollError());
-        if (err.code === 'connection_lost') return;
-      }
-    }
+    const plan = { device: this.device, names: this.names, nodeIds: this.nodes, tags: this.cfg.tags, maxNodesPerRead: this.cfg.max_nodes_per_read, timeoutMs: this.cfg.timeout_ms, endpointUrl: this.cfg.endpoint_url };
+    this.requestsTotal += await readTags(session, plan, this.now, result, (i, status) => {
+      if (!this.reported.has(`${i}:${status}`)) this.badNode(i, status);
+    }, signal);
   }
 
   /** Tags whose node could not be resolved or monitored: one bad sample each, every poll. */
@@ -390,29 +351,6 @@ export class OpcuaPoller implements Poller {
   serverCertificate(): Record<string, string | null> {
     return certificateFields(this.chosen?.serverCertificate ?? null);
   }
-}
-
-/** What a status code means for a tag, with the fix. */
-export function describeStatus(status: string): string {
-  switch (status) {
-    case 'BadNodeIdUnknown':
-      return 'BadNodeIdUnknown, the server has no such node; check node_id (browse the server for the right one)';
-    case 'BadNodeIdInvalid':
-      return 'BadNodeIdInvalid, the NodeId is malformed for this server; check node_id';
-    case 'BadNotReadable':
-    case 'BadUserAccessDenied':
-      return `${status}, the server does not let this user read it; grant read access or log in as another user`;
-    case 'BadAttributeIdInvalid':
-      return 'BadAttributeIdInvalid, the node has no value (is it an object or a folder?); point node_id at a variable';
-    default:
-      return status;
-  }
-}
-
-function statusError(status: string, tags: string[], cfgTags: OpcuaDeviceConfig['tags'], names: string[]): PollError {
-  const list = tags.slice(0, 5).map((n) => `${n} (${cfgTags[names.indexOf(n)]?.node_id ?? '?'})`);
-  const more = tags.length > 5 ? ` and ${tags.length - 5} more` : '';
-  return { code: 'opcua_status', message: `${tags.length} tag${tags.length === 1 ? '' : 's'} answered ${describeStatus(status)}: ${list.join(', ')}${more}` };
 }
 
 /** Factory for the protocol registry. */

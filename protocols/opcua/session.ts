@@ -82,6 +82,9 @@ export async function discoverEndpoints(cm: OPCUACertificateManager, url: string
       stop,
     );
   } catch (e) {
+    if (e instanceof OpcuaError && e.code === 'timeout') {
+      throw new OpcuaError('timeout', `${url} did not answer OPC UA discovery within ${timeoutMs} ms; check that endpoint_url names an OPC UA server port (often 4840) and that no firewall drops the traffic`);
+    }
     throw asOpcuaError(e, 'discovery', url);
   } finally {
     await client.disconnect().catch(() => undefined);

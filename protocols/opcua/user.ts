@@ -62,11 +62,10 @@ export function userIdentity(cfg: OpcuaDeviceConfig, baseDir: string): UserIdent
   } catch {
     throw new OpcuaConfigError(`${at}.cert_file: ${certFile} is not an X.509 certificate (PEM or DER)`);
   }
-  let key: ReturnType<typeof createPrivateKey>;
+  const keyPem = readFile(keyFile, `${at}.key_file`).toString('latin1');
   try {
-    key = createPrivateKey(readFile(keyFile, `${at}.key_file`));
-  } catch (e) {
-    if (e instanceof OpcuaConfigError) throw e;
+    createPrivateKey(keyPem);
+  } catch {
     throw new OpcuaConfigError(`${at}.key_file: ${keyFile} is not an unencrypted private key (PEM)`);
   }
   return {
@@ -74,8 +73,8 @@ export function userIdentity(cfg: OpcuaDeviceConfig, baseDir: string): UserIdent
     get: async () => ({
       type: (await loadOpcua()).UserTokenType.Certificate,
       certificateData,
-      // node-opcua's PrivateKey wraps a Node KeyObject.
-      privateKey: { hidden: key } as unknown as Extract<UserIdentityInfo, { certificateData: unknown }>['privateKey'],
+      // A PEM string: node-opcua's preferred keyOperations come from a package the agent does not depend on.
+      privateKey: keyPem,
     }),
   };
 }

@@ -5,13 +5,18 @@
 import type { LearnOptions } from './options.js';
 import type { CycleTable, TagKind, TagStats } from './stats.js';
 import { sig } from './models.js';
+import { allKnown, compileExpr } from '../expr/compile.js';
 
 export interface MinedInvariant {
   /** short id part, e.g. 'pump.flow' */
   name: string;
+  /** the same premise and conclusion learned from other data has the same key */
+  key: string;
   expr: string;
   /** cycles in which the premise held */
   support: number;
+  /** separate runs of cycles in which it held (independent observations) */
+  episodes: number;
   evidence: string;
 }
 
@@ -22,20 +27,53 @@ export function exprName(tag: string): string {
   return /^[A-Za-z_][A-Za-z0-9_.]*$/.test(tag) && !KEYWORDS.has(tag) ? tag : `\`${tag}\``;
 }
 
+/** Runs of consecutive rows in a sorted list of row numbers. */
+function runs(rows: readonly number[]): number {
+  let r = 0;
+  for (let i = 0; i < rows.length; i++) if (i === 0 || rows[i] !== rows[i - 1] + 1) r++;
+  return r;
+}
+
 /** Most invariants kept per device (strongest support first). */
 const MAX_PER_DEVICE = 150;
 
+/**
+ * Invariants that held in every cycle, kept only when they are stable: learned from either half of
+ * the window alone, they also hold on the other half (a bound fitted to a few episodes of a process
+ * whose normal drifts would not).
+ */
 export function mineInvariants(table: CycleTable, stats: ReadonlyMap<string, TagStats>, kinds: ReadonlyMap<string, TagKind>, o: LearnOptions): MinedInvariant[] {
+  const n = table.rows.length;
+  const half = n >> 1;
+  const full = mineRows(table, 0, n, stats, kinds, o);
+  const a = new Map(mineRows(table, 0, half, stats, kinds, o).map((x) => [x.key, x]));
+  const b = new Map(mineRows(table, half, n, stats, kinds, o).map((x) => [x.key, x]));
+  const index = new Map(table.names.map((t, i) => [t, i]));
+  const holds = (inv: MinedInvariant, from: number, to: number) => {
+    const c = compileExpr(inv.expr, index);
+    for (let i = from; i < to; i++) if (allKnown(c, table.rows[i]) && c.eval(table.rows[i]) === 0) return false;
+    return true;
+  };
+  return full.filter((x) => {
+    const ia = a.get(x.key);
+    const ib = b.get(x.key);
+    return ia !== undefined && ib !== undefined && holds(ia, half, n) && holds(ib, 0, half);
+  });
+}
+
+function mineRows(table: CycleTable, from: number, to: number, stats: ReadonlyMap<string, TagStats>, kinds: ReadonlyMap<string, TagKind>, o: LearnOptions): MinedInvariant[] {
   const names = table.names;
   const cols = new Map<string, Float64Array>();
   const col = (t: string) => {
     let c = cols.get(t);
-    if (!c) cols.set(t, (c = table.column(names.indexOf(t))));
+    if (!c) cols.set(t, (c = table.column(names.indexOf(t)).subarray(from, to)));
     return c;
   };
-  const discrete = names.filter((n) => kinds.get(n) === 'discrete');
+  // Equipment states (on/off, modes): discrete tags with few values. A relation tied to one of many
+  // values of a parameter is fitted to too few episodes to be trusted.
+  const discrete = names.filter((n) => kinds.get(n) === 'discrete' && stats.get(n)!.distinct.size <= o.max_premise_values);
   const continuous = names.filter((n) => kinds.get(n) === 'continuous');
-  const n = table.rows.length;
+  const n = to - from;
   const minSupport = Math.max(10, Math.ceil(o.min_support * n));
   const out: MinedInvariant[] = [];
   const pad = (t: string) => {
@@ -62,7 +100,7 @@ export function mineInvariants(table: CycleTable, stats: ReadonlyMap<string, Tag
         if (known < minSupport || seen.size === 0 || seen.size >= all) continue;
         const vs = [...seen].sort((x, y) => x - y);
         const rhs = vs.length === 1 ? `${exprName(b)} == ${vs[0]}` : `(${vs.map((v) => `${exprName(b)} == ${v}`).join(' or ')})`;
-        out.push({ name: `${a}.${b}`, expr: `${exprName(a)} == ${va} implies ${rhs}`, support: rows.length, evidence: `in ${rows.length} cycles with ${a} = ${va}, ${b} was only ${vs.join(' or ')} (of ${[...stats.get(b)!.distinct.keys()].sort((x, y) => x - y).join(', ')})` });
+        out.push({ name: `${a}.${b}`, key: `d\u0000${a}\u0000${va}\u0000${b}`, expr: `${exprName(a)} == ${va} implies ${rhs}`, support: rows.length, episodes: runs(rows), evidence: `in ${rows.length} cycles with ${a} = ${va}, ${b} was only ${vs.join(' or ')} (of ${[...stats.get(b)!.distinct.keys()].sort((x, y) => x - y).join(', ')})` });
       }
       // a == va bounds a measurement
       for (const x of continuous) {
@@ -83,7 +121,7 @@ export function mineInvariants(table: CycleTable, stats: ReadonlyMap<string, Tag
         if (hi + m < s.max - 0.1 * s.span) parts.push(`${exprName(x)} <= ${sig(hi + m, 6)}`);
         if (parts.length === 0) continue;
         bounded.add(`${a}\u0000${x}`);
-        out.push({ name: `${a}.${x}`, expr: `${exprName(a)} == ${va} implies ${parts.join(' and ')}`, support: rows.length, evidence: `in ${rows.length} cycles with ${a} = ${va}, ${x} stayed within ${sig(lo, 6)} .. ${sig(hi, 6)} (overall ${sig(s.min, 6)} .. ${sig(s.max, 6)})` });
+        out.push({ name: `${a}.${x}`, key: `r\u0000${a}\u0000${va}\u0000${x}`, expr: `${exprName(a)} == ${va} implies ${parts.join(' and ')}`, support: rows.length, episodes: runs(rows), evidence: `in ${rows.length} cycles with ${a} = ${va}, ${x} stayed within ${sig(lo, 6)} .. ${sig(hi, 6)} (overall ${sig(s.min, 6)} .. ${sig(s.max, 6)})` });
       }
     }
   }
@@ -108,14 +146,17 @@ export function mineInvariants(table: CycleTable, stats: ReadonlyMap<string, Tag
         for (const side of ['below', 'above'] as const) {
           const t = side === 'below' ? loOther - m : hiOther + m;
           if (!Number.isFinite(t)) continue;
-          let support = 0;
-          for (let i = 0; i < n; i++) if (side === 'below' ? cx[i] < t : cx[i] > t) support++;
+          const hit: number[] = [];
+          for (let i = 0; i < n; i++) if (side === 'below' ? cx[i] < t : cx[i] > t) hit.push(i);
+          const support = hit.length;
           if (support < minSupport) continue;
           const op = side === 'below' ? '<' : '>';
           out.push({
             name: `${x}.${b}`,
+            key: `t\u0000${x}\u0000${b}\u0000${vb}\u0000${side}`,
             expr: `${exprName(x)} ${op} ${sig(t, 6)} implies ${exprName(b)} == ${vb}`,
             support,
+            episodes: runs(hit),
             evidence: `${b} was ${vb} whenever ${x} ${op} ${sig(side === 'below' ? loOther : hiOther, 6)} (${support} cycles${side === 'below' ? '' : ''}; ${x} overall ${sig(s.min, 6)} .. ${sig(s.max, 6)})`,
           });
         }

@@ -19,6 +19,8 @@ export interface LearnOptions {
   invariants: boolean;
   /** a mined invariant needs its premise in at least this share of the cycles */
   min_support: number;
+  /** discrete tags with at most this many values (equipment states, modes) can be premises of invariants */
+  max_premise_values: number;
   /** mine linear relations between tags (residual rules) */
   models: boolean;
   /** most inputs of one residual model */
@@ -41,6 +43,7 @@ export const DEFAULT_LEARN_OPTIONS: Readonly<LearnOptions> = Object.freeze({
   change_window_cycles: 20,
   invariants: true,
   min_support: 0.02,
+  max_premise_values: 4,
   models: true,
   max_terms: 4,
   cusum_k: 1,

@@ -137,6 +137,24 @@ export function longestStill(col: Float64Array, ts: readonly number[], tol: numb
   return best;
 }
 
+/** How differently the two halves of a column reached its extremes (0 when one half holds both). */
+export function halfExtremes(col: Float64Array): { lowGrowth: number; highGrowth: number } {
+  const half = col.length >> 1;
+  const ext = (from: number, to: number) => {
+    let lo = Infinity, hi = -Infinity;
+    for (let i = from; i < to; i++) {
+      const v = col[i];
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    return [lo, hi];
+  };
+  const [loA, hiA] = ext(0, half);
+  const [loB, hiB] = ext(half, col.length);
+  if (!Number.isFinite(loA + hiA + loB + hiB)) return { lowGrowth: 0, highGrowth: 0 };
+  return { lowGrowth: Math.abs(loA - loB), highGrowth: Math.abs(hiA - hiB) };
+}
+
 /** Most value changes of a column within any window of windowMs. */
 export function maxChangesInWindow(col: Float64Array, ts: readonly number[], windowMs: number): number {
   const changes: number[] = [];

@@ -49,7 +49,7 @@ export function recordingFormat(file: string): RecordingFormat {
 }
 
 /** Lines of a (possibly gzipped) text file, numbered from 1. */
-async function* lines(file: string): AsyncGenerator<[string, number]> {
+export async function* readLines(file: string): AsyncGenerator<[string, number]> {
   let stream: NodeJS.ReadableStream;
   try {
     await fs.promises.access(file, fs.constants.R_OK);
@@ -117,7 +117,7 @@ export async function* readCsv(file: string, o: CsvOptions = {}): AsyncGenerator
   let parse: TimeParser | undefined;
   let prevTs = -Infinity;
   let prevLine = 0;
-  for await (const [raw, n] of lines(file)) {
+  for await (const [raw, n] of readLines(file)) {
     if (layout === undefined) {
       layout = csvLayout(file, raw, o);
       continue;
@@ -190,10 +190,21 @@ function toMs(ts: number | string): number {
   return n;
 }
 
-function zodProblem(err: z.ZodError): string {
+const LINE_FIELDS: Record<string, string> = {
+  sample: 'device, tag, value, ts (quality, rtt_ms optional)',
+  fact: 'device, kind, ts, data',
+  cycle: 'device, ts (label optional)',
+  header: 'v, devices',
+};
+
+function zodProblem(obj: unknown, err: z.ZodError): string {
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) return 'a line is a JSON object with type header, sample, fact or cycle';
   const i = err.issues[0];
+  const key = i.path[0];
+  const type = (obj as { type?: unknown }).type;
+  const fields = typeof type === 'string' ? LINE_FIELDS[type] : undefined;
+  if (typeof key === 'string' && !(key in obj) && fields) return `${key}: missing; a ${String(type)} line has ${fields}`;
   const where = i.path.length ? `${i.path.join('.')}: ` : '';
-  if (i.code === 'invalid_union' && i.path.length === 0) return "a line is an object with type header, sample, fact or cycle";
   return `${where}${i.message}`;
 }
 
@@ -224,7 +235,7 @@ export async function* readJsonl(file: string): AsyncGenerator<JsonlEvent> {
     if (prev && ts < prev[0]) throw new RecordingError(file, n, `${what}: time ${new Date(ts).toISOString()} is before ${new Date(prev[0]).toISOString()} (line ${prev[1]}); a recording is in time order`);
     last.set(key, [ts, n]);
   };
-  for await (const [raw, n] of lines(file)) {
+  for await (const [raw, n] of readLines(file)) {
     const text = raw.trim();
     if (text === '') continue;
     let obj: unknown;
@@ -234,7 +245,7 @@ export async function* readJsonl(file: string): AsyncGenerator<JsonlEvent> {
       throw new RecordingError(file, n, `not JSON (${(e as Error).message}); a JSONL recording has one JSON object per line`);
     }
     const p = anyLine.safeParse(obj);
-    if (!p.success) throw new RecordingError(file, n, zodProblem(p.error));
+    if (!p.success) throw new RecordingError(file, n, zodProblem(obj, p.error));
     const d = p.data;
     if (d.type === 'header') {
       if (n !== 1) throw new RecordingError(file, n, 'a header line may only be the first line');
@@ -268,7 +279,7 @@ export interface RecordingSource {
 export async function openRecording(file: string, csv: CsvOptions = {}): Promise<RecordingSource> {
   if (recordingFormat(file) === 'csv') {
     let header: string | undefined;
-    for await (const [l] of lines(file)) {
+    for await (const [l] of readLines(file)) {
       header = l;
       break;
     }

@@ -1,6 +1,6 @@
 // Turns recording events into poll cycles the same way for replay and learning: a link fact or a
-// `cycle` line (a CSV row) ends a device's cycle; for a device that has neither, samples that
-// share a timestamp form one cycle.
+// `cycle` line (a CSV row) ends a device's cycle; for a device that has neither, a cycle ends
+// when one of its tags comes again (a poll reads each tag once).
 import type { Fact, Sample } from '../../protocols/types.js';
 import type { RecordEvent } from './recording.js';
 
@@ -15,8 +15,8 @@ export interface CycleConsumer {
 export class CycleFeeder {
   /** devices whose cycles are ended by link facts or cycle lines */
   private readonly explicit = new Set<string>();
-  /** device -> timestamp of its open cycle (devices without explicit ends) */
-  private readonly pending = new Map<string, number>();
+  /** device -> tags and latest time of its open cycle (devices without explicit ends) */
+  private readonly pending = new Map<string, { tags: Set<string>; ts: number }>();
 
   constructor(private readonly consumer: CycleConsumer) {}
 
@@ -24,9 +24,14 @@ export class CycleFeeder {
     if (ev.kind === 'sample') {
       const s = ev.sample;
       if (!this.explicit.has(s.device)) {
-        const open = this.pending.get(s.device);
-        if (open !== undefined && open !== s.ts) this.consumer.endCycle(s.device, open);
-        this.pending.set(s.device, s.ts);
+        let open = this.pending.get(s.device);
+        if (open !== undefined && open.tags.has(s.tag)) {
+          this.consumer.endCycle(s.device, open.ts);
+          open = undefined;
+        }
+        if (open === undefined) this.pending.set(s.device, (open = { tags: new Set(), ts: s.ts }));
+        open.tags.add(s.tag);
+        if (s.ts > open.ts) open.ts = s.ts;
       }
       this.consumer.sample(s);
     } else if (ev.kind === 'fact') {
@@ -47,7 +52,7 @@ export class CycleFeeder {
 
   /** End the cycles still open (the last timestamp group of implicit devices). */
   finish(): void {
-    for (const [device, ts] of this.pending) this.consumer.endCycle(device, ts);
+    for (const [device, open] of this.pending) this.consumer.endCycle(device, open.ts);
     this.pending.clear();
   }
 

@@ -17,6 +17,14 @@ export interface SimulateModbusOptions {
   framing?: Framing | string;
   model?: ModelType | string;
   registers?: number;
+  /** play this recording (CSV or JSONL) into the PLCs' registers (model playback) */
+  playback?: string;
+  /** playback: recording time per plant time (3600 = an hourly row per second) */
+  speed?: number;
+  /** playback: CSV time format (iso, epoch_s, epoch_ms, 'DD/MM/YY hh') */
+  timeFormat?: string;
+  /** playback: CSV columns that are not tags */
+  ignore?: string[];
   /** scenario started on the first PLC */
   scenario?: string;
   /** when the scenario starts: 10s, 2m, 500ms (default 0) */
@@ -56,6 +64,13 @@ function fromFlags(o: SimulateModbusOptions): SimulatorConfigInput {
   const model = o.model ?? 'tank';
   if (!(MODEL_TYPES as readonly string[]).includes(model)) throw new SimulateUsageError(`--model ${model}: use ${MODEL_TYPES.join(' or ')}`);
   const f = framing as Framing;
+  if (o.playback !== undefined || model === 'playback') {
+    if (o.playback === undefined) throw new SimulateUsageError('--model playback needs --playback FILE (a CSV or JSONL recording)');
+    const cfg = tankSimulatorConfig({ plcs, port, framing: f });
+    if (o.speed !== undefined && !(Number.isFinite(o.speed) && o.speed > 0)) throw new SimulateUsageError(`--speed ${o.speed}: give a positive number, e.g. 3600 for an hourly recording played a row per second`);
+    const playback = { type: 'playback' as const, file: o.playback, speed: o.speed ?? 1, time_format: o.timeFormat, ignore: o.ignore ?? [] };
+    return { ...cfg, plcs: cfg.plcs.map((p, i) => ({ ...p, id: `playback-plc-${i + 1}`, model: playback })) };
+  }
   if (model === 'bench') return benchSimulatorConfig({ plcs, port, framing: f, registers: intFlag('registers', o.registers ?? 100, 1, 10000) });
   return tankSimulatorConfig({ plcs, port, framing: f });
 }

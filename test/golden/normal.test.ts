@@ -58,6 +58,7 @@ async function normalRun(seed: number, tamper = false): Promise<{ signals: Signa
   expect(sample.problems).toEqual([]);
   const config = sample.config!;
   const device = config.devices[0];
+  if (device.protocol !== 'modbus') throw new Error('the Modbus sample config must start with a Modbus device');
   const plcConfig = parseSimulatorConfig(tankSimulatorConfig({ plcs: 1, seed })).plcs[0];
   const plc = new Plc({ ...plcConfig, id: device.id }, silentLogger);
   if (tamper) plc.writeTag('level_high_sp', 4.2);

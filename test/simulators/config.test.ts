@@ -107,6 +107,7 @@ describe('sample agent config (protocols/modbus/sample.yaml)', () => {
 
   it('lists every tag of the tank register map with the same area, address, type and scale', () => {
     const dev = configSchema.parse(parse(text)).devices[0];
+    if (dev.protocol !== 'modbus') throw new Error('the Modbus sample config must start with a Modbus device');
     expect(dev).toMatchObject({ id: 'tank-plc-1', unit_id: 1, transport: { type: 'tcp', host: '127.0.0.1', port: 5020 } });
     const agentTags = dev.tags.map((t) => ({ name: t.name, area: t.area, address: t.address, type: t.type ?? 'bool', scale: t.scale, word_order: t.word_order ?? 'big' }));
     const simTags = tankTags('big').map((t) => ({ name: t.name, area: t.area, address: t.address, type: t.type, scale: t.scale ?? 1, word_order: t.word_order ?? 'big' }));

@@ -14,7 +14,7 @@ export interface ModelIo {
 }
 
 export interface ProcessModel {
-  readonly type: 'tank' | 'bench';
+  readonly type: 'tank' | 'bench' | 'playback';
   /** the register map */
   readonly tags: readonly TagDef[];
   readonly sizes: ImageSizes;

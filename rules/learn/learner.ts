@@ -1,0 +1,249 @@
+// Baseline learning: observes normal operation (a recording or live polls), then writes rules with
+// the evidence behind each: approved constants (integrity), allowed values and change limits of
+// discrete tags, ranges, rates and stuck limits of measurements, invariants and linear relations
+// between tags, the identity, round-trip time, exception answers and diagnostic counter growth.
+// Generic: nothing here knows a process, a dataset or a tag by name.
+import type { Fact, Sample } from '../../protocols/types.js';
+import { numericValue } from '../engine.js';
+import type { DeviceRef } from '../types.js';
+import type { RecordEvent } from '../replay/recording.js';
+import { CycleFeeder, type CycleConsumer } from '../replay/stream.js';
+import { FactStats } from './facts.js';
+import { mineInvariants } from './invariants.js';
+import { mineModels, sig } from './models.js';
+import { learnOptions, type LearnOptions } from './options.js';
+import { CycleTable, halfExtremes, longestStill, maxChangesInWindow, tagKind, TagStats, type TagKind } from './stats.js';
+
+export interface LearnedRule {
+  rule: Record<string, unknown>;
+  /** comment lines: what was observed that justifies the rule */
+  evidence: string[];
+}
+
+export interface DeviceSummary {
+  id: string;
+  cycles: number;
+  samples: number;
+  kinds: Record<string, TagKind>;
+}
+
+export interface LearnResult {
+  rules: LearnedRule[];
+  devices: DeviceSummary[];
+  first_ts?: number;
+  last_ts?: number;
+  samples: number;
+  facts: number;
+  /** samples of tags or devices the learner was not told about */
+  ignored: number;
+  options: LearnOptions;
+}
+
+class DeviceState {
+  readonly index: Map<string, number>;
+  readonly values: Float64Array;
+  readonly stats: TagStats[];
+  readonly table: CycleTable;
+  readonly facts = new FactStats();
+  cycles = 0;
+  samples = 0;
+  first = Infinity;
+  last = -Infinity;
+
+  constructor(
+    readonly id: string,
+    readonly names: string[],
+    maxCells: number,
+  ) {
+    this.index = new Map(names.map((n, i) => [n, i]));
+    this.values = new Float64Array(names.length).fill(NaN);
+    this.stats = names.map(() => new TagStats());
+    this.table = new CycleTable(names, Math.max(1000, Math.floor(maxCells / Math.max(1, names.length))));
+  }
+}
+
+const safe = (s: string) => s.replace(/[^A-Za-z0-9_.-]+/g, '_');
+const fmtTime = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
+const dur = (ms: number) => (ms >= 3_600_000 ? `${sig(ms / 3_600_000, 3)} h` : ms >= 60_000 ? `${sig(ms / 60_000, 3)} min` : `${sig(ms / 1000, 3)} s`);
+
+export class Learner implements CycleConsumer {
+  readonly options: LearnOptions;
+  private readonly devs = new Map<string, DeviceState>();
+  private readonly feeder = new CycleFeeder(this);
+  private samples = 0;
+  private facts = 0;
+  private ignored = 0;
+
+  constructor(devices: readonly DeviceRef[], options: Partial<LearnOptions> = {}) {
+    this.options = learnOptions(options);
+    for (const d of devices) this.devs.set(d.id, new DeviceState(d.id, d.tags.map((t) => t.name), this.options.max_cells));
+  }
+
+  push(ev: RecordEvent): void {
+    this.feeder.push(ev);
+  }
+
+  /** A live poll cycle (samples, then facts with the link fact last). */
+  pushCycle(samples: readonly Sample[], facts: readonly Fact[]): void {
+    this.feeder.pushCycle(samples, facts);
+  }
+
+  async run(events: AsyncIterable<RecordEvent>): Promise<LearnResult> {
+    for await (const ev of events) this.feeder.push(ev);
+    return this.result();
+  }
+
+  sample(s: Sample): void {
+    const d = this.devs.get(s.device);
+    const i = d?.index.get(s.tag);
+    if (d === undefined || i === undefined) {
+      this.ignored++;
+      return;
+    }
+    this.samples++;
+    d.samples++;
+    if (s.ts < d.first) d.first = s.ts;
+    if (s.ts > d.last) d.last = s.ts;
+    const v = numericValue(s);
+    d.values[i] = v;
+    if (v === v) d.stats[i].add(v, s.ts);
+    else if (typeof s.value === 'string' && s.quality === 'good') d.stats[i].addString(s.value);
+    else d.stats[i].bad++;
+  }
+
+  fact(f: Fact): void {
+    const d = this.devs.get(f.device);
+    if (d === undefined) return;
+    this.facts++;
+    d.facts.add(f);
+    if (f.kind === 'link') this.endCycle(f.device, f.ts);
+  }
+
+  endCycle(device: string, ts: number): void {
+    const d = this.devs.get(device);
+    if (d === undefined) return;
+    d.cycles++;
+    if (d.values.some((v) => v === v)) d.table.add(d.values, ts);
+  }
+
+  result(): LearnResult {
+    this.feeder.finish();
+    const rules: LearnedRule[] = [];
+    const ids = new Set<string>();
+    const add = (r: Record<string, unknown>, evidence: string[]) => {
+      let id = String(r.id);
+      for (let k = 2; ids.has(id); k++) id = `${r.id}-${k}`;
+      ids.add(id);
+      rules.push({ rule: { ...r, id }, evidence });
+    };
+    const devices: DeviceSummary[] = [];
+    let first = Infinity, last = -Infinity;
+    for (const d of this.devs.values()) {
+      const kinds = new Map(d.names.map((n, i) => [n, tagKind(d.stats[i], this.options)]));
+      devices.push({ id: d.id, cycles: d.cycles, samples: d.samples, kinds: Object.fromEntries(kinds) });
+      if (d.samples === 0 && d.facts.linkFacts === 0) continue;
+      first = Math.min(first, d.first);
+      last = Math.max(last, d.last);
+      this.deviceRules(d, kinds, add);
+    }
+    return { rules, devices, first_ts: Number.isFinite(first) ? first : undefined, last_ts: Number.isFinite(last) ? last : undefined, samples: this.samples, facts: this.facts, ignored: this.ignored, options: this.options };
+  }
+
+  private deviceRules(d: DeviceState, kinds: ReadonlyMap<string, TagKind>, add: (r: Record<string, unknown>, ev: string[]) => void): void {
+    const o = this.options;
+    const dev = d.id;
+    const st = (t: string) => d.stats[d.index.get(t)!];
+    const interval = d.table.medianInterval();
+    const window = d.last - d.first;
+    const where = `${d.table.rows.length} cycles${d.table.dropped ? ` (the first; ${d.table.dropped} more not kept)` : ''}`;
+    const byKind = (k: TagKind) => d.names.filter((n) => kinds.get(n) === k);
+
+    const constants = byKind('constant');
+    if (constants.length > 0) {
+      const baseline = Object.fromEntries(constants.map((t) => [t, sig(st(t).min, 10)]));
+      add({ id: `${dev}.baseline`, type: 'integrity', device: dev, baseline }, [`never changed while learning (${constants.length} tag${constants.length === 1 ? '' : 's'}, ${Math.min(...constants.map((t) => st(t).count))}+ samples each): approved values`]);
+    }
+    const f = d.facts;
+    if (f.identity && !f.identityChanged) {
+      add({ id: `${dev}.identity`, type: 'identity', device: dev, expected: f.identity }, [`the same identity in all ${f.identityReads} identity reads`]);
+    }
+    for (const t of byKind('text')) {
+      const s = st(t);
+      if (s.manyStrings || s.strings.size > o.max_discrete) continue;
+      add({ id: `${dev}.${safe(t)}.values`, type: 'allowed_values', device: dev, tag: t, values: [...s.strings.keys()].sort() }, [`${t}: ${s.strings.size} distinct texts in ${s.count} samples`]);
+    }
+    for (const t of byKind('discrete')) {
+      const s = st(t);
+      const counts = [...s.distinct].sort((a, b) => a[0] - b[0]);
+      add({ id: `${dev}.${safe(t)}.values`, type: 'allowed_values', device: dev, tag: t, values: counts.map(([v]) => v) }, [`${t}: only ${counts.map(([v, c]) => `${v} (${c}x)`).join(', ')} in ${s.count} samples`]);
+      const win = Math.round(o.change_window_cycles * interval);
+      if (!(win > 0)) continue;
+      const changes = maxChangesInWindow(d.table.column(d.index.get(t)!), d.table.ts, win);
+      add(
+        { id: `${dev}.${safe(t)}.changes`, type: 'rate', device: dev, tag: t, max_changes: Math.ceil((1 + o.rate_margin) * Math.max(1, changes)), window_ms: win, category: 'whitelist' },
+        [`${t}: at most ${changes} change${changes === 1 ? '' : 's'} within any ${dur(win)} (${o.change_window_cycles} cycles) over ${where}; limit +${o.rate_margin * 100}%`],
+      );
+    }
+    for (const t of byKind('continuous')) {
+      const s = st(t);
+      const tol = o.noise * s.magnitude;
+      const m = o.margin * s.span + tol;
+      // Where the two halves of the window reached different extremes, the range was still
+      // growing: extend it by as much again.
+      const g = halfExtremes(d.table.column(d.index.get(t)!));
+      const lo = Math.max(m, g.lowGrowth);
+      const hi = Math.max(m, g.highGrowth);
+      add(
+        { id: `${dev}.${safe(t)}.range`, type: 'range', device: dev, tag: t, min: sig(s.min - lo, 6), max: sig(s.max + hi, 6) },
+        [`${t}: observed ${sig(s.min, 6)} .. ${sig(s.max, 6)} in ${s.count} samples; margin ${sig(m, 3)} (${o.margin * 100}% of the span + tolerance)${lo > m || hi > m ? `, widened to -${sig(lo, 3)} / +${sig(hi, 3)} as the two halves of the window differ` : ''}`],
+      );
+      if (s.maxRate > 0 && interval > 0) {
+        const maxPerS = s.maxRate * (1 + o.rate_margin) + (tol * 1000) / interval;
+        add({ id: `${dev}.${safe(t)}.rate`, type: 'rate', device: dev, tag: t, max_per_s: sig(maxPerS, 4) }, [`${t}: fastest change ${sig(s.maxRate, 4)}/s between two samples; limit +${o.rate_margin * 100}% and tolerance`]);
+      }
+    }
+    for (const t of [...byKind('continuous'), ...byKind('counter')]) {
+      const s = st(t);
+      const tol = kinds.get(t) === 'counter' ? 0 : sig(o.noise * s.magnitude, 4);
+      const still = longestStill(d.table.column(d.index.get(t)!), d.table.ts, tol);
+      if (!(interval > 0) || still >= 0.25 * window) continue;
+      const duration = Math.round(Math.max(still * o.stuck_factor, 3 * interval));
+      add(
+        { id: `${dev}.${safe(t)}.stuck`, type: 'stuck', device: dev, tag: t, duration_ms: duration, tolerance: tol },
+        [`${t}: stood still${tol ? ` (within ${tol})` : ''} for at most ${dur(still)} over ${dur(window)}; cycle ${dur(interval)}`],
+      );
+    }
+    if (o.invariants) {
+      for (const inv of mineInvariants(d.table, new Map(d.names.map((n, i) => [n, d.stats[i]])), kinds, o)) {
+        add({ id: `${dev}.inv.${safe(inv.name)}`, type: 'expression', device: dev, expr: inv.expr, for_ms: Math.round(interval) }, [`held in all ${where}, ${inv.episodes} separate episodes: ${inv.evidence}; raised when false for two cycles in a row (one cycle can mix two reads)`]);
+      }
+    }
+    if (o.models) {
+      for (const mdl of mineModels(d.table, new Map(d.names.map((n, i) => [n, d.stats[i]])), kinds, o)) {
+        const inputs = mdl.terms.map((t) => (t.lag ? `${t.tag}[-${t.lag}]` : t.tag)).join(', ');
+        add(
+          { id: `${dev}.${safe(mdl.target)}.model`, type: 'residual', device: dev, target: mdl.target, intercept: mdl.intercept, terms: mdl.terms.map((t) => (t.lag ? t : { tag: t.tag, coef: t.coef })), sigma: mdl.sigma, k: mdl.k, h: mdl.h },
+          [`${mdl.target} from ${inputs}: error scale ${mdl.sigma} (explains ${sig(100 * mdl.r2, 3)}% of its variation) over ${mdl.n} cycles; largest drift while learning ${sig(mdl.max_drift, 3)}`],
+        );
+      }
+    }
+    if (f.linkFacts > 0) {
+      const r = f.rttSummary();
+      const margin = r ? Math.max(25, Math.ceil(1.5 * (r.max - r.median))) : 25;
+      add(
+        { id: `${dev}.link`, type: 'availability', device: dev, rtt_min_margin_ms: margin },
+        [r ? `round-trip time median ${sig(r.median, 3)} ms, p99 ${sig(r.p99, 3)} ms, max ${sig(r.max, 3)} ms in ${r ? f.rtt.length : 0} polls; ${f.unreachable} unreachable polls` : `${f.unreachable} unreachable polls, no round-trip times`],
+      );
+      add(
+        { id: `${dev}.answers`, type: 'exceptions', device: dev, max_exceptions_per_poll: f.maxExceptions, max_bad_responses_per_poll: f.maxBadResponses },
+        [`at most ${f.maxExceptions} exception answers and ${f.maxBadResponses} malformed answers per poll in ${f.linkFacts} polls`],
+      );
+    }
+    if (f.intervals > 0) {
+      add(
+        { id: `${dev}.counters`, type: 'diagnostics', device: dev, tolerance: Math.ceil(1.25 * Math.max(0, f.maxForeign)) + 2, max_comm_errors: f.maxCommErrors, max_foreign_exceptions: f.maxForeignExceptions },
+        [`per diagnostics interval (${f.intervals} intervals): at most ${f.maxForeign} messages besides the agent's, ${f.maxCommErrors} comm errors, ${f.maxForeignExceptions} exceptions to other clients`],
+      );
+    }
+  }
+}
