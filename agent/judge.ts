@@ -36,34 +36,47 @@ export class Judge {
   }
 
   onCycle(out: CycleOutput): void {
-    const findings: Finding[] = [];
-    const collect = (r: readonly Finding[]) => {
-      for (let i = 0; i < r.length; i++) findings.push(r[i]);
-    };
+    // Hot path (every sample of every device): no closures, no allocation unless a rule fires.
+    const engine = this.engine;
+    let findings: Finding[] | undefined;
     let ts = 0;
-    for (const s of out.samples) {
-      collect(this.engine.onSample(s));
+    const samples = out.samples;
+    for (let i = 0; i < samples.length; i++) {
+      const s = samples[i];
+      const r = engine.onSample(s);
+      if (r.length > 0) (findings ??= []).push(...r);
       if (s.ts > ts) ts = s.ts;
     }
     // Link facts close the cycle in the engine, so they go last.
-    for (const f of out.facts) if (f.kind !== 'link') collect(this.engine.onFact(f));
     for (const f of out.facts) {
-      if (f.kind === 'link') collect(this.engine.onFact(f));
+      if (f.kind === 'link') continue;
+      const r = engine.onFact(f);
+      if (r.length > 0) (findings ??= []).push(...r);
+    }
+    for (const f of out.facts) {
+      if (f.kind === 'link') {
+        const r = engine.onFact(f);
+        if (r.length > 0) (findings ??= []).push(...r);
+      }
       if (f.ts > ts) ts = f.ts;
     }
     if (ts - this.lastTimeEval >= TIME_EVAL_MS) {
-      collect(this.engine.evaluateTime(ts));
+      const r = engine.evaluateTime(ts);
+      if (r.length > 0) (findings ??= []).push(...r);
       this.lastTimeEval = ts;
     }
     const schedule = this.scheduleFinding(out, ts);
-    if (schedule) findings.push(schedule);
+    if (schedule) (findings ??= []).push(schedule);
     this.counters.cycles++;
-    this.counters.samples += out.samples.length;
-    this.counters.findings += findings.length;
-    const drafts = findings.length > 0 ? this.alerts.onFindings(findings) : [];
+    this.counters.samples += samples.length;
+    let drafts: SignalDraft[] | undefined;
+    if (findings) {
+      this.counters.findings += findings.length;
+      drafts = this.alerts.onFindings(findings);
+    }
     const later = this.alerts.tick(ts);
-    for (const d of later) drafts.push(d);
-    if (drafts.length > 0 || this.uncommitted.length > 0) this.commit(drafts);
+    if (later.length > 0) (drafts ??= []).push(...later);
+    if ((drafts && drafts.length > 0) || this.uncommitted.length > 0) this.commit(drafts ?? []);
   }
 
   private scheduleFinding(out: CycleOutput, ts: number): Finding | undefined {
