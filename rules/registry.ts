@@ -5,6 +5,7 @@ import { availabilityType } from './availability.js';
 import { diagnosticsType } from './diagnostics.js';
 import { exceptionsType } from './exceptions.js';
 import { expressionType } from './expression.js';
+import { gridType } from './grid.js';
 import { identityType } from './identity.js';
 import { integrityType } from './integrity.js';
 import { postureType } from './posture.js';
@@ -26,6 +27,7 @@ const TYPES: readonly DetectorType[] = [
   diagnosticsType,
   expressionType,
   residualType,
+  gridType,
 ];
 
 export const DETECTOR_TYPES: ReadonlyMap<string, DetectorType> = new Map(TYPES.map((t) => [t.type, t]));

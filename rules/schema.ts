@@ -7,7 +7,7 @@ import { CATEGORIES, SEVERITIES } from '../agent/signal.js';
 export const ruleBaseSchema = z
   .object({
     id: z.string().min(1).regex(/^[A-Za-z0-9_.-]+$/, 'use letters, digits, _ . -').describe('Rule id, unique in the config'),
-    type: z.string().min(1).describe('Detector type (range, allowed_values, rate, stuck, integrity, identity, availability, exceptions, diagnostics, expression)'),
+    type: z.string().min(1).describe('Detector type (range, allowed_values, rate, stuck, integrity, identity, availability, exceptions, diagnostics, expression, residual, grid)'),
     device: z.string().min(1).describe('Device id the rule watches'),
     tag: z.string().min(1).optional().describe('Tag the rule watches'),
     tags: z.array(z.string().min(1)).min(1).optional().describe('Tags the rule watches (one alert per tag)'),

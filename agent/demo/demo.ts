@@ -89,7 +89,7 @@ export async function runDemo(o: DemoOptions): Promise<void> {
     if (ua) say(ua.banner);
     say(`broker ${brokerUrl}${embedded ? ' (embedded)' : ''}; agent config ${configFile}`);
     say(`watch it yourself: mosquitto_sub -L '${brokerUrl.replace(/\/$/, '')}/${prefix}/#' -v`);
-    say(o.scenario ? `attack '${o.scenario}' on ${uaOnly ? ua!.sim.servers[0].id : sim.plcs[0].id} starts in ${DEMO_ATTACK_AT_MS / 1000}s` : `no attack scenario; try --scenario ${SCENARIO_NAMES.join('|')}`);
+    say(o.scenario ? `attack '${o.scenario}' on ${uaOnly ? ua!.sim.servers[0].id : sim.plcs[0].id} starts in ${DEMO_ATTACK_AT_MS / 1000}s` : `no attack scenario; try --scenario ${[...SCENARIO_NAMES, ...(o.opcua ? OPCUA_ONLY_SCENARIOS : [])].join('|')}`);
     say('');
 
     const view = await startLiveView({ url: brokerUrl, prefix, json: o.json, out });

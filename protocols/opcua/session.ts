@@ -82,17 +82,23 @@ export async function discoverEndpoints(cm: OPCUACertificateManager, url: string
       stop,
     );
   } catch (e) {
-    if (e instanceof OpcuaError && e.code === 'timeout') {
+    // Our timer or node-opcua's transport timeout, whichever fired first: the same advice.
+    const err = asOpcuaError(e, 'discovery', url);
+    if (err.code === 'timeout') {
       throw new OpcuaError('timeout', `${url} did not answer OPC UA discovery within ${timeoutMs} ms; check that endpoint_url names an OPC UA server port (often 4840) and that no firewall drops the traffic`);
     }
-    throw asOpcuaError(e, 'discovery', url);
+    throw err;
   } finally {
     await client.disconnect().catch(() => undefined);
   }
 }
 
 /** The endpoint matching the configured policy and mode, or an error listing what is offered. */
-export function pickEndpoint(raw: readonly EndpointDescription[], cfg: Pick<OpcuaDeviceConfig, 'security_policy' | 'security_mode' | 'auth' | 'endpoint_url'>): EndpointDescription {
+export function pickEndpoint(
+  raw: readonly EndpointDescription[],
+  cfg: Pick<OpcuaDeviceConfig, 'security_policy' | 'security_mode' | 'auth' | 'endpoint_url'>,
+  checkLogin = true,
+): EndpointDescription {
   const offered = summarizeEndpoints(raw);
   const list = offered.map((e) => `${e.security_policy}/${e.security_mode}`).join(', ') || 'none';
   const i = offered.findIndex((e) => e.security_policy === cfg.security_policy && e.security_mode === cfg.security_mode);
@@ -102,7 +108,7 @@ export function pickEndpoint(raw: readonly EndpointDescription[], cfg: Pick<Opcu
     throw new OpcuaError('security', `${cfg.endpoint_url} offers no ${cfg.security_policy}/${cfg.security_mode} endpoint (it offers: ${list}); set security_policy and security_mode to one of them.${note}`);
   }
   const token = cfg.auth.type;
-  if (!offered[i].user_tokens.includes(token)) {
+  if (checkLogin && !offered[i].user_tokens.includes(token)) {
     throw new OpcuaError('security', `the ${cfg.security_policy}/${cfg.security_mode} endpoint of ${cfg.endpoint_url} does not accept ${token} logins (it accepts: ${offered[i].user_tokens.join(', ') || 'none'}); change auth.type`);
   }
   return raw[i];

@@ -56,7 +56,8 @@ export async function runTrust(o: TrustOptions): Promise<TrustReport> {
       let cert: Buffer;
       try {
         const endpoints = await discoverEndpoints(cm, dev.endpoint_url, dev.connect_timeout_ms);
-        const chosen = dev.security_mode === 'None' ? endpoints[0] : pickEndpoint(endpoints, dev);
+        // The login does not matter for trust: the endpoint the device uses carries the certificate.
+        const chosen = dev.security_mode === 'None' ? endpoints[0] : pickEndpoint(endpoints, dev, false);
         if (!chosen?.serverCertificate || chosen.serverCertificate.length === 0) throw new OpcuaError('security', `${dev.endpoint_url} presents no certificate`);
         cert = firstCertificate(chosen.serverCertificate);
       } catch (e) {

@@ -19,9 +19,10 @@ const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const f3 = (x: number) => x.toFixed(3);
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
 
-function table(rows: string[][], indent = '  '): string {
+/** A text table; align has one letter per column: l (left) or r (right). */
+function table(rows: string[][], align: string, indent = '  '): string {
   const w = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows.map((r) => indent + r.map((x, c) => (c === 0 ? x.padEnd(w[c]) : x.padStart(w[c]))).join('  ')).join('\n');
+  return rows.map((r) => indent + r.map((x, c) => (align[c] === 'l' ? x.padEnd(w[c]) : x.padStart(w[c]))).join('  ').trimEnd()).join('\n');
 }
 
 function ruleMix(rules: ReadonlyArray<{ rule: Record<string, unknown> }>): string {
@@ -40,7 +41,7 @@ export function batadalReport(r: BatadalResult, ms: number): string {
     table([
       ['S', 'S_TTD', 'S_CM', 'TPR', 'TNR', 'precision'],
       [f3(r.S), f3(r.S_TTD), f3(r.S_CM), f3(s.recall), f3(s.tnr), f3(s.precision)],
-    ]),
+    ], 'rrrrrr'),
     '',
     table([
       ['attack', 'window (UTC)', 'hours', 'target', 'time to detect', 'TTD/duration', 'hours flagged'],
@@ -48,11 +49,22 @@ export function batadalReport(r: BatadalResult, ms: number): string {
         const w = r.windows[i];
         return [String(w?.id ?? a.id), `${day(a.start)} .. ${day(a.end)}`, String(a.rows), w?.target ?? '-', a.ttd_ms === undefined ? 'missed' : formatDuration(a.ttd_ms), f3(a.ttd_share), `${a.flagged} (${pct(a.flagged / a.rows)})`];
       }),
-    ]),
+    ], 'rlrlrrr'),
     '',
     `  aim S > 0.90 (a per-tag min/max rule scores about 0.76; best published about 0.97): ${r.S > 0.9 ? 'met' : 'NOT met'}`,
   ];
   return out.join('\n');
+}
+
+/** Alarms less than a burst gap apart are one incident. */
+function incidents(list: ReadonlyArray<{ ts: number }>): number {
+  let n = 0;
+  let last = -Infinity;
+  for (const x of list) {
+    if (x.ts - last > BURST_GAP_MS) n++;
+    last = x.ts;
+  }
+  return n;
 }
 
 export function msuReport(r: MsuResult, ms: number): string {
@@ -70,9 +82,9 @@ export function msuReport(r: MsuResult, ms: number): string {
       ['category', 'bursts', 'detected', 'rate', 'median TTD', 'max TTD', 'attack frames flagged'],
       ...cats.map((c) => [c.name, String(c.bursts), String(c.detected), c.bursts ? pct(c.detected / c.bursts) : '-', Number.isNaN(c.ttd_median_ms) ? '-' : formatDuration(c.ttd_median_ms), Number.isNaN(c.ttd_max_ms) ? '-' : formatDuration(c.ttd_max_ms), c.frames ? pct(c.frames_flagged / c.frames) : '-']),
       ['all', String(all.b), String(all.d), pct(all.d / all.b), '', '', ''],
-    ]),
+    ], 'lrrrrrr'),
     '',
-    `  false alarms (conditions started outside every burst): ${r.false_alarms} in ${r.normal_hours.toFixed(1)} h of normal traffic = ${(r.false_alarms / r.normal_hours).toFixed(2)}/h (${perDay.toFixed(1)}/day)`,
+    `  false alarms (conditions started outside every burst): ${r.false_alarms} (${incidents(r.false_alarm_list)} incident${incidents(r.false_alarm_list) === 1 ? '' : 's'}) in ${r.normal_hours.toFixed(1)} h of normal traffic = ${(r.false_alarms / r.normal_hours).toFixed(2)}/h (${perDay.toFixed(1)}/day)`,
     `  aim >= 95% of bursts in every category: ${short.length ? `NOT met (${short.join(', ')})` : 'met'}; aim < 1 false alarm/day: ${perDay < 1 ? 'met' : 'NOT met'}`,
   ];
   return out.join('\n');

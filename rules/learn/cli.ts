@@ -69,6 +69,8 @@ export async function learnCommand(o: LearnCommandOptions): Promise<LearnResult>
   const byType = new Map<string, number>();
   for (const r of result.rules) byType.set(String(r.rule.type), (byType.get(String(r.rule.type)) ?? 0) + 1);
   o.print(`learned ${result.rules.length} rules (${[...byType].map(([t, n]) => `${n} ${t}`).join(', ') || 'none'}) from ${result.samples} samples -> ${o.out}\n`);
-  if (result.rules.length === 0) o.print('nothing was learned: the recording has too few cycles (at least 30 per tag) or no device matched\n');
+  const sparse = result.devices.flatMap((d) => Object.entries(d.kinds).filter(([, k]) => k === 'sparse').map(([t]) => `${d.id}/${t}`));
+  if (sparse.length) o.print(`no rule for ${sparse.length} tag${sparse.length === 1 ? '' : 's'} seen in fewer than ${result.options.min_cycles} cycles (${sparse.slice(0, 5).join(', ')}${sparse.length > 5 ? ', ...' : ''}): learn longer\n`);
+  if (result.rules.length === 0) o.print('nothing was learned: no device of the recording matched, or it is too short\n');
   return result;
 }

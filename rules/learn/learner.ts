@@ -9,6 +9,7 @@ import type { DeviceRef } from '../types.js';
 import type { RecordEvent } from '../replay/recording.js';
 import { CycleFeeder, type CycleConsumer } from '../replay/stream.js';
 import { FactStats } from './facts.js';
+import { findGrid } from '../grid.js';
 import { mineInvariants } from './invariants.js';
 import { mineModels, sig } from './models.js';
 import { learnOptions, type LearnOptions } from './options.js';
@@ -188,15 +189,23 @@ export class Learner implements CycleConsumer {
       const s = st(t);
       const tol = o.noise * s.magnitude;
       const m = o.margin * s.span + tol;
-      // Where the two halves of the window reached different extremes, the range was still
-      // growing: extend it by as much again.
       const g = halfExtremes(d.table.column(d.index.get(t)!));
-      const lo = Math.max(m, g.lowGrowth);
-      const hi = Math.max(m, g.highGrowth);
+      // An extreme both halves reached alike is a floor or ceiling (an empty tank, a sensor's
+      // lower limit): only the tolerance beyond it. Otherwise the margin, or more where the
+      // halves' extremes differ (the range was still growing).
+      const lo = g.lowGrowth <= tol ? 2 * tol : Math.max(m, g.lowGrowth);
+      const hi = g.highGrowth <= tol ? 2 * tol : Math.max(m, g.highGrowth);
       add(
         { id: `${dev}.${safe(t)}.range`, type: 'range', device: dev, tag: t, min: sig(s.min - lo, 6), max: sig(s.max + hi, 6) },
-        [`${t}: observed ${sig(s.min, 6)} .. ${sig(s.max, 6)} in ${s.count} samples; margin ${sig(m, 3)} (${o.margin * 100}% of the span + tolerance)${lo > m || hi > m ? `, widened to -${sig(lo, 3)} / +${sig(hi, 3)} as the two halves of the window differ` : ''}`],
+        [`${t}: observed ${sig(s.min, 6)} .. ${sig(s.max, 6)} in ${s.count} samples; margin -${sig(lo, 3)} / +${sig(hi, 3)} (${o.margin * 100}% of the span + tolerance, wider where the two halves of the window reached different extremes, twice the tolerance where both reached the same)`],
       );
+      const grid = s.allInteger ? undefined : findGrid(d.table.column(d.index.get(t)!));
+      if (grid) {
+        add(
+          { id: `${dev}.${safe(t)}.grid`, type: 'grid', device: dev, tag: t, step: sig(grid.step, 8) },
+          [`${t}: all ${grid.points} distinct values seen are multiples of ${sig(grid.step, 8)} (its resolution: ADC step or entry precision)`],
+        );
+      }
       if (s.maxRate > 0 && interval > 0) {
         const maxPerS = s.maxRate * (1 + o.rate_margin) + (tol * 1000) / interval;
         add({ id: `${dev}.${safe(t)}.rate`, type: 'rate', device: dev, tag: t, max_per_s: sig(maxPerS, 4) }, [`${t}: fastest change ${sig(s.maxRate, 4)}/s between two samples; limit +${o.rate_margin * 100}% and tolerance`]);
@@ -215,7 +224,7 @@ export class Learner implements CycleConsumer {
     }
     if (o.invariants) {
       for (const inv of mineInvariants(d.table, new Map(d.names.map((n, i) => [n, d.stats[i]])), kinds, o)) {
-        add({ id: `${dev}.inv.${safe(inv.name)}`, type: 'expression', device: dev, expr: inv.expr, for_ms: Math.round(interval) }, [`held in all ${where}, ${inv.episodes} separate episodes: ${inv.evidence}; raised when false for two cycles in a row (one cycle can mix two reads)`]);
+        add({ id: `${dev}.inv.${safe(inv.name)}`, type: 'expression', device: dev, expr: inv.expr, for_ms: interval > 0 ? Math.round(interval) : 0 }, [`held in all ${where}, ${inv.episodes} separate episodes: ${inv.evidence}; raised when false for two cycles in a row (one cycle can mix two reads)`]);
       }
     }
     if (o.models) {

@@ -10,6 +10,7 @@ const TYPE_TITLES: Record<string, string> = {
   allowed_values: 'Allowed values of discrete tags',
   rate: 'Rates of change and change counts',
   range: 'Ranges of measurements',
+  grid: 'Resolution of measurements (values on a grid)',
   stuck: 'Values that must keep moving',
   expression: 'Invariants between tags that held in every cycle',
   residual: 'Learned relations between tags (residual models)',

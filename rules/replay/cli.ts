@@ -7,7 +7,8 @@ import path from 'node:path';
 import { loadConfig } from '../../agent/config/load.js';
 import { mergeRuleFiles } from '../learn/rulesfile.js';
 import type { DeviceRef } from '../types.js';
-import { openRecording, type CsvOptions } from './recording.js';
+import type { AlertsConfigInput } from '../../agent/alerts/index.js';
+import { openRecording, type CsvOptions, type RecordingSource } from './recording.js';
 import { ExitStatus, replayJson, replayText } from './report.js';
 import { Replay, type ReplaySummary } from './run.js';
 
@@ -28,7 +29,7 @@ export class ReplayUsageError extends Error {
 }
 
 /** Devices, rules and alert settings of a replay, from --config and/or --rules and the recording. */
-export async function replaySetup(o: ReplayCommandOptions): Promise<{ devices: DeviceRef[]; rules: unknown[]; alerts?: unknown; source: Awaited<ReturnType<typeof openRecording>> }> {
+export async function replaySetup(o: ReplayCommandOptions): Promise<{ devices: DeviceRef[]; rules: unknown[]; alerts?: AlertsConfigInput; source: RecordingSource }> {
   if (!o.config && !(o.rules?.length)) throw new ReplayUsageError('give the rules to replay: --config FILE (its rules) and/or --rules FILE');
   const loaded = o.config ? loadConfig(o.config, { checkSecrets: false }) : undefined;
   const device = o.device ?? (loaded?.config.devices.length === 1 ? loaded.config.devices[0].id : undefined);
@@ -66,7 +67,7 @@ export async function replayCommand(o: ReplayCommandOptions): Promise<ReplaySumm
     const replay = new Replay({
       rules,
       devices,
-      alerts: alerts as never,
+      alerts,
       scoreLabels: o.labels !== undefined,
       onSignal: fd < 0 ? undefined : (d) => fs.writeSync(fd, `${JSON.stringify({ seq: ++seq, ...d })}\n`),
     });

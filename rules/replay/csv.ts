@@ -1,38 +1,17 @@
 // CSV details of recordings: splitting one line (quotes, "" escapes; `,` `;` or tab), reading a
 // cell as a tag value, and parsing timestamps (ISO 8601, epoch seconds/ms, or a day-first pattern).
+import { parse } from 'csv-parse/sync';
 
-/** Split one CSV line. Throws Error('...') for an unclosed quote; the caller adds the line number. */
+/** Split one CSV line (csv-parse: quotes, "" escapes). Throws Error('...') for a malformed line; the caller adds the line number. */
 export function splitCsvLine(line: string, delim: string): string[] {
   if (!line.includes('"')) return line.split(delim);
-  const out: string[] = [];
-  let cur = '';
-  let i = 0;
-  let quoted = false;
-  while (i < line.length) {
-    const c = line[i];
-    if (quoted) {
-      if (c === '"' && line[i + 1] === '"') {
-        cur += '"';
-        i += 2;
-        continue;
-      }
-      if (c === '"') quoted = false;
-      else cur += c;
-      i++;
-      continue;
-    }
-    if (c === '"' && cur.trim() === '') {
-      quoted = true;
-      cur = '';
-    } else if (c === delim) {
-      out.push(cur);
-      cur = '';
-    } else cur += c;
-    i++;
+  try {
+    return (parse(line, { delimiter: delim, relax_column_count: true, relax_quotes: true, trim: true }) as string[][])[0] ?? [''];
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === 'CSV_QUOTE_NOT_CLOSED') throw new Error('unclosed quote (a quoted cell must end on the same line)');
+    throw new Error(`malformed CSV (${(e as Error).message})`);
   }
-  if (quoted) throw new Error('unclosed quote (a quoted cell must end on the same line)');
-  out.push(cur);
-  return out;
 }
 
 /** The delimiter a header line uses: tab, semicolon or comma (whichever splits it most). */

@@ -14,6 +14,8 @@ const iso = (ms: number | undefined) => (ms === undefined ? '-' : new Date(ms).t
 const f3 = (x: number) => (Number.isNaN(x) ? '-' : x.toFixed(3));
 
 export function formatDuration(ms: number): string {
+  if (ms === 0) return '0 s';
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000} h`;
   if (ms < 1000) return `${Math.round(ms)} ms`;
   if (ms < 120_000) return `${Math.round(ms / 100) / 10} s`;
   if (ms < 7_200_000) return `${Math.round(ms / 6000) / 10} min`;

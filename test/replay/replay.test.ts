@@ -81,7 +81,7 @@ describe('otsentry replay', () => {
     expect(r.out).toMatch(/rules: 2, 1 would fire \(2 conditions raised\)/);
     expect(r.out).toMatch(/level-range\s+range\s+2\s+2\s+2025-03-01T08:00:05Z\s+2025-03-01T08:00:09Z/);
     expect(r.out).toMatch(/precision 0\.667 {2}recall 0\.667 {2}false-positive rate 0\.111/);
-    expect(r.out).toMatch(/1 {2}2025-03-01T08:00:05Z\s+2025-03-01T08:00:07Z\s+3\s+2 {2}0 ms/);
+    expect(r.out).toMatch(/1 {2}2025-03-01T08:00:05Z\s+2025-03-01T08:00:07Z\s+3\s+2 {2}0 s/);
     const lines = fs.readFileSync(events, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { seq: number; state: string; ts: string; rule: string });
     expect(lines.map((l) => [l.seq, l.state, l.ts, l.rule])).toEqual([
       [1, 'raised', T(5), 'level-range'],

@@ -20,10 +20,12 @@ describe('validateRules', () => {
       { id: 'h', type: 'exceptions', device: 'tank1' },
       { id: 'i', type: 'diagnostics', device: 'tank1' },
       { id: 'j', type: 'expression', device: 'tank1', expr: 'pump == 1 implies flow > 2' },
+      { id: 'k', type: 'residual', device: 'tank1', target: 'level', terms: [{ tag: 'flow', coef: 0.1, lag: 1 }], sigma: 0.1, h: 5 },
+      { id: 'l', type: 'grid', device: 'tank1', tag: 'pressure', step: 0.01 },
     ];
     expect(lines(rules)).toEqual([]);
     expect(rules.map((r) => r.type).sort()).toEqual(detectorTypeNames().sort());
-    expect(new RuleEngine(rules, devices).rules).toHaveLength(10);
+    expect(new RuleEngine(rules, devices).rules).toHaveLength(rules.length);
   });
 
   it.each<[string, unknown, string[]]>([

@@ -34,8 +34,8 @@ const cases: GoldenCase[] = fs
 
 const INTERVAL_MS = 500;
 const WARMUP_MS = 4_000;
-const ATTACK_MS = 6_000;
-const AFTER_MS = 8_000; // refused or offline servers are tried again within reconnect_max_ms (2 s)
+const ATTACK_MS = 5_000;
+const AFTER_MS = 7_000; // refused or offline servers are tried again within reconnect_max_ms (2 s)
 const TOLERANCE_MS = 400;
 
 let broker: TestBroker;

@@ -12,6 +12,7 @@ import { OpcuaPoller } from '../../../protocols/opcua/poller.js';
 import { agentCertificateFile, agentPkiDir, ensureAgentCertificate, openCertificateManager, readPin } from '../../../protocols/opcua/pki.js';
 import { runTrust } from '../../../protocols/opcua/trust.js';
 import type { PollResult } from '../../../protocols/types.js';
+import { RuleEngine } from '../../../rules/engine.js';
 import { startOpcuaSimulator, type OpcuaSimulator } from '../../../simulators/opcua/index.js';
 import { freePort } from '../../helpers/ports.js';
 import { opcuaDevice, tankOpcuaTags, tempDir, trustBothWays } from './helpers.js';
@@ -219,32 +220,53 @@ describe('OPC UA poller against the simulator', () => {
     expect(allGood(await p.poll())).toBe(true);
   });
 
-  it('reconnects after a server restart under the scheduler; a new subscription carries later changes', async () => {
+  it('a server restart mid-run: the agent reconnects and subscribes again, and an alert open across it is neither lost nor raised twice', async () => {
     const dir = tempDir('ua-restart');
     const dev = opcuaDevice('ua-main', url, { mode: 'subscription', interval_ms: 200, subscription: { publishing_interval_ms: 50, sampling_interval_ms: 50 }, tags: tankOpcuaTags(['level', 'level_high_sp']) });
     await trustBothWays(sim, 'ua-main', dir, dev);
+    const engine = new RuleEngine(
+      [
+        { id: 'range', type: 'range', device: 'ua-main', tag: 'level', max: 5 },
+        { id: 'link', type: 'availability', device: 'ua-main', rtt_check: false },
+      ],
+      [{ id: 'ua-main', tags: dev.tags }],
+    );
     const cycles: CycleOutput[] = [];
-    const sched = new DeviceScheduler(poller(dev, dir), dev, (c) => cycles.push(c), silentLogger);
+    const findings: string[] = [];
+    const sched = new DeviceScheduler(
+      poller(dev, dir),
+      dev,
+      (c) => {
+        cycles.push(c);
+        for (const x of c.samples) for (const f of engine.onSample(x)) findings.push(`${f.rule}:${f.active ? 'raised' : 'cleared'}`);
+        for (const x of c.facts) for (const f of engine.onFact(x)) findings.push(`${f.rule}:${f.active ? 'raised' : 'cleared'}`);
+      },
+      silentLogger,
+    );
     sched.start();
     open.push({ close: () => sched.stop() });
-    const good = () => cycles.filter((c) => c.samples.some((s) => s.quality === 'good'));
     const waitFor = async (pred: () => boolean, what: string) => {
-      const end = Date.now() + 12_000;
+      const end = Date.now() + 15_000;
       while (!pred()) {
-        if (Date.now() > end) throw new Error(`${what} did not happen; last cycles: ${JSON.stringify(cycles.slice(-3).map((c) => c.facts.filter((f) => f.kind === 'link')))}`);
+        if (Date.now() > end) throw new Error(`${what} did not happen; findings ${findings.join(', ')}; last links: ${JSON.stringify(cycles.slice(-3).map((c) => c.facts.filter((f) => f.kind === 'link')))}`);
         await sleep(50);
       }
     };
-    await waitFor(() => good().length >= 2, 'first good cycles');
-    const before = cycles.length;
+    const goodSince = (i: number) => cycles.slice(i).filter((c) => c.samples.some((x) => x.quality === 'good')).length;
+    await waitFor(() => goodSince(0) >= 2, 'first good cycles');
+    const spoof = await sim.startScenario('sensor-spoof', 'ua-main', { tags: ['level'], mode: 'out_of_range', period_ms: 600_000 });
+    await waitFor(() => findings.includes('range:raised'), 'the spoofed level');
     await sim.server('ua-main').restart();
-    await sim.server('ua-main').trustClient(fs.readFileSync(agentCertificateFile(agentPkiDir(dir))));
-    await waitFor(() => cycles.slice(before).some((c) => c.facts.some((f) => f.kind === 'link' && f.data.reachable === false)), 'the outage');
-    const tamperAt = cycles.length;
-    const run = await sim.startScenario('setpoint-tamper', 'ua-main', {});
-    await waitFor(() => cycles.slice(tamperAt).some((c) => c.samples.some((s) => s.tag === 'level_high_sp' && Math.abs((s.value as number) - 4.8) < 1e-3)), 'the tampered setpoint after the restart');
-    await run.stop();
+    await waitFor(() => findings.includes('link:cleared'), 'the outage and the way back');
+    const back = cycles.length;
+    await waitFor(() => goodSince(back) >= 3, 'good cycles after the restart');
+    const outage = cycles.filter((c) => c.facts.some((f) => f.kind === 'link' && f.data.reachable === false));
+    expect(outage.every((c) => c.samples.every((x) => x.quality === 'bad'))).toBe(true); // no stale value passes as good
+    await spoof.stop();
+    await waitFor(() => findings.includes('range:cleared'), 'the level back in range');
     await sched.stop();
+    expect(findings.filter((f) => f.startsWith('range:'))).toEqual(['range:raised', 'range:cleared']);
+    expect(findings.filter((f) => f.startsWith('link:'))).toEqual(['link:raised', 'link:cleared']);
   });
 
   it('is read-only: no write or call on its surface, and a whole session sends only reads, discovery and subscriptions', async () => {

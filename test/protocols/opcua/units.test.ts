@@ -9,6 +9,7 @@ import { decodeVariant, qualityOf } from '../../../protocols/opcua/decode.js';
 import { asOpcuaError } from '../../../protocols/opcua/errors.js';
 import { parseNodeId, resolveNodeId } from '../../../protocols/opcua/nodeid.js';
 import { certificateInfo, firstCertificate } from '../../../protocols/opcua/pki.js';
+import { trustFromConfig } from '../../../protocols/opcua/trust.js';
 import { RuleEngine } from '../../../rules/engine.js';
 import type { Fact } from '../../../protocols/types.js';
 
@@ -184,5 +185,19 @@ describe('posture detector', () => {
   it('refuses unknown fields and bad thumbprints as config errors', () => {
     expect(() => run({ max_drift: 5 }, [])).toThrow(/max_drift/);
     expect(() => run({ expected_thumbprint: 'xyz' }, [])).toThrow(/40 hex digits/);
+  });
+});
+
+describe('otsentry trust arguments', () => {
+  const out = () => undefined;
+  const modbus = { id: 'plc1', protocol: 'modbus' };
+  const ua = (id: string) => opcuaDeviceSchema.parse({ ...base, id });
+  it.each([
+    [{ devices: [modbus] }, {}, /the config has no OPC UA device; nothing to trust/],
+    [{ devices: [ua('a')] }, { device: 'b' }, /--device b: no such device; OPC UA devices: a/],
+    [{ devices: [modbus, ua('a')] }, { device: 'plc1' }, /--device plc1 is not an OPC UA device/],
+    [{ devices: [ua('a'), ua('b')] }, { thumbprint: 'aa' }, /--thumbprint confirms one certificate: name its device with --device/],
+  ])('%#: refuses with the fix', async (config, o, msg) => {
+    await expect(trustFromConfig(config, '/nonexistent', { ...o, out })).rejects.toThrow(msg);
   });
 });

@@ -97,6 +97,39 @@ describe('OPC UA simulator servers', () => {
     }
   });
 
+  it('`otsentry trust` shows the certificate, trusts it only with the right thumbprint, and says what the server needs', async () => {
+    const s = sim.servers[0];
+    const dir = path.join(tmp, 'agent');
+    const config = path.join(tmp, 'agent.yaml');
+    fs.writeFileSync(
+      config,
+      [
+        'agent: { id: gw, site: lab, data_dir: ./agent }',
+        'broker: { url: "mqtt://127.0.0.1:1883" }',
+        'devices:',
+        `  - { id: ua, protocol: opcua, endpoint_url: "${s.endpoint_url}", tags: [{ name: level, node_id: "nsu=urn:otsentry:sim:tank;s=level" }] }`,
+      ].join('\n'),
+    );
+    const cli = (args: string[]) =>
+      new Promise<{ code: number | null; out: string }>((resolve) => {
+        const child = spawn(process.execPath, [distEntry('agent/cli.js'), 'trust', '--config', config, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+        child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
+        child.on('exit', (code) => resolve({ code, out }));
+      });
+    const first = await cli([]);
+    expect(first.code).toBe(1);
+    expect(first.out).toContain(`thumbprint  ${s.certificate!.thumbprint}`);
+    expect(first.out).toContain(`otsentry trust --config FILE --device ua --thumbprint ${s.certificate!.thumbprint}`);
+    expect(first.out).toMatch(/otsentry: 1 of 1 server certificate not trusted \(ua\); see above/);
+    expect(first.out).toContain(`agent certificate: ${path.join(dir, 'pki', 'own', 'certs', 'client_certificate.pem')}`);
+    const ok = await cli(['--device', 'ua', '--thumbprint', s.certificate!.thumbprint]);
+    expect(ok.out).toMatch(/trusted and pinned/);
+    expect(ok.code).toBe(0);
+    expect((await cli(['--device', 'nope'])).out).toMatch(/otsentry: --device nope: no such device; OPC UA devices: ua/);
+  });
+
   it('refuses a port in use with the fix', async () => {
     const port = sim.servers[0].port;
     await expect(startOpcuaSimulator({ servers: [{ id: 'p2', port, model: { type: 'bench', registers: 2 } }] })).rejects.toThrow(

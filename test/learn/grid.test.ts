@@ -1,0 +1,32 @@
+// The `grid` detector and grid finding: ADC-scaled readings and two-decimal setpoints have a grid,
+// noisy floats have none; a value between grid points raises, the next on-grid value clears.
+import { describe, expect, it } from 'vitest';
+import { findGrid } from '../../rules/grid.js';
+import { engine, marks, feed } from '../rules/helpers.js';
+
+const sig6 = (x: number) => Number(x.toPrecision(6));
+
+describe('findGrid', () => {
+  it('finds an ADC step from readings printed with six significant digits', () => {
+    const v = Float64Array.from({ length: 3000 }, (_, i) => sig6((42 + ((i * 37) % 3400)) / 87));
+    expect(findGrid(v)!.step).toBeCloseTo(1 / 87, 9);
+  });
+
+  it('finds two decimals in float32 registers, and no grid in noisy floats or too few values', () => {
+    const sp = Float64Array.from({ length: 500 }, (_, i) => Math.fround(((i * 13) % 1990) / 100));
+    expect(findGrid(sp)!.step).toBeCloseTo(0.01, 8);
+    let a = 7;
+    const noisy = Float64Array.from({ length: 500 }, () => ((a = (a * 48271) % 2147483647) / 2147483647) * 10);
+    expect(findGrid(noisy)).toBeUndefined();
+    expect(findGrid(Float64Array.from([0.1, 0.2, 0.3]))).toBeUndefined();
+  });
+});
+
+describe('grid detector', () => {
+  it('raises for a value between grid points and clears on the next value on it', () => {
+    const e = engine([{ id: 'g', type: 'grid', device: 'tank1', tag: 'pressure', step: 1 / 87 }]);
+    const fs = feed(e, 'pressure', [60 / 87, Math.fround(61 / 87), 1.2465, 0.7558, 62 / 87, 0]);
+    expect(marks(fs)).toEqual(['R@2:pressure', 'C@4:pressure']);
+    expect(fs[0].message).toBe('pressure = 1.2465 is not on its grid of 0.0114943 (nearest 1.24138): not a value the sensor or HMI produces');
+  });
+});
