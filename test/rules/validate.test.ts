@@ -22,6 +22,7 @@ describe('validateRules', () => {
       { id: 'j', type: 'expression', device: 'tank1', expr: 'pump == 1 implies flow > 2' },
       { id: 'k', type: 'residual', device: 'tank1', target: 'level', terms: [{ tag: 'flow', coef: 0.1, lag: 1 }], sigma: 0.1, h: 5 },
       { id: 'l', type: 'grid', device: 'tank1', tag: 'pressure', step: 0.01 },
+      { id: 'm', type: 'posture', device: 'tank1' },
     ];
     expect(lines(rules)).toEqual([]);
     expect(rules.map((r) => r.type).sort()).toEqual(detectorTypeNames().sort());
