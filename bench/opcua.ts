@@ -3,19 +3,15 @@
 // changes), against the simulator with N servers x M variables in a child process, over
 // Basic256Sha256 SignAndEncrypt. Figures: samples/s, notifications/s, the agent side's CPU seconds
 // per second and RSS (this process), and the simulator's CPU (from /proc). Prints nothing.
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { opcuaDeviceSchema, type OpcuaDeviceConfig } from '../protocols/opcua/config.js';
 import { OpcuaPoller } from '../protocols/opcua/poller.js';
 import { agentPkiDir, ensureAgentCertificate, openCertificateManager } from '../protocols/opcua/pki.js';
 import { benchOpcuaConfig, tagNodeId } from '../simulators/opcua/index.js';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+import { startOpcuaSimulatorChild, type RemoteOpcuaSimulator } from '../simulators/opcua/remote.js';
 
 export interface OpcuaBenchOptions {
   servers?: number;
@@ -68,17 +64,6 @@ function childCpuS(pid: number | undefined): number | null {
   } catch {
     return null;
   }
-}
-
-async function startSimChild(configFile: string): Promise<{ child: ChildProcess; servers: { id: string; endpoint_url: string }[] }> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist/simulators/opcua/child.js'), configFile], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const first = await new Promise<string>((resolve, reject) => {
-    readline.createInterface({ input: child.stdout! }).once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`OPC UA simulator child exited with ${code} before it was ready (run npm run build first)`)));
-  });
-  const ready = JSON.parse(first) as { ready: boolean; error?: string; servers: { id: string; endpoint_url: string }[] };
-  if (!ready.ready) throw new Error(`OPC UA simulator child: ${ready.error}`);
-  return { child, servers: ready.servers };
 }
 
 async function phase(mode: 'read' | 'subscription', pollers: OpcuaPoller[], ms: number, simPid: number | undefined): Promise<OpcuaPhaseFigures> {
@@ -144,7 +129,7 @@ export async function runOpcuaBench(o: OpcuaBenchOptions = {}): Promise<OpcuaBen
   const phaseMs = o.phaseMs ?? 10_000;
   const every = o.subscriptionIntervalMs ?? 100;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otsentry-bench-opcua-'));
-  let child: ChildProcess | undefined;
+  let sim: RemoteOpcuaSimulator | undefined;
   const pollers: OpcuaPoller[] = [];
   try {
     const cm = await openCertificateManager(agentPkiDir(dir));
@@ -159,11 +144,9 @@ export async function runOpcuaBench(o: OpcuaBenchOptions = {}): Promise<OpcuaBen
       ...(security === 'None' ? { security_modes: ['None' as const], security_policies: ['None' as const] } : {}),
     });
     for (const s of simConfig.servers) s.max_sessions = 10;
-    const configFile = path.join(dir, 'sim.json');
-    fs.writeFileSync(configFile, JSON.stringify(simConfig));
     let t = performance.now();
-    const sim = await startSimChild(configFile);
-    child = sim.child;
+    const remote = await startOpcuaSimulatorChild(simConfig);
+    sim = remote;
     const simStart = (performance.now() - t) / 1000;
     const tags = Array.from({ length: variables }, (_, i) => ({ name: `reg_${i}`, node_id: tagNodeId('bench', `reg_${i}`) }));
     const device = (id: string, url: string, mode: 'read' | 'subscription'): OpcuaDeviceConfig =>
@@ -184,14 +167,14 @@ export async function runOpcuaBench(o: OpcuaBenchOptions = {}): Promise<OpcuaBen
       });
     process.env.OTSENTRY_BENCH_OPCUA_PASSWORD = 'otsentry-sim';
     const run = async (mode: 'read' | 'subscription'): Promise<{ figures: OpcuaPhaseFigures; connectS: number }> => {
-      const ps = sim.servers.map((s) => new OpcuaPoller(device(`${s.id}-${mode}`, s.endpoint_url, mode), { pkiDir: agentPkiDir(dir) }));
+      const ps = remote.servers.map((s) => new OpcuaPoller(device(`${s.id}-${mode}`, s.endpoint_url, mode), { pkiDir: agentPkiDir(dir) }));
       pollers.push(...ps);
       t = performance.now();
       await Promise.all(ps.map((p) => p.connect()));
       for (const p of ps) await p.poll(); // first poll: posture, JIT warm-up
       const connectS = (performance.now() - t) / 1000;
       if (mode === 'subscription') await sleep(1000);
-      const figures = await phase(mode, ps, phaseMs, child?.pid);
+      const figures = await phase(mode, ps, phaseMs, remote.pid);
       await Promise.all(ps.map((p) => p.close()));
       return { figures, connectS };
     };
@@ -209,12 +192,7 @@ export async function runOpcuaBench(o: OpcuaBenchOptions = {}): Promise<OpcuaBen
     };
   } finally {
     await Promise.all(pollers.map((p) => p.close().catch(() => undefined)));
-    if (child && child.exitCode === null) {
-      const exited = new Promise((r) => child!.once('exit', r));
-      child.kill('SIGTERM');
-      await Promise.race([exited, sleep(5000)]);
-      if (child.exitCode === null) child.kill('SIGKILL');
-    }
+    await sim?.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -221,8 +221,14 @@ export class OpcuaPoller implements Poller {
         reopened = true;
       }
       const link = this.link!;
-      if (this.sub) this.sub.drain(this.device, this.names, result.samples);
-      else await this.readAll(link.session, result, signal);
+      if (this.sub) {
+        this.sub.drain(this.device, this.names, result.samples);
+        if (this.sub.terminated) {
+          const err = this.sub.terminated;
+          await this.teardown();
+          return this.failed(result, err);
+        }
+      } else await this.readAll(link.session, result, signal);
       this.problemSamples(result);
       await this.maybePosture(result, link, signal);
       // The scheduler re-reads identity after its own reconnects; a session reopened here (after a

@@ -27,6 +27,8 @@ export class TagSubscription {
   private readonly last: (Pending | null)[];
   private readonly changedSince: Uint8Array;
   private dropped = 0;
+  /** when the server last sent a notification or a keep-alive */
+  private lastHeardAt = 0;
   /** notifications received since start (benchmark) */
   notifications = 0;
   terminated: OpcuaError | null = null;
@@ -37,6 +39,7 @@ export class TagSubscription {
   ) {
     this.last = cfg.tags.map(() => null);
     this.changedSince = new Uint8Array(cfg.tags.length);
+    this.lastHeardAt = now();
   }
 
   /**
@@ -66,6 +69,12 @@ export class TagSubscription {
     this.sub.on('terminated', () => {
       this.terminated ??= new OpcuaError('connection_lost', `the server ended the subscription of ${this.cfg.endpoint_url}`);
     });
+    // A server that goes silent (half-open connection, hung process) must not leave its last values
+    // passing as current ones: it owes a keep-alive every keepalive_count publishing intervals.
+    this.lastHeardAt = this.now();
+    const heard = () => (this.lastHeardAt = this.now());
+    this.sub.on('keepalive', heard);
+    this.sub.on('received_notifications', heard);
     // Tags with the same sampling interval and deadband share one CreateMonitoredItems request.
     const groups = new Map<string, number[]>();
     this.cfg.tags.forEach((t, i) => {
@@ -125,9 +134,19 @@ export class TagSubscription {
     this.pending.push(p);
   }
 
+  /** How long the server may stay silent before the subscription counts as dead. */
+  get silenceLimitMs(): number {
+    const s = this.cfg.subscription;
+    return 2 * s.publishing_interval_ms * s.keepalive_count + this.cfg.timeout_ms;
+  }
+
   /** Changes since the last drain, then the current value of every tag that did not change. */
   drain(device: string, names: readonly string[], out: Sample[]): { dropped: number } {
     const ts = this.now();
+    if (this.terminated === null && ts - this.lastHeardAt > this.silenceLimitMs) {
+      this.terminated = new OpcuaError('timeout', `${this.cfg.endpoint_url} sent no data change nor keep-alive for ${ts - this.lastHeardAt} ms (limit ${this.silenceLimitMs} ms); its subscription is presumed dead`);
+      return { dropped: 0 };
+    }
     for (const p of this.pending) out.push(toSample(device, names[p.tag], p, p.ts));
     for (let i = 0; i < this.last.length; i++) {
       const l = this.last[i];

@@ -54,18 +54,36 @@ export function opcuaAgentConfig(o: OpcuaAgentConfigOptions): Record<string, unk
   };
 }
 
+/** What pairing needs of a simulator, in process or in a child process. */
+export interface PairTarget {
+  servers: readonly { id: string; endpoint_url: string }[];
+  trustClient(server: string, pem: Buffer): Promise<void>;
+  /** the server's certificate (DER) */
+  certificate(server: string): Buffer | null;
+}
+
+/** The pairing view of an in-process simulator. */
+export function pairTarget(sim: OpcuaSimulator): PairTarget {
+  return {
+    servers: sim.servers,
+    trustClient: (id, pem) => sim.server(id).trustClient(pem),
+    certificate: (id) => sim.server(id).currentCertificate(),
+  };
+}
+
 /** Each server trusts the agent's certificate ({dataDir}/pki), and the agent trusts and pins each server's. */
-export async function pairAgentWithSimulator(sim: OpcuaSimulator, dataDir: string, ids: readonly string[] = sim.servers.map((s) => s.id)): Promise<string> {
+export async function pairAgentWithSimulator(sim: OpcuaSimulator | PairTarget, dataDir: string, ids?: readonly string[]): Promise<string> {
+  const target = 'certificate' in sim ? sim : pairTarget(sim);
   const cm = await openCertificateManager(agentPkiDir(dataDir));
   try {
     const agentCert = await ensureAgentCertificate(cm);
     const pem = fs.readFileSync(agentCert);
-    for (const id of ids) {
-      const server = sim.server(id);
-      await server.trustClient(pem);
-      const cert = server.currentCertificate();
-      if (!cert) throw new Error(`OPC UA simulator ${id} has no certificate yet`);
-      await trustServerCertificate(cm, id, server.endpointUrl, cert, 'trust_command');
+    for (const s of target.servers) {
+      if (ids && !ids.includes(s.id)) continue;
+      await target.trustClient(s.id, pem);
+      const cert = target.certificate(s.id);
+      if (!cert) throw new Error(`OPC UA simulator ${s.id} has no certificate yet`);
+      await trustServerCertificate(cm, s.id, s.endpoint_url, cert, 'trust_command');
     }
     return agentCert;
   } finally {

@@ -161,8 +161,9 @@ export class SimServer {
     if (this.tempPki) fs.rmSync(this.pkiDir, { recursive: true, force: true });
   }
 
-  /** Shut the OPC UA server down and start it again on the same port: sessions and subscriptions are gone. */
+  /** Restart the OPC UA server on the same port, as a process restart would: connections drop at once, sessions and subscriptions are gone. */
   async restart(): Promise<void> {
+    for (const ep of this.server?.endpoints ?? []) ep.abruptlyInterruptChannels();
     await this.stopServer();
     this.offline = false;
     this.swaps = 0;

@@ -1,5 +1,6 @@
 // Golden OPC UA detection cases as data (golden/*.yaml), run end to end: every scenario on its own
-// simulated OPC UA server, all at once, polled over Basic256Sha256/SignAndEncrypt by the real agent
+// simulated OPC UA server (all in a simulator child process, so servers and agent do not share an
+// event loop), all at once, polled over Basic256Sha256/SignAndEncrypt by the real agent
 // with the OPC UA sample config's rules; the signals are read back from a real broker. Each case
 // must raise its rule (and posture condition) with the right category and at least its severity
 // within `within_polls` polls, and clear when it says so; an untouched control server and the time
@@ -14,7 +15,8 @@ import { silentLogger } from '../../../agent/log.js';
 import { runAgent, type RunningAgent } from '../../../agent/runtime.js';
 import { severityRank, type RiskSignal, type Severity } from '../../../agent/signal.js';
 import { opcuaAgentConfig, pairAgentWithSimulator } from '../../../simulators/opcua/agent-config.js';
-import { DEFAULT_SIM_USER, startOpcuaSimulator, type OpcuaSimulator } from '../../../simulators/opcua/index.js';
+import { DEFAULT_SIM_USER } from '../../../simulators/opcua/index.js';
+import { remotePairTarget, startOpcuaSimulatorChild, type RemoteOpcuaSimulator } from '../../../simulators/opcua/remote.js';
 import { collect, startTestBroker, type Collector, type TestBroker } from '../../helpers/broker.js';
 import { tempDir, uniqueSignals } from '../../e2e/harness.js';
 
@@ -39,7 +41,7 @@ const AFTER_MS = 7_000; // refused or offline servers are tried again within rec
 const TOLERANCE_MS = 400;
 
 let broker: TestBroker;
-let sim: OpcuaSimulator;
+let sim: RemoteOpcuaSimulator;
 let agent: RunningAgent | undefined;
 let subscriber: Collector;
 const attackStart = new Map<string, number>();
@@ -48,12 +50,12 @@ let signals: RiskSignal[] = [];
 beforeAll(async () => {
   broker = await startTestBroker();
   const ids = [...cases.map((c) => c.name), 'control'];
-  sim = await startOpcuaSimulator({ servers: ids.map((id, i) => ({ id, model: { type: 'tank' }, tick_ms: 100, seed: 100 + i })) });
+  sim = await startOpcuaSimulatorChild({ servers: ids.map((id, i) => ({ id, model: { type: 'tank' as const }, tick_ms: 100, seed: 100 + i })) });
   const dir = tempDir('opcua-golden');
   const dataDir = path.join(dir, 'data');
   const passwordFile = path.join(dir, 'opcua-password');
   fs.writeFileSync(passwordFile, `${DEFAULT_SIM_USER.password}\n`);
-  await pairAgentWithSimulator(sim, dataDir);
+  await pairAgentWithSimulator(remotePairTarget(sim), dataDir);
   const config = opcuaAgentConfig({
     brokerUrl: broker.url,
     dataDir,
@@ -69,15 +71,14 @@ beforeAll(async () => {
   subscriber = await collect(broker.url, `${loaded.config.broker.topic_prefix}/+/+/events`);
   agent = await runAgent(loaded, { logger: silentLogger });
   await new Promise((r) => setTimeout(r, WARMUP_MS));
-  const runs = await Promise.all(
+  await Promise.all(
     cases.map(async (c) => {
-      const run = await sim.startScenario(c.scenario, c.name, c.params);
       attackStart.set(c.name, Date.now());
-      return run;
+      await sim.startScenario(c.scenario, c.name, c.params);
     }),
   );
   await new Promise((r) => setTimeout(r, ATTACK_MS));
-  await Promise.all(runs.map((r) => r.stop()));
+  await Promise.all(cases.map((c) => sim.stopScenario(c.scenario, c.name)));
   await new Promise((r) => setTimeout(r, AFTER_MS));
   await agent.stop();
   agent = undefined;
@@ -98,8 +99,8 @@ const show = (list: RiskSignal[]) =>
 describe('golden OPC UA detection cases against the simulator over a secure channel and a real broker', () => {
   it('raises nothing on the untouched control server nor before any attack', () => {
     const firstAttack = Math.min(...attackStart.values());
-    // Eleven servers share the test process with the agent on two cores: the first cycles (discovery,
-    // RSA handshakes on both sides) can overrun and the agent says so; that is load, not detection.
+    // Eleven servers and the agent share two cores: the first cycles (discovery, RSA handshakes on
+    // both sides) can overrun and the agent says so; that is load, not detection.
     const early = signals.filter((s) => s.state === 'raised' && s.rule !== SCHEDULE_RULE && (s.device === 'control' || Date.parse(s.ts) < firstAttack));
     expect(early, show(early)).toEqual([]);
   });

@@ -227,7 +227,7 @@ describe('OPC UA poller against the simulator', () => {
     const engine = new RuleEngine(
       [
         { id: 'range', type: 'range', device: 'ua-main', tag: 'level', max: 5 },
-        { id: 'link', type: 'availability', device: 'ua-main', rtt_check: false },
+        { id: 'link', type: 'availability', device: 'ua-main', rtt_check: false, down_after_polls: 1 },
       ],
       [{ id: 'ua-main', tags: dev.tags }],
     );

@@ -10,6 +10,7 @@ import { asOpcuaError } from '../../../protocols/opcua/errors.js';
 import { parseNodeId, resolveNodeId } from '../../../protocols/opcua/nodeid.js';
 import { certificateInfo, firstCertificate } from '../../../protocols/opcua/pki.js';
 import { trustFromConfig } from '../../../protocols/opcua/trust.js';
+import { TagSubscription } from '../../../protocols/opcua/subscription.js';
 import { RuleEngine } from '../../../rules/engine.js';
 import type { Fact } from '../../../protocols/types.js';
 
@@ -199,5 +200,21 @@ describe('otsentry trust arguments', () => {
     [{ devices: [ua('a'), ua('b')] }, { thumbprint: 'aa' }, /--thumbprint confirms one certificate: name its device with --device/],
   ])('%#: refuses with the fix', async (config, o, msg) => {
     await expect(trustFromConfig(config, '/nonexistent', { ...o, out })).rejects.toThrow(msg);
+  });
+});
+
+describe('subscription watchdog', () => {
+  it('a server silent past keepalive_count publishing intervals (twice, plus timeout_ms) ends the subscription', () => {
+    const cfg = opcuaDeviceSchema.parse({ ...base, mode: 'subscription', subscription: { publishing_interval_ms: 100, keepalive_count: 5 } });
+    let now = 1000;
+    const sub = new TagSubscription(cfg, () => now);
+    expect(sub.silenceLimitMs).toBe(2 * 100 * 5 + 1000);
+    const out: unknown[] = [];
+    now += 2000;
+    sub.drain('ua1', ['level'], out as never);
+    expect(sub.terminated).toBeNull();
+    now += 1000;
+    sub.drain('ua1', ['level'], out as never);
+    expect(sub.terminated).toMatchObject({ code: 'timeout', message: expect.stringMatching(/sent no data change nor keep-alive for 3000 ms \(limit 2000 ms\)/) });
   });
 });
