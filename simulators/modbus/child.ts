@@ -16,7 +16,19 @@ export async function runChild(argv: readonly string[], write: (line: string) =>
 
 async function main(): Promise<void> {
   const logger = createLogger(process.env.OTSENTRY_LOG_LEVEL ?? 'warn');
-  let sim: ModbusSimulator;
+  let sim: ModbusSimulator | undefined;
+  let stopping = false;
+  // Handlers go in before the ready line: a parent may stop us the moment it reads it.
+  const stop = (): void => {
+    stopping = true;
+    if (!sim) return; // still starting: exit once started
+    sim.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
   try {
     sim = await runChild(process.argv.slice(2), (line) => process.stdout.write(`${line}\n`), logger);
   } catch (e) {
@@ -25,14 +37,7 @@ async function main(): Promise<void> {
     process.stderr.write(`simulator: ${message}\n`);
     process.exit(1);
   }
-  const stop = (): void => {
-    sim.stop().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  if (stopping) stop();
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) void main();
