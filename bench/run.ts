@@ -1,5 +1,5 @@
-// `npm run bench`: prints every benchmark figure of issues 2 and 3 (poll path, ceiling, request
-// planning, outbox and drain, rules), one section each; `--json` prints one JSON object instead.
+// `npm run bench`: prints every benchmark figure of issues 2, 3 and 4 (poll path, ceiling, request
+// planning, outbox and drain, rules, OPC UA), one section each; `--json` prints one JSON object instead.
 // It never asserts a time: the figures are for reading, next to the references the issues give.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -14,6 +14,7 @@ import { runModbusPollBench } from './modbus-poll.js';
 import { benchOutbox } from './outbox.js';
 import { killAll, startBroker, startSimulator, type BrokerChild, type SimulatorChild } from './procs.js';
 import { runRulesBench } from './rules.js';
+import { runOpcuaBench, type OpcuaBenchResult } from './opcua.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const JSON_OUT = process.argv.includes('--json');
@@ -200,6 +201,21 @@ function rulesSection(plain: StepResult[], ruled: StepResult[]) {
   return { micro: m, cpu_without_rules: cpuPlain, cpu_with_rules: cpuRuled, increase, share: 1 - cpuPlain / cpuRuled, modelled_increase: modelled, runs: ruled };
 }
 
+/** Issue 4: OPC UA samples/s in read and subscription mode, 10 servers x 1,000 variables. */
+async function opcuaSection(): Promise<OpcuaBenchResult> {
+  say();
+  say('== 6. OPC UA: 10 servers x 1,000 variables, Basic256Sha256 SignAndEncrypt, simulator in a child process');
+  progress('OPC UA: starting 10 servers and connecting (about a minute)');
+  const r = await runOpcuaBench({ servers: 10, variables: 1000 });
+  say(row('startup', `${n(r.startupS.simulator, 1)} s + ${n(r.startupS.connect, 1)} s`, 'simulator start + secure sessions'));
+  for (const ph of [r.read, r.subscription]) {
+    if (!ph) continue;
+    say(row(`${ph.mode} mode samples/s`, n(ph.samplesPerS), `${ph.mode === 'subscription' ? `${n(ph.notificationsPerS)} new values/s from the server; ` : ''}agent ${n(ph.agentCpuSPerS, 3)} CPU-s/s, RSS ${n(ph.agentRssMbMax)} MB, heap ${n(ph.agentHeapMbMax)} MB; simulator ${ph.simulatorCpuSPerS === null ? 'n/a' : n(ph.simulatorCpuSPerS, 2)} CPU-s/s`));
+  }
+  say('  reference: NeuronEX 100,000 OPC UA points/s at ~2.4 cores and 594 MB; aim 100,000 samples/s in subscription mode under one core and 250 MB');
+  return r;
+}
+
 async function main(): Promise<void> {
   const t0 = performance.now();
   const info = machine();
@@ -217,13 +233,14 @@ async function main(): Promise<void> {
     const plan = planSection();
     const outbox = await outboxSection(broker);
     const rules = rulesSection(plain, ruled);
+    const opcua = process.argv.includes('--no-opcua') ? undefined : await opcuaSection();
     const total = Math.round((performance.now() - t0) / 1000);
     say();
     say(`done in ${total} s; load average at end: ${os.loadavg().map((x) => x.toFixed(2)).join(' / ')}`);
     if (JSON_OUT) {
       const poll = { runs: plain, cpu_s_per_s: mean(plain.map((r) => r.cpu_s_per_s)), rss_mb_peak: Math.max(...plain.map((r) => r.rss_mb_peak)) };
       const loadavgEnd = os.loadavg().map((x) => Number(x.toFixed(2)));
-      process.stdout.write(JSON.stringify({ machine: { ...info, loadavg_end: loadavgEnd }, broker: broker.kind, seconds: total, poll_path: poll, ceiling, plan, outbox, rules }) + '\n');
+      process.stdout.write(JSON.stringify({ machine: { ...info, loadavg_end: loadavgEnd }, broker: broker.kind, seconds: total, poll_path: poll, ceiling, plan, outbox, rules, opcua }) + '\n');
     }
   } finally {
     await sim.stop();
