@@ -55,8 +55,19 @@ function zodProblems(error: z.ZodError): ConfigProblem[] {
   });
 }
 
-/** Parse and validate config text; pure (no file or network I/O besides secrets when asked). */
-export function parseConfigText(text: string, file = 'config'): { config?: AgentConfig; problems: ConfigProblem[] } {
+/**
+ * YAML (a superset of JSON) to plain data. Generated configs are often plain JSON: those take
+ * JSON.parse, which is far cheaper in time and peak memory than a YAML document for thousands of
+ * tags; anything else, and JSON with an error, goes through the YAML parser for its messages.
+ */
+function parseText(text: string): { raw: unknown } | { problems: ConfigProblem[] } {
+  if (/^\s*\{/.test(text)) {
+    try {
+      return { raw: JSON.parse(text) as unknown };
+    } catch {
+      // fall through: the YAML parser names the line and column
+    }
+  }
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     return {
@@ -66,7 +77,14 @@ export function parseConfigText(text: string, file = 'config'): { config?: Agent
       })),
     };
   }
-  const raw = doc.toJS() as unknown;
+  return { raw: doc.toJS() as unknown };
+}
+
+/** Parse and validate config text; pure (no file or network I/O besides secrets when asked). */
+export function parseConfigText(text: string, file = 'config'): { config?: AgentConfig; problems: ConfigProblem[] } {
+  const data = parseText(text);
+  if ('problems' in data) return data;
+  const raw = data.raw;
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     return { problems: [{ path: '(root)', message: `${file} must be a YAML mapping with agent, broker and devices sections` }] };
   }

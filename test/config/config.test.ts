@@ -77,3 +77,16 @@ describe('config loading', () => {
     expect(parseConfigText('- just\n- a list\n').problems[0].message).toMatch(/must be a YAML mapping/);
   });
 });
+
+describe('JSON configs', () => {
+  const yamlText = `agent: { id: gw-1, site: plant-a }\nbroker: { url: "mqtt://127.0.0.1:1883" }\ndevices:\n  - id: plc-1\n    protocol: modbus\n    transport: { type: tcp, host: 127.0.0.1 }\n    tags: [{ name: level, area: holding_register, address: 0, type: float32 }]\n`;
+  const jsonText = JSON.stringify({ agent: { id: 'gw-1', site: 'plant-a' }, broker: { url: 'mqtt://127.0.0.1:1883' }, devices: [{ id: 'plc-1', protocol: 'modbus', transport: { type: 'tcp', host: '127.0.0.1' }, tags: [{ name: 'level', area: 'holding_register', address: 0, type: 'float32' }] }] });
+
+  it('a JSON config gives the same result as the same config in YAML', () => {
+    expect(parseConfigText(jsonText).config).toEqual(parseConfigText(yamlText).config);
+  });
+
+  it('broken JSON is answered with the line and column', () => {
+    expect(parseConfigText('{ "agent": { "id": "gw-1", }\n').problems[0].path).toMatch(/^line 1, column \d+$/);
+  });
+});
