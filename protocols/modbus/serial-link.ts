@@ -178,7 +178,9 @@ export class ModbusSerialLink implements ModbusLink {
       this.failPending = (e) => done(e);
       this.pendingRaw = true;
       port.on('data', onFrame);
-      port.write(rtuFrame(unit, pdu));
+      // the serial stream carries only the request frame built from a read PDU
+      const stream = port;
+      stream.write(rtuFrame(unit, pdu));
       if (fc === 8 && typeof port._length !== 'undefined') port._length = 8;
     });
   }

@@ -145,11 +145,12 @@ export class TcpLink implements ModbusLink {
     });
   }
 
-  private send(s: net.Socket, adu: Buffer): void {
+  /** Put one read request on the wire (the ADU of a read, FC43 or FC08 counter PDU). */
+  private send(socket: net.Socket, adu: Buffer): void {
     this.rx = null; // whatever arrived unasked is not an answer to this request
     this.reqSent = true;
     this.timer = setTimeout(this.onTimeout, this.opts.timeoutMs);
-    s.write(adu);
+    socket.write(adu);
   }
 
   abort(): void {
