@@ -3,13 +3,13 @@
 import { silentLogger, type Logger } from '../../agent/log.js';
 import { formatIssues } from '../modbus/config.js';
 import { runTimeline, type Timeline } from '../modbus/timeline.js';
+import { ScenarioError } from '../modbus/scenarios/types.js';
 import { parseOpcuaSimConfig, type OpcuaSimConfig, type OpcuaSimConfigInput } from './config.js';
 import { findOpcuaScenario, OPCUA_SCENARIO_NAMES } from './scenarios/index.js';
 import { SimServer, type SimServerInfo } from './server.js';
 
-export class OpcuaScenarioError extends Error {
-  readonly code = 'scenario_error';
-}
+/** The same error the Modbus simulator's scenarios throw (code scenario_error). */
+export const OpcuaScenarioError = ScenarioError;
 
 export class OpcuaSimStartError extends Error {
   readonly code = 'listen_failed';
