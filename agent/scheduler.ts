@@ -21,7 +21,7 @@ export interface CycleOutput {
   device: string;
   samples: Sample[];
   facts: Fact[];
-  /** the cycle started later than its slot by more than one interval: cycles were skipped */
+  /** slots this poll overran (0 when the cycle had to connect first; DeviceHealth counts those too) */
   skipped_cycles: number;
 }
 
@@ -81,6 +81,8 @@ export class DeviceScheduler {
   private reconnectDelay: number;
   private nextConnectAt = 0;
   private lastConnectError: PollError | undefined;
+  /** the current cycle (re)connected first */
+  private connectedInCycle = false;
 
   constructor(
     private readonly poller: Poller,
@@ -138,9 +140,11 @@ export class DeviceScheduler {
       }
       if (skipped > 0) {
         this.health.skipped_cycles += skipped;
-        this.log.debug({ skipped }, 'Poll cycle overran its interval; slots skipped.');
+        this.log.debug({ skipped, connected: this.connectedInCycle }, 'Poll cycle overran its interval; slots skipped.');
       }
-      out.skipped_cycles = skipped;
+      // Slots lost to (re)connecting are counted, but only a poll that overran its interval is
+      // reported as a schedule problem: connecting is not part of the request plan.
+      out.skipped_cycles = this.connectedInCycle ? 0 : skipped;
       this.sink(out);
       await this.clock.sleep(slot - this.clock.now(), signal);
     }
@@ -149,6 +153,7 @@ export class DeviceScheduler {
   private async cycle(signal: AbortSignal): Promise<CycleOutput> {
     const out: CycleOutput = { device: this.poller.device, samples: [], facts: [], skipped_cycles: 0 };
     const ts0 = this.clock.now();
+    this.connectedInCycle = false;
     if (!this.poller.isConnected()) {
       if (ts0 < this.nextConnectAt) {
         // Between reconnect attempts the slot still reports the device unreachable, with the cause.
@@ -156,6 +161,7 @@ export class DeviceScheduler {
         return this.failedCycle(out, ts0, { code: last?.code ?? 'not_connected', message: `${last?.message ?? 'not connected'} (next reconnect in ${this.nextConnectAt - ts0} ms)` }, false);
       }
       try {
+        this.connectedInCycle = true;
         await this.poller.connect(signal);
         this.reconnectDelay = this.settings.reconnect_min_ms;
         this.nextIdentityAt = 0; // re-read identity after every reconnect: a swapped device shows here
