@@ -86,6 +86,13 @@ export function buildProgram(): Command {
       const loaded = loadConfig(opts.config);
       if (opts.rules) loaded.config.rules = mergeRuleFiles(loaded.config.rules, opts.rules, loaded.config.devices, loaded.file);
       const logger = createLogger(process.env.OTSENTRY_LOG_LEVEL ?? loaded.config.agent.log_level);
+      // A daemon's last line of defence: a stray rejection is logged and the agent goes on (every
+      // stage handles its own errors); an exception outside any stage ends it with one clear line.
+      process.on('unhandledRejection', (reason) => logger.error({ err: reason instanceof Error ? reason.message : String(reason), error_code: 'unhandled_rejection' }, 'Unexpected rejected promise; the agent continues.'));
+      process.on('uncaughtException', (err) => {
+        logger.fatal({ err: err.message, error_code: 'uncaught_exception' }, 'Unexpected error; the agent stops. Committed events are safe in the outbox.');
+        process.exit(70);
+      });
       const recorder = opts.record ? new RecordingWriter(opts.record, loaded.config.devices.filter((d) => d.enabled)) : undefined;
       const agent = await runAgent(loaded, { logger, onCycle: recorder && ((out) => recorder.writeCycle(out)) });
       const sig = await untilSignal();
