@@ -7,10 +7,8 @@ import { createLogger } from './log.js';
 import { parseDuration } from './duration.js';
 import { packageVersion } from './package.js';
 import { runAgent } from './runtime.js';
-import { simulateModbus } from '../simulators/modbus/cli.js';
-import { simulateOpcua } from '../simulators/opcua/cli.js';
-import { trustFromConfig } from '../protocols/opcua/trust.js';
-import { runDemo } from './demo/demo.js';
+// Commands load their heavy parts (simulators, OPC UA, demo) only when they run: `run` and
+// `validate` stay small and start fast.
 import { addDataCommands } from './record/commands.js';
 import { RecordingWriter } from './record/record.js';
 import { mergeRuleFiles } from '../rules/learn/rulesfile.js';
@@ -110,6 +108,7 @@ export function buildProgram(): Command {
     .option('--yes', 'trust whatever certificate each server presents (only on a network you trust)')
     .action(async (opts: { config: string; device?: string; thumbprint?: string; yes?: boolean }) => {
       const loaded = loadConfig(opts.config);
+      const { trustFromConfig } = await import('../protocols/opcua/trust.js');
       await trustFromConfig(loaded.config, loaded.dataDir, { device: opts.device, thumbprint: opts.thumbprint, yes: opts.yes, out: (line) => process.stdout.write(`${line}\n`) });
     });
 
@@ -132,6 +131,7 @@ export function buildProgram(): Command {
     .option('--duration <duration>', 'how long the scenario lasts, e.g. 30s (default: until stopped)')
     .action(async (opts) => {
       const logger = createLogger(process.env.OTSENTRY_LOG_LEVEL ?? 'info');
+      const { simulateModbus } = await import('../simulators/modbus/cli.js');
       const handle = await simulateModbus({ ...opts, logger });
       await untilSignal();
       await handle.stop();
@@ -152,6 +152,7 @@ export function buildProgram(): Command {
     .option('--duration <duration>', 'how long the scenario lasts, e.g. 30s (default: until stopped)')
     .action(async (opts) => {
       const logger = createLogger(process.env.OTSENTRY_LOG_LEVEL ?? 'info');
+      const { simulateOpcua } = await import('../simulators/opcua/cli.js');
       const handle = await simulateOpcua({ ...opts, logger });
       await untilSignal();
       await handle.stop();
@@ -168,6 +169,7 @@ export function buildProgram(): Command {
     .option('--json', 'print each risk signal as one JSON line instead of the table view')
     .option('--opcua', 'also run a tank behind an OPC UA server (secure channel, posture audit; its scenarios: server-offline, insecure-endpoint, anonymous-enabled, cert-swap, clock-drift)')
     .action(async (opts) => {
+      const { runDemo } = await import('./demo/demo.js');
       await runDemo({ broker: opts.broker, scenario: opts.scenario, durationMs: opts.duration, plcs: opts.plcs, dataDir: opts.dataDir, json: Boolean(opts.json), opcua: Boolean(opts.opcua), stopSignal: untilSignal() });
     });
 

@@ -3,7 +3,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import { createLogger } from '../log.js';
-import { learnCommand } from '../../rules/learn/cli.js';
 import { replayCommand, ReplayUsageError } from '../../rules/replay/cli.js';
 import { recordDevices } from './record.js';
 
@@ -79,6 +78,7 @@ export function addDataCommands(program: Command, kit: CommandKit): void {
     .action((o: { config?: string; from?: string; duration?: number; out: string; margin?: number; noise?: number; invariants: boolean; models: boolean; device?: string; timeColumn?: string; timeFormat?: string; labels?: string; ignore?: string[] }) =>
       guarded(kit, async () => {
         const logger = createLogger(process.env.OTSENTRY_LOG_LEVEL ?? 'warn');
+        const { learnCommand } = await import('../../rules/learn/cli.js');
         await learnCommand({
           ...o,
           durationMs: o.duration,
