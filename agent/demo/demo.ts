@@ -54,7 +54,8 @@ export async function runDemo(o: DemoOptions): Promise<void> {
   const tmp = o.dataDir ? undefined : fs.mkdtempSync(path.join(os.tmpdir(), 'otsentry-demo-'));
   const workDir = o.dataDir ? path.resolve(o.dataDir) : tmp!;
   fs.mkdirSync(workDir, { recursive: true });
-  const logger = createLogger(process.env.OTSENTRY_LOG_LEVEL ?? 'warn');
+  // The live view tells the story; agent warnings would only interleave with it (OTSENTRY_LOG_LEVEL=warn shows them).
+  const logger = createLogger(process.env.OTSENTRY_LOG_LEVEL ?? 'error');
 
   const cleanups: (() => Promise<unknown>)[] = [];
   const cleanup = async () => {
