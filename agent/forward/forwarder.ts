@@ -33,6 +33,8 @@ export interface ForwarderOptions {
   version?: string;
   /** device link states for the status payload */
   devices?: () => Record<string, unknown>;
+  /** more fields for every status payload (online, Last Will, stopped); must not throw */
+  statusExtra?: () => Record<string, unknown>;
   /** retained inventory for the assets topic; omit to publish none */
   assets?: () => unknown;
   /** 5 (default, falls back to 4 when refused) or 4 (MQTT 3.1.1, e.g. the embedded broker) */
@@ -115,7 +117,7 @@ export class Forwarder {
     this.topics = topicsFor(b.topic_prefix, opts.site, opts.agent);
     this.base = clientOptions(b, opts.site, opts.agent, opts.baseDir ?? process.cwd());
     this.now = opts.now ?? Date.now;
-    this.ctx = { agent: opts.agent, site: opts.site, version: opts.version ?? packageVersion(), startedAtMs: this.now() };
+    this.ctx = { agent: opts.agent, site: opts.site, version: opts.version ?? packageVersion(), startedAtMs: this.now(), extra: opts.statusExtra };
     this.backoff = new Backoff(b.reconnect_min_ms, Math.max(b.reconnect_min_ms, b.reconnect_max_ms), opts.random);
     this.connectFn = opts.connect ?? ((url, o) => mqtt.connect(url, o));
     this.pv = opts.protocolVersion ?? 5;

@@ -6,6 +6,8 @@ export interface StatusContext {
   site: string;
   version: string;
   startedAtMs: number;
+  /** fields other stages add to every status payload (signing key, security warnings, ...) */
+  extra?: () => Record<string, unknown>;
 }
 
 export interface OnlineStatus {
@@ -35,7 +37,7 @@ export interface OfflineStatus {
 }
 
 function base(ctx: StatusContext) {
-  return { agent: ctx.agent, site: ctx.site, version: ctx.version, started_at: new Date(ctx.startedAtMs).toISOString() };
+  return { ...ctx.extra?.(), agent: ctx.agent, site: ctx.site, version: ctx.version, started_at: new Date(ctx.startedAtMs).toISOString() };
 }
 
 export function onlineStatus(ctx: StatusContext, nowMs: number, outboxDepth: number, devices: Record<string, unknown>): OnlineStatus {
