@@ -1,0 +1,11 @@
+// The soak sections, in the order `npm run soak` runs them. Each lives in its own file.
+
+export interface SoakSection {
+  /** short name for `npm run soak -- NAME` */
+  name: string;
+  title: string;
+  /** run the long version; print figures through `say`; resolve false if an invariant broke */
+  run(say: (line: string) => void): Promise<boolean>;
+}
+
+export const SECTIONS: SoakSection[] = [];
