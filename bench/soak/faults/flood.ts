@@ -1,0 +1,79 @@
+// A steady flood of risk signals out of the real agent: one bench PLC whose registers step every
+// 200 ms, polled every 100 ms by a `rate` rule that any change violates, so each register raises
+// on one cycle and clears on the next (about 10 signals/s per register). Flap hold and rate limit
+// are turned off so every raise and clear becomes its own event.
+import fs from 'node:fs';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { benchSimulatorConfig, startModbusSimulator, type ModbusSimulator } from '../../../simulators/modbus/index.js';
+import { freePort, scrape, type AgentProcess } from './agent.js';
+
+export const FLOOD_AGENT = { id: 'gw-faults', site: 'soak' } as const;
+export const FLOOD_EVENTS_TOPIC = `otsentry/${FLOOD_AGENT.site}/${FLOOD_AGENT.id}/events`;
+
+/** Registers of the flood PLC: about 10 signals/s each, so 80 aim at 800/s. */
+export const FLOOD_REGISTERS = 80;
+const POLL_MS = 100;
+const STEP_MS = 200;
+
+export interface Flood {
+  sim: ModbusSimulator;
+  config: string;
+  dataDir: string;
+  metricsUrl: string;
+  /** stop the signals: the PLC goes offline (refuses connections), so no rule sees a change */
+  stopSignals(): Promise<void>;
+}
+
+/** Start the flood PLC and write the agent config (in dir) that polls it. */
+export async function startFlood(dir: string, brokerUrl: string, registers = FLOOD_REGISTERS): Promise<Flood> {
+  const sim = await startModbusSimulator(benchSimulatorConfig({ plcs: 1, registers, tick_ms: STEP_MS }));
+  const plc = sim.plcs[0];
+  const metricsPort = await freePort();
+  const dataDir = path.join(dir, 'data');
+  const tags = Array.from({ length: registers }, (_, i) => `reg_${i}`);
+  const config = {
+    agent: { ...FLOOD_AGENT, data_dir: dataDir, log_level: 'warn', metrics_listen: `127.0.0.1:${metricsPort}` },
+    broker: { url: brokerUrl, reconnect_min_ms: 100, reconnect_max_ms: 1000, status_interval_ms: 5000 },
+    devices: [
+      {
+        id: plc.id,
+        protocol: 'modbus',
+        transport: { type: 'tcp', host: plc.host, port: plc.port },
+        interval_ms: POLL_MS,
+        timeout_ms: 50,
+        identity_interval_ms: 0,
+        diagnostics_interval_ms: 0,
+        reconnect_min_ms: 100,
+        reconnect_max_ms: 1000,
+        tags: tags.map((name, address) => ({ name, area: 'holding_register', address, type: 'uint16' })),
+      },
+    ],
+    // Any change at all is "too fast": raised on the cycle that sees a step, cleared on the next.
+    rules: [{ id: 'flood.any-change', type: 'rate', device: plc.id, tags, max_per_s: 0.000001, severity: 'low' }],
+    alerts: { flap: { threshold: 1_000_000 }, rate_limit: { burst: 1_000_000, per_minute: 1_000_000_000 }, restore_grace_ms: 1000 },
+  };
+  const file = path.join(dir, 'agent.yaml');
+  fs.writeFileSync(file, stringify(config));
+  return {
+    sim,
+    config: file,
+    dataDir,
+    metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
+    async stopSignals() {
+      await sim.startScenario('plc-offline', plc.id);
+    },
+  };
+}
+
+/** Wait until the running agent's outbox is empty and nothing is in flight (after stopSignals). */
+export async function waitDrained(agent: AgentProcess, metricsUrl: string, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const m = await scrape(metricsUrl).catch(() => undefined);
+    if (m && m.get('otsentry_outbox_depth') === 0 && m.get('otsentry_broker_inflight') === 0) return;
+    if (Date.now() > until) throw new Error(`agent outbox did not drain within ${timeoutMs} ms (depth ${m?.get('otsentry_outbox_depth')}):\n${agent.output()}`);
+    if (agent.child.exitCode !== null || agent.child.signalCode !== null) throw new Error(`agent exited while draining:\n${agent.output()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -1,0 +1,96 @@
+// Fault (a): the real agent is SIGKILLed at random moments while the flood runs; after the last
+// restart the independent capture must hold every seq from 1 to the last committed one, in
+// order, with a valid chain (duplicates from resends are counted, not errors).
+import path from 'node:path';
+import { readOutbox, scrape, startAgent, waitMetrics, type AgentProcess } from './agent.js';
+import { checkCapture, describeCheck, startCapture, type CaptureCheck } from './capture.js';
+import { FLOOD_EVENTS_TOPIC, startFlood, waitDrained } from './flood.js';
+import { verifyCapture, type VerifyOutcome } from './verify.js';
+
+export interface FaultBroker {
+  url: string;
+}
+
+export interface SigkillOptions {
+  broker: FaultBroker;
+  /** empty folder for the agent's config, data and the capture file */
+  dir: string;
+  kills: number;
+  /** each agent life lasts a random time in [minUpMs, maxUpMs] once it delivers again */
+  minUpMs: number;
+  maxUpMs: number;
+  /** flood time after the last restart */
+  tailMs: number;
+  say?: (line: string) => void;
+  random?: () => number;
+}
+
+export interface SigkillFigures {
+  kills: number;
+  /** from the first start to the end of the flood, restarts included */
+  seconds: number;
+  lastSeq: number;
+  /** committed signals per second over that whole time (restarts included) */
+  rate: number;
+  /** committed signals per second after the last restart (one uninterrupted agent life) */
+  tailRate: number;
+  check: CaptureCheck;
+  verify: VerifyOutcome;
+  ok: boolean;
+}
+
+export async function runSigkill(o: SigkillOptions): Promise<SigkillFigures> {
+  const say = o.say ?? (() => undefined);
+  const random = o.random ?? Math.random;
+  const file = path.join(o.dir, 'capture.txt');
+  const capture = await startCapture(o.broker.url, FLOOD_EVENTS_TOPIC, file);
+  const flood = await startFlood(o.dir, o.broker.url);
+  let agent: AgentProcess | undefined;
+  try {
+    const t0 = performance.now();
+    agent = startAgent(flood.config);
+    for (let k = 1; k <= o.kills; k++) {
+      // Each life first proves it delivers (the capture moves on), then runs a random while.
+      const from = capture.messages();
+      await waitFor(() => capture.messages() > from + 50, 20_000, 'the restarted agent to deliver', agent);
+      await sleep(o.minUpMs + random() * (o.maxUpMs - o.minUpMs));
+      await agent.kill('SIGKILL');
+      say(`SIGKILL ${k}/${o.kills} at ${((performance.now() - t0) / 1000).toFixed(1)} s (capture ${capture.messages()} messages, every seq up to ${capture.contiguous()})`);
+      agent = startAgent(flood.config);
+    }
+    const first = await waitMetrics(agent, flood.metricsUrl);
+    const tailFrom = performance.now();
+    await sleep(o.tailMs);
+    const last = await scrape(flood.metricsUrl);
+    const tailRate = ((last.get('otsentry_signals_total') ?? 0) - (first.get('otsentry_signals_total') ?? 0)) / ((performance.now() - tailFrom) / 1000);
+    await flood.stopSignals();
+    const seconds = (performance.now() - t0) / 1000;
+    await waitDrained(agent, flood.metricsUrl, 60_000);
+    const code = await agent.kill('SIGTERM');
+    if (code !== 0) throw new Error(`agent exited with ${code} on SIGTERM:\n${agent.output()}`);
+    const state = readOutbox(flood.dataDir);
+    if (state.depth !== 0) throw new Error(`outbox still holds ${state.depth} events after draining`);
+    await capture.waitContiguous(state.lastSeq, 30_000).catch(() => undefined);
+    const check = checkCapture(file, state.lastSeq);
+    const verify = await verifyCapture(file);
+    const rate = state.lastSeq / seconds;
+    say(`flood: ${state.lastSeq} signals committed in ${seconds.toFixed(1)} s = ${rate.toFixed(0)} signals/s with ${o.kills} SIGKILLs; ${tailRate.toFixed(0)} signals/s after the last restart`);
+    say(`capture: ${describeCheck(check, state.lastSeq)}`);
+    say(`otsentry verify: ${verify.summary}`);
+    return { kills: o.kills, seconds, lastSeq: state.lastSeq, rate, tailRate, check, verify, ok: check.ok && verify.ok !== false };
+  } finally {
+    await agent?.kill('SIGKILL');
+    await capture.close();
+    await flood.sim.stop();
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function waitFor(pred: () => boolean, timeoutMs: number, what: string, agent?: AgentProcess): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > until) throw new Error(`waited ${timeoutMs} ms for ${what}${agent ? `; agent output:\n${agent.output()}` : ''}`);
+    await sleep(20);
+  }
+}
