@@ -1,4 +1,7 @@
 // The soak sections, in the order `npm run soak` runs them. Each lives in its own file.
+import { neighboursSection } from './bad-plcs.js';
+import { outageSection } from './broker-outage.js';
+import { sigkillSection } from './sigkill.js';
 
 export interface SoakSection {
   /** short name for `npm run soak -- NAME` */
@@ -8,4 +11,4 @@ export interface SoakSection {
   run(say: (line: string) => void): Promise<boolean>;
 }
 
-export const SECTIONS: SoakSection[] = [];
+export const SECTIONS: SoakSection[] = [sigkillSection, outageSection, neighboursSection];

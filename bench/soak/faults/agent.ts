@@ -48,8 +48,16 @@ export interface AgentProcess {
   kill(signal: NodeJS.Signals): Promise<number | string>;
 }
 
+/** Agents still running, SIGKILLed when this process exits so that no run leaves orphans. */
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of live) c.kill('SIGKILL');
+});
+
 export function startAgent(configFile: string): AgentProcess {
   const child = spawn(process.execPath, [cliEntry(), 'run', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
   let out = '';
   const keep = (b: Buffer) => (out = (out + b.toString()).slice(-8192));
   child.stdout!.on('data', keep);
@@ -92,6 +100,17 @@ export async function waitMetrics(agent: AgentProcess, url: string, timeoutMs = 
       if (Date.now() > until) throw new Error(`agent served no metrics on ${url} within ${timeoutMs} ms:\n${agent.output()}`);
       await new Promise((r) => setTimeout(r, 50));
     }
+  }
+}
+
+/** CPU seconds a process has used so far (Linux /proc), or NaN where that cannot be read. */
+export function cpuSeconds(pid: number | undefined): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return NaN;
   }
 }
 

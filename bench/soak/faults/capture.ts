@@ -1,9 +1,10 @@
 // The independent consumer of the fault suite: a QoS 1 subscriber with a persistent session that
 // writes every event as a `mosquitto_sub -v` line (topic, space, payload) to a capture file, and
-// the checks on that file: seq continuity, order of first arrival, duplicates, hash chain.
+// the checks on that file: seq continuity, order of first arrival, duplicates, hashes and links.
 import fs from 'node:fs';
+import readline from 'node:readline';
 import mqtt, { type MqttClient } from 'mqtt';
-import { verifyChain } from '../../../agent/outbox/index.js';
+import { GAP_RULE, GENESIS_HASH, hashSignal } from '../../../agent/outbox/index.js';
 import type { RiskSignal } from '../../../agent/signal.js';
 
 export interface Capture {
@@ -90,26 +91,39 @@ export interface CaptureCheck {
   reordered: number;
   /** lines that are not a JSON signal */
   unreadable: number;
-  /** resends whose id or hash differs from the first arrival of that seq */
+  /** resends that differ from the first arrival of that seq (id, hash) or do not match their hash */
   conflicting: number;
-  /** hash and chain problems found by verifyChain, one sentence each */
+  /** hash and chain problems, one sentence each (at most 20 kept) */
   chain: string[];
   ok: boolean;
 }
 
-/** Check a capture against the last committed seq: 0 lost, 0 reordered, a valid chain. */
-export function checkCapture(file: string, lastSeq: number): CaptureCheck {
-  const bySeq = new Map<number, RiskSignal>();
+interface Link {
+  id: string;
+  hash: string;
+  prev: string;
+}
+
+/**
+ * Check a capture against the last committed seq: 0 lost, 0 reordered, every hash and link valid.
+ * Streams the file and keeps only id and hashes per seq, so a capture of millions of events fits.
+ */
+export async function checkCapture(file: string, lastSeq: number): Promise<CaptureCheck> {
+  const bySeq = new Map<number, Link>();
+  const chain: string[] = [];
+  const problem = (p: string) => {
+    if (chain.length < 20) chain.push(p);
+  };
   let messages = 0;
   let unreadable = 0;
   let reordered = 0;
   let highest = 0;
   let duplicates = 0;
   let conflicting = 0;
-  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
-    if (line === '') continue;
+  const lines = readline.createInterface({ input: fs.createReadStream(file, 'utf8'), crlfDelay: Infinity });
+  for await (const line of lines) {
     const space = line.indexOf(' ');
-    if (!line.slice(0, space).endsWith('/events')) continue;
+    if (space < 0 || !line.slice(0, space).endsWith('/events')) continue;
     messages++;
     let s: RiskSignal;
     try {
@@ -118,31 +132,42 @@ export function checkCapture(file: string, lastSeq: number): CaptureCheck {
       unreadable++;
       continue;
     }
+    if (typeof s.seq !== 'number' || typeof s.hash !== 'string') {
+      unreadable++;
+      continue;
+    }
     const before = bySeq.get(s.seq);
     if (before !== undefined) {
       duplicates++;
-      // A resend must be the same event, byte for byte in content.
-      if (before.id !== s.id || before.hash !== s.hash) conflicting++;
+      // A resend must be the same event, unmodified.
+      if (before.id !== s.id || before.hash !== s.hash || hashSignal(s) !== s.hash) conflicting++;
       continue;
     }
-    bySeq.set(s.seq, s);
+    if (hashSignal(s) !== s.hash) problem(`seq ${s.seq}: hash does not match the content (event modified).`);
+    if (s.rule === GAP_RULE) problem(`seq ${s.seq}: retention dropped events (${s.message}).`);
+    bySeq.set(s.seq, { id: s.id, hash: s.hash, prev: s.prev_hash });
     if (s.seq < highest) reordered++;
     highest = Math.max(highest, s.seq);
   }
   let lost = 0;
-  for (let seq = 1; seq <= lastSeq; seq++) if (!bySeq.has(seq)) lost++;
-  const sorted = [...bySeq.values()].sort((a, b) => a.seq - b.seq);
-  const chain = verifyChain(sorted).problems;
+  let prev: Link | undefined;
+  for (let seq = 1; seq <= lastSeq; seq++) {
+    const l = bySeq.get(seq);
+    if (l === undefined) lost++;
+    else if (seq === 1 ? l.prev !== GENESIS_HASH : prev !== undefined && l.prev !== prev.hash) problem(`seq ${seq}: prev_hash does not match the hash of seq ${seq - 1} (chain broken).`);
+    prev = l;
+  }
+  const unique = bySeq.size;
   return {
     messages,
-    unique: bySeq.size,
+    unique,
     duplicates,
     lost,
     reordered,
     unreadable,
     conflicting,
     chain,
-    ok: lost === 0 && reordered === 0 && unreadable === 0 && conflicting === 0 && chain.length === 0 && bySeq.size === lastSeq,
+    ok: lost === 0 && reordered === 0 && unreadable === 0 && conflicting === 0 && chain.length === 0 && unique === lastSeq,
   };
 }
 

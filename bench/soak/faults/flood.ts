@@ -35,6 +35,8 @@ export async function startFlood(dir: string, brokerUrl: string, registers = FLO
   const config = {
     agent: { ...FLOOD_AGENT, data_dir: dataDir, log_level: 'warn', metrics_listen: `127.0.0.1:${metricsPort}` },
     broker: { url: brokerUrl, reconnect_min_ms: 100, reconnect_max_ms: 1000, status_interval_ms: 5000 },
+    // Room for a 10-minute outage at this rate (about 1 KB per event): retention must drop nothing.
+    outbox: { max_events: 5_000_000, max_bytes: 4 * 1024 * 1024 * 1024, max_age_hours: 720 },
     devices: [
       {
         id: plc.id,

@@ -90,7 +90,7 @@ export async function runOutage(o: OutageOptions): Promise<OutageFigures> {
     const state = readOutbox(flood.dataDir);
     if (state.depth !== 0) throw new Error(`outbox still holds ${state.depth} events after draining`);
     await capture.waitContiguous(state.lastSeq, 30_000).catch(() => undefined);
-    const check = checkCapture(file, state.lastSeq);
+    const check = await checkCapture(file, state.lastSeq);
     const verify = await verifyCapture(file);
     say(`capture: ${describeCheck(check, state.lastSeq)}`);
     say(`otsentry verify: ${verify.summary}`);

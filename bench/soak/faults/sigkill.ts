@@ -2,7 +2,7 @@
 // restart the independent capture must hold every seq from 1 to the last committed one, in
 // order, with a valid chain (duplicates from resends are counted, not errors).
 import path from 'node:path';
-import { readOutbox, scrape, startAgent, waitMetrics, type AgentProcess } from './agent.js';
+import { cpuSeconds, readOutbox, scrape, startAgent, waitMetrics, type AgentProcess } from './agent.js';
 import { checkCapture, describeCheck, startCapture, type CaptureCheck } from './capture.js';
 import { FLOOD_EVENTS_TOPIC, startFlood, waitDrained } from './flood.js';
 import { verifyCapture, type VerifyOutcome } from './verify.js';
@@ -34,6 +34,8 @@ export interface SigkillFigures {
   rate: number;
   /** committed signals per second after the last restart (one uninterrupted agent life) */
   tailRate: number;
+  /** CPU seconds per second of the agent process after the last restart */
+  agentCpu: number;
   check: CaptureCheck;
   verify: VerifyOutcome;
   ok: boolean;
@@ -60,9 +62,12 @@ export async function runSigkill(o: SigkillOptions): Promise<SigkillFigures> {
     }
     const first = await waitMetrics(agent, flood.metricsUrl);
     const tailFrom = performance.now();
+    const cpu0 = cpuSeconds(agent.child.pid);
     await sleep(o.tailMs);
     const last = await scrape(flood.metricsUrl);
-    const tailRate = ((last.get('otsentry_signals_total') ?? 0) - (first.get('otsentry_signals_total') ?? 0)) / ((performance.now() - tailFrom) / 1000);
+    const tailS = (performance.now() - tailFrom) / 1000;
+    const tailRate = ((last.get('otsentry_signals_total') ?? 0) - (first.get('otsentry_signals_total') ?? 0)) / tailS;
+    const agentCpu = (cpuSeconds(agent.child.pid) - cpu0) / tailS;
     await flood.stopSignals();
     const seconds = (performance.now() - t0) / 1000;
     await waitDrained(agent, flood.metricsUrl, 60_000);
@@ -71,13 +76,13 @@ export async function runSigkill(o: SigkillOptions): Promise<SigkillFigures> {
     const state = readOutbox(flood.dataDir);
     if (state.depth !== 0) throw new Error(`outbox still holds ${state.depth} events after draining`);
     await capture.waitContiguous(state.lastSeq, 30_000).catch(() => undefined);
-    const check = checkCapture(file, state.lastSeq);
+    const check = await checkCapture(file, state.lastSeq);
     const verify = await verifyCapture(file);
     const rate = state.lastSeq / seconds;
-    say(`flood: ${state.lastSeq} signals committed in ${seconds.toFixed(1)} s = ${rate.toFixed(0)} signals/s with ${o.kills} SIGKILLs; ${tailRate.toFixed(0)} signals/s after the last restart`);
+    say(`flood: ${state.lastSeq} signals committed in ${seconds.toFixed(1)} s = ${rate.toFixed(0)} signals/s with ${o.kills} SIGKILLs; ${tailRate.toFixed(0)} signals/s after the last restart (agent CPU ${agentCpu.toFixed(2)} s/s)`);
     say(`capture: ${describeCheck(check, state.lastSeq)}`);
     say(`otsentry verify: ${verify.summary}`);
-    return { kills: o.kills, seconds, lastSeq: state.lastSeq, rate, tailRate, check, verify, ok: check.ok && verify.ok !== false };
+    return { kills: o.kills, seconds, lastSeq: state.lastSeq, rate, tailRate, agentCpu, check, verify, ok: check.ok && verify.ok !== false };
   } finally {
     await agent?.kill('SIGKILL');
     await capture.close();
