@@ -47,6 +47,7 @@ export function metricsRegistry(src: MetricSources): Registry {
   perDevice('otsentry_poll_cycles_skipped_total', 'Poll slots skipped because a cycle overran its interval', (s) => s.health.skipped_cycles, 'counter');
   perDevice('otsentry_device_requests_total', 'Requests sent to the device', (s) => s.health.requests, 'counter');
   perDevice('otsentry_device_rtt_ms', 'Round-trip time of the last good poll', (s) => s.health.last_rtt_ms, 'gauge');
+  perDevice('otsentry_device_loop_restarts_total', 'Device poll loops restarted after an unexpected error (otsentry.device_loop_restarted)', (s) => s.health.loop_restarts, 'counter');
   perDevice('otsentry_device_risk_score', 'Device risk score 0-100', (_s, device) => src.alerts.score(device), 'gauge');
 
   const scalar = (name: string, help: string, read: () => number, kind: 'counter' | 'gauge') => {
@@ -66,6 +67,17 @@ export function metricsRegistry(src: MetricSources): Registry {
   scalar('otsentry_broker_connected', 'Connected to the MQTT broker (1) or not (0)', () => (src.forwarder.stats().connected ? 1 : 0), 'gauge');
   scalar('otsentry_broker_acked_total', 'Events acknowledged by the broker (PUBACK)', () => src.forwarder.stats().acked, 'counter');
   scalar('otsentry_broker_inflight', 'Events published and awaiting PUBACK', () => src.forwarder.stats().inflight, 'gauge');
+  new Counter({
+    name: 'otsentry_rule_failures_total',
+    help: 'Detector failures; the rule is suspended for that device (otsentry.rule_failed)',
+    labelNames: ['device', 'rule'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of src.judge.ruleFailures.values()) this.inc({ device: c.device, rule: c.rule }, c.count);
+    },
+  });
+  scalar('otsentry_rules_suspended', 'Rules suspended for a device after a failure, awaiting their retry', () => src.judge.engineStats().suspended, 'gauge');
   scalar('otsentry_site_warning_level', `Site warning level: ${SITE_LEVELS.map((l, i) => `${i} ${l}`).join(', ')}`, () => SITE_LEVELS.indexOf(src.alerts.snapshot().site_level), 'gauge');
   return registry;
 }

@@ -1,10 +1,13 @@
 // Per-device poll loop: fixed-rate schedule with a random phase, reconnect with backoff,
 // degradation of a failing device, and honest accounting of cycles that could not be kept.
-// Each device runs its own loop, so a dead or slow device never delays the others.
+// Each device runs its own loop, so a dead or slow device never delays the others. A loop that
+// stops on an unexpected error (a bug, a poller breaking its contract) is restarted with backoff
+// and reported as such (state `restarting`, `loop_restart` in the next output), never as `down`.
 import type { Fact, PollError, PollResult, Poller, Sample } from '../protocols/types.js';
+import { errorText } from '../rules/failures.js';
 import type { Logger } from './log.js';
 
-export type LinkState = 'connecting' | 'up' | 'degraded' | 'down' | 'stopped';
+export type LinkState = 'connecting' | 'up' | 'degraded' | 'down' | 'restarting' | 'stopped';
 
 export interface ScheduleSettings {
   interval_ms: number;
@@ -23,6 +26,8 @@ export interface CycleOutput {
   facts: Fact[];
   /** slots this poll overran (0 when the cycle had to connect first; DeviceHealth counts those too) */
   skipped_cycles: number;
+  /** set on the output (no samples, no facts) that reports a loop stopped by an unexpected error */
+  loop_restart?: { ts: number; restarts: number; error: string; restart_in_ms: number };
 }
 
 export interface DeviceHealth {
@@ -34,6 +39,9 @@ export interface DeviceHealth {
   requests: number;
   last_error?: string;
   last_rtt_ms?: number;
+  /** loops restarted after an unexpected error, and the last such error */
+  loop_restarts: number;
+  last_loop_error?: string;
 }
 
 export interface Clock {
@@ -73,7 +81,7 @@ function maxRtt(samples: Sample[]): number | null {
 }
 
 export class DeviceScheduler {
-  readonly health: DeviceHealth = { state: 'connecting', cycles: 0, failed_cycles: 0, skipped_cycles: 0, consecutive_failures: 0, requests: 0 };
+  readonly health: DeviceHealth = { state: 'connecting', cycles: 0, failed_cycles: 0, skipped_cycles: 0, consecutive_failures: 0, requests: 0, loop_restarts: 0 };
   private readonly abort = new AbortController();
   private loop?: Promise<void>;
   private nextIdentityAt = 0;
@@ -83,6 +91,8 @@ export class DeviceScheduler {
   private lastConnectError: PollError | undefined;
   /** the current cycle (re)connected first */
   private connectedInCycle = false;
+  /** wait before the next loop restart; back to reconnect_min_ms once a cycle completes */
+  private restartDelay: number;
 
   constructor(
     private readonly poller: Poller,
@@ -92,14 +102,11 @@ export class DeviceScheduler {
     private readonly clock: Clock = realClock,
   ) {
     this.reconnectDelay = settings.reconnect_min_ms;
+    this.restartDelay = settings.reconnect_min_ms;
   }
 
   start(): void {
-    this.loop ??= this.run().catch((e) => {
-      // The loop catches per-cycle errors itself; reaching here is a bug, reported once, loudly.
-      this.log.error({ err: e }, 'Device loop stopped unexpectedly.');
-      this.health.state = 'down';
-    });
+    this.loop ??= this.supervise();
   }
 
   async stop(): Promise<void> {
@@ -111,6 +118,34 @@ export class DeviceScheduler {
 
   private currentInterval(): number {
     return this.health.consecutive_failures >= this.settings.degrade_after_failures ? this.settings.degraded_interval_ms : this.settings.interval_ms;
+  }
+
+  /** The loop catches per-cycle errors itself; one that escapes it is a bug: report it, restart with backoff. */
+  private async supervise(): Promise<void> {
+    const signal = this.abort.signal;
+    while (!signal.aborted) {
+      try {
+        await this.run();
+        return;
+      } catch (e) {
+        if (signal.aborted) return;
+        const h = this.health;
+        const wait = this.restartDelay;
+        this.restartDelay = Math.min(wait * 2, this.settings.reconnect_max_ms);
+        h.loop_restarts++;
+        h.last_loop_error = errorText(e);
+        h.state = 'restarting';
+        // Once per restart: the backoff bounds how often.
+        this.log.error({ err: e, restarts: h.loop_restarts, restart_in_ms: wait }, 'Device loop stopped unexpectedly; restarting it.');
+        const out: CycleOutput = { device: this.poller.device, samples: [], facts: [], skipped_cycles: 0, loop_restart: { ts: this.clock.now(), restarts: h.loop_restarts, error: h.last_loop_error, restart_in_ms: wait } };
+        try {
+          this.sink(out);
+        } catch (err) {
+          this.log.error({ err }, 'Could not report the device loop restart.');
+        }
+        await this.clock.sleep(wait, signal);
+      }
+    }
   }
 
   private async run(): Promise<void> {
@@ -146,6 +181,7 @@ export class DeviceScheduler {
       // reported as a schedule problem: connecting is not part of the request plan.
       out.skipped_cycles = this.connectedInCycle ? 0 : skipped;
       this.sink(out);
+      this.restartDelay = this.settings.reconnect_min_ms;
       await this.clock.sleep(slot - this.clock.now(), signal);
     }
   }

@@ -1,12 +1,16 @@
 // The rule engine: routes samples and facts to the detectors of their device/tag and returns
 // findings. Pure and synchronous; its only clock is the timestamps of the data it is given.
+// A detector that throws is isolated: suspended for its device, retried after a backoff, and
+// reported as data (takeFailures); the engine itself never throws at run time.
 import type { Fact, FactKind, Sample } from '../protocols/types.js';
+import { errorText, retryDelay, type RuleFailure } from './failures.js';
 import { DETECTOR_TYPES } from './registry.js';
 import type { Detector, DeviceRef, DeviceValues, Finding, FindingSink, ResolvedRule } from './types.js';
 import { compileRules, RuleConfigError } from './validate.js';
 
 /** Returned when nothing changed: shared and frozen, so the common path allocates nothing. */
 const NONE: readonly Finding[] = Object.freeze([]);
+const NO_FAILURES: readonly RuleFailure[] = Object.freeze([]);
 
 class Collector implements FindingSink {
   private items: Finding[] | null = null;
@@ -22,6 +26,8 @@ class Collector implements FindingSink {
   }
 }
 
+// Detector lists are replaced, never changed in place, when a detector is suspended or resumed:
+// a loop that is running over a list (the one whose detector threw) keeps its own copy.
 interface TagEntry {
   index: number;
   dets: Detector[];
@@ -33,6 +39,18 @@ interface DeviceEntry {
   tags: Map<string, TagEntry>;
   facts: Map<FactKind, Detector[]>;
   cycle: Detector[];
+  /** rules of this device that failed and are suspended or on probation */
+  troubled: Trouble[];
+}
+
+/** A rule that threw: suspended until retryAt, then on probation until clearAt. */
+interface Trouble {
+  det: Detector;
+  failures: number;
+  /** suspended while set (the detector is detached) */
+  retryAt?: number;
+  /** on probation until then (the detector is attached again) */
+  clearAt?: number;
 }
 
 /** A sample as a number: booleans 1/0; NaN for null, strings and any quality but good. */
@@ -48,10 +66,14 @@ export class RuleEngine {
   /** enabled rules, resolved (defaults applied) */
   readonly rules: readonly ResolvedRule[];
   private readonly devs = new Map<string, DeviceEntry>();
-  private readonly timedDets: Detector[] = [];
+  private timedDets: Detector[] = [];
   private readonly sink = new Collector();
+  /** the device entry of every attached detector (suspended ones are not in it) */
+  private readonly attached = new Map<Detector, DeviceEntry>();
+  private failures: RuleFailure[] = [];
   private samples = 0;
   private evaluations = 0;
+  private suspended = 0;
 
   /**
    * @param rules   the `rules:` list of the config (raw or already parsed by ruleBaseSchema)
@@ -66,24 +88,12 @@ export class RuleEngine {
       const index = new Map(names.map((n, i) => [n, i]));
       const values: DeviceValues = { names, index, values: new Float64Array(names.length).fill(NaN) };
       const tags = new Map<string, TagEntry>(names.map((n, i) => [n, { index: i, dets: [], slots: [] }]));
-      this.devs.set(d.id, { values, tags, facts: new Map(), cycle: [] });
+      this.devs.set(d.id, { values, tags, facts: new Map(), cycle: [], troubled: [] });
     }
     this.rules = resolved.filter((r) => r.enabled);
     for (const rule of this.rules) {
       const dev = this.devs.get(rule.device)!;
-      const det = DETECTOR_TYPES.get(rule.type)!.create(rule, { device: dev.values });
-      det.tags.forEach((t, slot) => {
-        const e = dev.tags.get(t)!;
-        e.dets.push(det);
-        e.slots.push(slot);
-      });
-      for (const k of det.factKinds) {
-        const list = dev.facts.get(k);
-        if (list) list.push(det);
-        else dev.facts.set(k, [det]);
-      }
-      if (det.cycle) dev.cycle.push(det);
-      if (det.timed) this.timedDets.push(det);
+      this.attach(dev, DETECTOR_TYPES.get(rule.type)!.create(rule, { device: dev.values }));
     }
   }
 
@@ -102,7 +112,14 @@ export class RuleEngine {
     this.evaluations += n;
     const slots = t.slots;
     const sink = this.sink;
-    for (let i = 0; i < n; i++) dets[i].onSample!(s, v, slots[i], sink);
+    // One try around the loop (cheaper than one per detector); after a throw it goes on behind it.
+    for (let i = 0; i < n; i++) {
+      try {
+        for (; i < n; i++) dets[i].onSample!(s, v, slots[i], sink);
+      } catch (e) {
+        this.failed(dets[i], e, s.ts, 'sample');
+      }
+    }
     return sink.take();
   }
 
@@ -116,7 +133,13 @@ export class RuleEngine {
     const dets = dev.facts.get(f.kind);
     if (dets !== undefined) {
       this.evaluations += dets.length;
-      for (const d of dets) d.onFact!(f, this.sink);
+      for (const d of dets) {
+        try {
+          d.onFact!(f, this.sink);
+        } catch (e) {
+          this.failed(d, e, f.ts, 'fact');
+        }
+      }
     }
     if (f.kind === 'link') this.runCycle(dev, f.ts);
     return this.sink.take();
@@ -132,18 +155,105 @@ export class RuleEngine {
 
   /** Time-based conditions (hold times, change windows, maintenance windows) at time ts. */
   evaluateTime(ts: number): readonly Finding[] {
-    for (const d of this.timedDets) d.onTime!(ts, this.sink);
+    for (const d of this.timedDets) {
+      try {
+        d.onTime!(ts, this.sink);
+      } catch (e) {
+        this.failed(d, e, ts, 'time');
+      }
+    }
     return this.sink.take();
   }
 
+  /**
+   * Rules that were suspended, resumed or restored since the last call (usually none: a shared
+   * empty array). Call it after each cycle; the agent turns them into signals, metrics and logs.
+   */
+  takeFailures(): readonly RuleFailure[] {
+    if (this.failures.length === 0) return NO_FAILURES;
+    const r = this.failures;
+    this.failures = [];
+    return r;
+  }
+
   /** Samples judged and detector evaluations made so far (for metrics and the benchmark). */
-  stats(): { samples: number; evaluations: number; rules: number } {
-    return { samples: this.samples, evaluations: this.evaluations, rules: this.rules.length };
+  stats(): { samples: number; evaluations: number; rules: number; suspended: number } {
+    return { samples: this.samples, evaluations: this.evaluations, rules: this.rules.length, suspended: this.suspended };
   }
 
   private runCycle(dev: DeviceEntry, ts: number): void {
+    if (dev.troubled.length > 0) this.review(dev, ts);
     const c = dev.cycle;
     this.evaluations += c.length;
-    for (let i = 0; i < c.length; i++) c[i].onCycle!(ts, this.sink);
+    for (let i = 0; i < c.length; i++) {
+      try {
+        c[i].onCycle!(ts, this.sink);
+      } catch (e) {
+        this.failed(c[i], e, ts, 'cycle');
+      }
+    }
+  }
+
+  /** Route a detector's inputs to it (new lists, see TagEntry). */
+  private attach(dev: DeviceEntry, det: Detector): void {
+    this.attached.set(det, dev);
+    det.tags.forEach((t, slot) => {
+      const e = dev.tags.get(t)!;
+      e.dets = [...e.dets, det];
+      e.slots = [...e.slots, slot];
+    });
+    for (const k of det.factKinds) dev.facts.set(k, [...(dev.facts.get(k) ?? []), det]);
+    if (det.cycle) dev.cycle = [...dev.cycle, det];
+    if (det.timed) this.timedDets = [...this.timedDets, det];
+  }
+
+  private detach(dev: DeviceEntry, det: Detector): void {
+    this.attached.delete(det);
+    for (const e of dev.tags.values()) {
+      const keep = e.dets.map((d) => d !== det);
+      if (keep.every(Boolean)) continue;
+      e.dets = e.dets.filter((_, i) => keep[i]);
+      e.slots = e.slots.filter((_, i) => keep[i]);
+    }
+    for (const [k, list] of dev.facts) if (list.includes(det)) dev.facts.set(k, list.filter((d) => d !== det));
+    if (det.cycle) dev.cycle = dev.cycle.filter((d) => d !== det);
+    if (det.timed) this.timedDets = this.timedDets.filter((d) => d !== det);
+  }
+
+  /** A detector threw: suspend it for its device (its other rules and other devices go on). */
+  private failed(det: Detector, e: unknown, ts: number, during: RuleFailure['during']): void {
+    const dev = this.attached.get(det);
+    if (dev === undefined) return; // already suspended by an earlier call of the same loop
+    this.detach(dev, det);
+    const rule = det.rule;
+    let t = dev.troubled.find((x) => x.det === det);
+    if (t === undefined) {
+      t = { det, failures: 0 };
+      dev.troubled.push(t);
+    }
+    t.failures++;
+    t.retryAt = ts + retryDelay(t.failures);
+    t.clearAt = undefined;
+    this.suspended++;
+    this.failures.push({ state: 'suspended', rule: rule.id, type: rule.type, device: rule.device, ts, failures: t.failures, error: errorText(e), during, retry_at: t.retryAt });
+  }
+
+  /** At the end of a device's cycle: resume rules whose backoff is over, restore those through probation. */
+  private review(dev: DeviceEntry, ts: number): void {
+    for (const t of [...dev.troubled]) {
+      const r = t.det.rule;
+      const base = { rule: r.id, type: r.type, device: r.device, ts, failures: t.failures };
+      if (t.retryAt !== undefined && ts >= t.retryAt) {
+        // The same instance goes on, with the state it had: the alerts it raised can still clear.
+        this.suspended--;
+        t.retryAt = undefined;
+        t.clearAt = ts + retryDelay(t.failures);
+        this.attach(dev, t.det);
+        this.failures.push({ state: 'resumed', ...base });
+      } else if (t.clearAt !== undefined && ts >= t.clearAt) {
+        dev.troubled.splice(dev.troubled.indexOf(t), 1);
+        this.failures.push({ state: 'restored', ...base });
+      }
+    }
   }
 }

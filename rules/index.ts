@@ -1,5 +1,6 @@
 // Public surface of the rules package: engine, validation, registry and types.
 export { RuleEngine, numericValue } from './engine.js';
+export { RULE_FAILED, ruleFailureFinding, type RuleFailure } from './failures.js';
 export { validateRules, compileRules, ruleSchemaFor, RuleConfigError } from './validate.js';
 export { DETECTOR_TYPES, detectorType, detectorTypeNames } from './registry.js';
 export { ruleBaseSchema, type RuleConfig } from './schema.js';

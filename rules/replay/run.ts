@@ -5,6 +5,7 @@ import { AlertManager, alertKey, type AlertsConfigInput } from '../../agent/aler
 import type { SignalDraft } from '../../agent/signal.js';
 import type { Fact, Sample } from '../../protocols/types.js';
 import { RuleEngine } from '../engine.js';
+import { ruleFailureFinding } from '../failures.js';
 import type { DeviceRef, Finding } from '../types.js';
 import type { RecordEvent } from './recording.js';
 import { scoreRows, type LabelScore, type ScoredRow } from './score.js';
@@ -124,6 +125,11 @@ export class Replay implements CycleConsumer {
     if (ts - this.lastTimeEval >= TIME_EVAL_MS) {
       this.findings(this.engine.evaluateTime(ts));
       this.lastTimeEval = ts;
+    }
+    // A rule that threw is reported as the agent would (otsentry.rule_failed), not as a crash.
+    for (const f of this.engine.takeFailures()) {
+      const finding = ruleFailureFinding(f);
+      if (finding) this.findings([finding]);
     }
     this.signals(this.alerts.tick(ts));
     const flagged = this.active.size > 0;
