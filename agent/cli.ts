@@ -10,6 +10,7 @@ import { runAgent } from './runtime.js';
 // Commands load their heavy parts (simulators, OPC UA, demo) only when they run: `run` and
 // `validate` stay small and start fast.
 import { addDataCommands } from './record/commands.js';
+import { addVerifyCommands } from './verify/commands.js';
 import { RecordingWriter } from './record/record.js';
 import { mergeRuleFiles } from '../rules/learn/rulesfile.js';
 import { ExitStatus } from '../rules/replay/report.js';
@@ -174,6 +175,7 @@ export function buildProgram(): Command {
     });
 
   addDataCommands(program, { untilSignal, usage: (m) => new UsageError(m), durationArg });
+  addVerifyCommands(program, { untilSignal, usage: (m) => new UsageError(m), durationArg, exit: (code) => new ExitStatus(code) });
 
   return program;
 }

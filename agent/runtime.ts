@@ -57,7 +57,7 @@ export async function runAgent(loaded: LoadedConfig, opts: RunOptions): Promise<
   const assets = () => {
     const risk = alerts.snapshot();
     for (const [id, r] of Object.entries(risk.devices)) inventory.noteRisk(id, r.score, r.active_alerts);
-    return { v: 1, ts: new Date().toISOString(), agent: config.agent.id, site: config.agent.site, site_level: risk.site_level, site_score: risk.site_score, devices: inventory.list() };
+    return { v: 1, ts: new Date().toISOString(), agent: config.agent.id, site: config.agent.site, signing_key: outbox.signer.info, site_level: risk.site_level, site_score: risk.site_score, devices: inventory.list() };
   };
   const forwarder = new Forwarder({
     broker: config.broker,
@@ -68,6 +68,8 @@ export async function runAgent(loaded: LoadedConfig, opts: RunOptions): Promise<
     logger: log,
     devices: () => Object.fromEntries([...schedulers].map(([id, s]) => [id, { state: s.health.state, skipped_cycles: s.health.skipped_cycles }])),
     assets,
+    // Consumers take the public key that verifies every signal's `sig` from the retained status.
+    statusExtra: () => ({ signing_key: outbox.signer.info }),
     protocolVersion: opts.protocolVersion,
   });
   const judge = new Judge(

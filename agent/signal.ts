@@ -1,6 +1,7 @@
-// The risk signal: the JSON event this agent publishes (schema in DESIGN.md, version v=1).
+// The risk signal: the JSON event this agent publishes (schema in DESIGN.md and the README).
+// v2 adds the Ed25519 signature (`sig`, over `hash`) and `key_id`; v1 signals are unsigned.
 
-export const SIGNAL_SCHEMA_VERSION = 1;
+export const SIGNAL_SCHEMA_VERSION = 2;
 
 export const SEVERITIES = ['info', 'low', 'medium', 'high', 'critical'] as const;
 export type Severity = (typeof SEVERITIES)[number];
@@ -40,4 +41,8 @@ export interface RiskSignal extends SignalDraft {
   site: string;
   prev_hash: string;
   hash: string;
+  /** v2: fingerprint of the agent's public key (covered by `hash`) */
+  key_id?: string;
+  /** v2: base64 Ed25519 signature over the ASCII bytes of `hash` (not covered by `hash`) */
+  sig?: string;
 }

@@ -7,11 +7,14 @@
 // undefined, a function or a symbol are left out (in arrays they become null, as in JSON);
 // non-finite numbers become null; bigint becomes a decimal string; toJSON() is honoured (Date).
 //
-// hash = lowercase hex SHA-256 of the UTF-8 bytes of canonical(signal without its `hash` member).
+// hash = lowercase hex SHA-256 of the UTF-8 bytes of canonical(signal without its `hash` and
+// `sig` members); from v2 that covers `key_id`. sig (v2) = Ed25519 over the ASCII bytes of
+// `hash` (agent/signing/keys.ts), so the signature covers everything the hash covers.
 // prev_hash of the very first event of an agent is GENESIS_HASH (64 zeros).
-// The published payload is canonical(signal) including `hash`, so a consumer verifies with:
-//   const s = JSON.parse(payload); const { hash, ...rest } = s;
+// The published payload is canonical(signal) including `hash` and `sig`, so a consumer verifies:
+//   const s = JSON.parse(payload); const { hash, sig, ...rest } = s;
 //   sha256hex(canonical(rest)) === hash && rest.prev_hash === previous.hash
+//   && ed25519.verify(publicKey(rest.key_id), ascii(hash), base64(sig))
 import { createHash } from 'node:crypto';
 import type { RiskSignal } from '../signal.js';
 
@@ -63,21 +66,29 @@ function sha256hex(text: string): string {
 }
 
 /**
- * Hash a signal that has no `hash` yet and return the published payload: the canonical form
- * with the `hash` member in its sorted place. One canonicalisation for both.
+ * Hash a signal that has neither `hash` nor `sig` yet, sign the hash when a signer is given, and
+ * return the published payload: the canonical form with `hash` (and `sig`) in their sorted
+ * places. One canonicalisation for all.
  */
-export function sealSignal(unsealed: Omit<RiskSignal, 'hash'>): { hash: string; payload: string } {
+export function sealSignal(unsealed: Omit<RiskSignal, 'hash' | 'sig'>, sign?: (hash: string) => string): { hash: string; sig?: string; payload: string } {
   const keys: string[] = [];
   const parts = members(unsealed as unknown as Record<string, unknown>, keys);
   const hash = sha256hex('{' + parts.join(',') + '}');
-  const at = keys.findIndex((k) => k > 'hash');
-  parts.splice(at === -1 ? parts.length : at, 0, '"hash":' + JSON.stringify(hash));
-  return { hash, payload: '{' + parts.join(',') + '}' };
+  const sig = sign?.(hash);
+  const put = (key: string, value: string): void => {
+    const at = keys.findIndex((k) => k > key);
+    const i = at === -1 ? parts.length : at;
+    parts.splice(i, 0, JSON.stringify(key) + ':' + JSON.stringify(value));
+    keys.splice(i, 0, key);
+  };
+  put('hash', hash);
+  if (sig !== undefined) put('sig', sig);
+  return { hash, sig, payload: '{' + parts.join(',') + '}' };
 }
 
-/** SHA-256 (hex) of the canonical form of a signal without its `hash` member. */
-export function hashSignal(signal: Omit<RiskSignal, 'hash'> | RiskSignal): string {
-  const { hash: _ignored, ...rest } = signal as RiskSignal;
+/** SHA-256 (hex) of the canonical form of a signal without its `hash` and `sig` members. */
+export function hashSignal(signal: Omit<RiskSignal, 'hash' | 'sig'> | RiskSignal): string {
+  const { hash: _hash, sig: _sig, ...rest } = signal as RiskSignal;
   return sha256hex(canonicalJson(rest));
 }
 
@@ -87,20 +98,28 @@ export interface ChainReport {
   problems: string[];
 }
 
-interface GapRange {
+export interface GapRange {
   first: number;
   last: number;
 }
 
-function gapRanges(signals: readonly RiskSignal[]): GapRange[] {
-  const ranges: GapRange[] = [];
-  for (const s of signals) {
-    if (s.rule !== GAP_RULE || s.evidence === undefined) continue;
-    const first = Number(s.evidence.first_seq);
-    const last = Number(s.evidence.last_seq);
-    if (Number.isInteger(first) && Number.isInteger(last)) ranges.push({ first, last });
+/** The seqs a gap event reports as dropped: `dropped_seqs` ranges (v2), else first..last (v1). */
+export function gapEventRanges(s: RiskSignal): GapRange[] {
+  const ev = s.evidence;
+  if (s.rule !== GAP_RULE || ev === undefined) return [];
+  if (Array.isArray(ev.dropped_seqs)) {
+    return (ev.dropped_seqs as unknown[]).flatMap((r) => {
+      const [first, last] = Array.isArray(r) ? r.map(Number) : [NaN, NaN];
+      return Number.isInteger(first) && Number.isInteger(last) && first <= last ? [{ first, last }] : [];
+    });
   }
-  return ranges;
+  const first = Number(ev.first_seq);
+  const last = Number(ev.last_seq);
+  return Number.isInteger(first) && Number.isInteger(last) ? [{ first, last }] : [];
+}
+
+function gapRanges(signals: readonly RiskSignal[]): GapRange[] {
+  return signals.flatMap(gapEventRanges);
 }
 
 /**

@@ -7,13 +7,30 @@ export { GAP_RESERVE_BYTES } from './retention.js';
 import path from 'node:path';
 import type { OutboxConfig } from '../config/schema.js';
 import { SqliteOutbox } from './sqlite.js';
+import { loadSigningKey } from '../signing/keys.js';
 
 /** The outbox file inside an agent's data_dir. */
 export function outboxFile(dataDir: string): string {
   return path.join(dataDir, 'outbox.sqlite');
 }
 
-/** Open the agent's outbox in its data_dir. */
+/**
+ * Open the agent's outbox in its data_dir, signed with the data_dir's key. The key is made only
+ * for an outbox whose chain has no key yet; a lost key is refused, never silently replaced.
+ */
 export function openOutbox(dataDir: string, agent: string, site: string, limits: OutboxConfig): SqliteOutbox {
-  return SqliteOutbox.open({ file: outboxFile(dataDir), agent, site, limits });
+  const file = outboxFile(dataDir);
+  return SqliteOutbox.open({
+    file,
+    agent,
+    site,
+    limits,
+    signer: (recorded) =>
+      loadSigningKey(dataDir, {
+        create: recorded === undefined,
+        refuseMissing:
+          `The outbox ${file} is signed with key ${recorded}; restore the key file from a backup. If it is lost for good, move the outbox aside ` +
+          `(mv ${file} ${file}.old): the agent then starts a new chain at seq 1 with a new key, which consumers must be told about.`,
+      }),
+  });
 }

@@ -3,6 +3,9 @@
 // Every pass that drops something yields one gap event draft so nothing vanishes silently.
 // Undelivered gap events are folded into the next one (counts add up, seq range widens,
 // `replaces` lists their seqs), so a long outage leaves one pending gap event, not thousands.
+// Evidence for verifiers: `dropped_seqs` names every seq that will never be delivered (folded gap
+// events included) as merged [first, last] ranges, and `dropped_hashes` gives the hash of the last
+// seq of each range: the event after it chains to it, so the chain is checkable across the gap.
 import type Database from 'better-sqlite3';
 import { SEVERITIES, type SignalDraft } from '../signal.js';
 import type { OutboxConfig } from '../config/schema.js';
@@ -30,12 +33,19 @@ export interface DropReport {
   fresh: number;
   /** seqs of undelivered gap events this report supersedes */
   replaces: number[];
+  /** every dropped seq as [first, last] ranges, unsorted and unmerged until gapDraft */
+  ranges: Array<[number, number]>;
+  /** hashes of dropped events by seq, as far as known (range ends are looked up here) */
+  hashes: Map<number, string>;
+  /** payloads of events dropped by this pass, by seq; the hash is read only for range ends */
+  payloads: Map<number, string>;
 }
 
 interface Row {
   seq: number;
   severity: number;
   bytes: number;
+  payload: string;
 }
 
 function emptyCounts(): DropCounts {
@@ -56,8 +66,8 @@ export class Retention {
   ) {
     this.hasExpired = db.prepare('SELECT 1 FROM events WHERE created_ms < ? LIMIT 1');
     this.gapRows = db.prepare('DELETE FROM events WHERE gap = 1 RETURNING seq, bytes, payload');
-    this.expire = db.prepare('DELETE FROM events WHERE created_ms < ? RETURNING seq, severity, bytes');
-    this.select = db.prepare('SELECT seq, severity, bytes FROM events ORDER BY severity, seq LIMIT ?');
+    this.expire = db.prepare('DELETE FROM events WHERE created_ms < ? RETURNING seq, severity, bytes, payload');
+    this.select = db.prepare('SELECT seq, severity, bytes, payload FROM events ORDER BY severity, seq LIMIT ?');
     this.del = db.prepare('DELETE FROM events WHERE seq = ?');
   }
 
@@ -72,7 +82,7 @@ export class Retention {
     const overBytes = totals.bytes > limits.max_bytes;
     if (!overCount && !overBytes && this.hasExpired.get(cutoff) === undefined) return undefined;
 
-    const report: DropReport = { reasons: [], counts: emptyCounts(), total: 0, bytes: 0, first_seq: Infinity, last_seq: 0, replaces: [], fresh: 0 };
+    const report: DropReport = { reasons: [], counts: emptyCounts(), total: 0, bytes: 0, first_seq: Infinity, last_seq: 0, replaces: [], fresh: 0, ranges: [], hashes: new Map(), payloads: new Map() };
     this.foldGaps(report, totals);
     const note = (r: Row): void => {
       report.counts[SEVERITIES[r.severity] ?? 'info']++;
@@ -81,6 +91,8 @@ export class Retention {
       report.bytes += r.bytes;
       report.first_seq = Math.min(report.first_seq, r.seq);
       report.last_seq = Math.max(report.last_seq, r.seq);
+      report.ranges.push([r.seq, r.seq]);
+      report.payloads.set(r.seq, r.payload);
       totals.count--;
       totals.bytes -= r.bytes;
     };
@@ -122,7 +134,12 @@ export class Retention {
       report.replaces.push(row.seq);
       report.first_seq = Math.min(report.first_seq, row.seq);
       report.last_seq = Math.max(report.last_seq, row.seq);
-      const ev = (JSON.parse(row.payload) as { evidence?: Record<string, unknown> }).evidence ?? {};
+      const gap = JSON.parse(row.payload) as { hash: string; evidence?: Record<string, unknown> };
+      const ev = gap.evidence ?? {};
+      // The folded gap event itself is never delivered either: its seq joins the dropped ones.
+      report.ranges.push([row.seq, row.seq]);
+      report.hashes.set(row.seq, gap.hash);
+      foldEvidence(report, ev);
       const dropped = (ev.dropped ?? {}) as Partial<DropCounts>;
       for (const s of SEVERITIES) report.counts[s] += Number(dropped[s] ?? 0);
       report.total += Number(ev.dropped_total ?? 0);
@@ -134,7 +151,35 @@ export class Retention {
   }
 }
 
-/** The gap event that reports a drop: a chained signal like any other. */
+/** Take over a folded gap event's dropped ranges and range-end hashes (v1 ones: first..last). */
+function foldEvidence(report: DropReport, ev: Record<string, unknown>): void {
+  if (Array.isArray(ev.dropped_seqs)) {
+    for (const r of ev.dropped_seqs as Array<[number, number]>) report.ranges.push([Number(r[0]), Number(r[1])]);
+  } else if (Number.isInteger(ev.first_seq) && Number.isInteger(ev.last_seq)) {
+    report.ranges.push([Number(ev.first_seq), Number(ev.last_seq)]);
+  }
+  for (const [seq, hash] of Object.entries((ev.dropped_hashes ?? {}) as Record<string, string>)) report.hashes.set(Number(seq), hash);
+}
+
+/** Sorted, merged ranges with the hash of each range's last seq (the next event's prev_hash). */
+export function dropEvidence(drop: Pick<DropReport, 'ranges' | 'hashes' | 'payloads'>): { dropped_seqs: Array<[number, number]>; dropped_hashes: Record<string, string> } {
+  const sorted = [...drop.ranges].sort((a, b) => a[0] - b[0]);
+  const merged: Array<[number, number]> = [];
+  for (const [first, last] of sorted) {
+    const top = merged[merged.length - 1];
+    if (top !== undefined && first <= top[1] + 1) top[1] = Math.max(top[1], last);
+    else merged.push([first, last]);
+  }
+  const hashes: Record<string, string> = {};
+  for (const [, last] of merged) {
+    const payload = drop.payloads.get(last);
+    const hash = drop.hashes.get(last) ?? (payload === undefined ? undefined : (JSON.parse(payload) as { hash: string }).hash);
+    if (hash !== undefined) hashes[String(last)] = hash;
+  }
+  return { dropped_seqs: merged, dropped_hashes: hashes };
+}
+
+/** The gap event that reports a drop: a chained, signed signal like any other. */
 export function gapDraft(agent: string, drop: DropReport, nowMs: number): SignalDraft {
   const per = SEVERITIES.filter((s) => drop.counts[s] > 0)
     .map((s) => `${s} ${drop.counts[s]}`)
@@ -158,6 +203,7 @@ export function gapDraft(agent: string, drop: DropReport, nowMs: number): Signal
       dropped_bytes: drop.bytes,
       first_seq: drop.first_seq,
       last_seq: drop.last_seq,
+      ...dropEvidence(drop),
       ...(drop.replaces.length > 0 ? { replaces: drop.replaces } : {}),
     },
   };

@@ -10,6 +10,8 @@
 //   continue across restarts even when the table is empty.
 // - The file is opened in exclusive locking mode: a second process on the same file gets a
 //   clear error instead of forking the chain.
+// - Every event is signed (v2). meta.key_id records the key the chain is signed with; opening
+//   the outbox with another key is refused, so a key change is never silent.
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -20,6 +22,7 @@ import { GENESIS_HASH, sealSignal } from './canonical.js';
 import { Retention, gapDraft, type Totals } from './retention.js';
 import { OutboxError, type Outbox, type OutboxEntry, type OutboxStats } from './types.js';
 import { describeSqliteError } from './errors.js';
+import { SigningKeyError, ephemeralSigner, type Signer } from '../signing/keys.js';
 
 const FORMAT = '1';
 
@@ -33,6 +36,12 @@ export interface SqliteOutboxOptions {
   now?: () => number;
   /** FULL (default) survives power loss; NORMAL survives process crashes only */
   synchronous?: 'FULL' | 'NORMAL';
+  /**
+   * The signing key, or a function given the key id this outbox's chain was signed with so far
+   * (undefined for a new outbox) that returns it. Default: a throwaway key (tests and tools; the
+   * agent passes its data_dir key, see openOutbox).
+   */
+  signer?: Signer | ((recordedKeyId: string | undefined) => Signer);
 }
 
 interface Chain {
@@ -48,6 +57,8 @@ export class SqliteOutbox implements Outbox {
   private readonly setMeta: Database.Statement;
   private readonly selectPending: Database.Statement;
   private readonly deleteOne: Database.Statement;
+  /** signs every event; its public key goes into status and assets */
+  readonly signer: Signer;
   private chain: Chain;
   private totals: Totals;
   private dropped = 0;
@@ -63,12 +74,13 @@ export class SqliteOutbox implements Outbox {
       this.deleteOne = this.db.prepare('DELETE FROM events WHERE seq = ? RETURNING bytes');
       this.retention = new Retention(this.db, opts.limits);
       const meta = this.readMeta();
+      this.signer = this.keyFor(meta.get('key_id'));
       this.chain = { seq: Number(meta.get('last_seq') ?? 0), hash: meta.get('last_hash') ?? GENESIS_HASH };
       const t = this.db.prepare('SELECT count(*) AS count, total(bytes) AS bytes FROM events').get() as Totals;
       this.totals = { count: t.count, bytes: t.bytes };
     } catch (e) {
       this.db.close();
-      throw toOutboxError(e, opts.file);
+      throw e instanceof SigningKeyError ? e : toOutboxError(e, opts.file);
     }
   }
 
@@ -180,9 +192,26 @@ export class SqliteOutbox implements Outbox {
     return result.out;
   }
 
-  /** Give a draft its identity and chain link; returns the canonical payload. */
+  /** The signer, checked against the key the chain was signed with; a new key is recorded. */
+  private keyFor(recorded: string | undefined): Signer {
+    const given = this.opts.signer;
+    const signer = typeof given === 'function' ? given(recorded) : (given ?? ephemeralSigner());
+    const file = this.opts.file;
+    if (recorded === undefined) {
+      this.setMeta.run('key_id', signer.keyId);
+    } else if (recorded !== signer.keyId) {
+      throw new OutboxError(
+        `outbox ${file}: its chain is signed with key ${recorded}, but the signing key is ${signer.keyId}; restore the original signing key, ` +
+          `or, to start a new chain that consumers see as a new key, move the outbox aside (mv ${file} ${file}.old).`,
+        'outbox_key_mismatch',
+      );
+    }
+    return signer;
+  }
+
+  /** Give a draft its identity, chain link and signature; returns the canonical payload. */
   private seal(d: SignalDraft, chain: Chain): string {
-    const base: Omit<RiskSignal, 'hash'> = {
+    const base: Omit<RiskSignal, 'hash' | 'sig'> = {
       v: SIGNAL_SCHEMA_VERSION,
       id: randomUUID(),
       seq: chain.seq + 1,
@@ -201,10 +230,11 @@ export class SqliteOutbox implements Outbox {
       expected: d.expected,
       evidence: d.evidence,
       prev_hash: chain.hash,
+      key_id: this.signer.keyId,
     };
-    // The hash covers exactly the canonical text that is published (minus the hash member);
+    // The hash covers exactly the canonical text that is published minus `hash` and `sig`;
     // values JSON cannot hold (undefined, NaN, Date) are normalised by canonicalisation first.
-    const { hash, payload } = sealSignal(base);
+    const { hash, payload } = sealSignal(base, this.signer.sign);
     chain.seq = base.seq;
     chain.hash = hash;
     return payload;

@@ -39,7 +39,7 @@ export type DropCounts = Record<Severity, number>;
 export class OutboxError extends Error {
   constructor(
     message: string,
-    readonly code: 'outbox_corrupt' | 'outbox_locked' | 'outbox_unavailable' | 'outbox_foreign' | 'outbox_invalid_event',
+    readonly code: 'outbox_corrupt' | 'outbox_locked' | 'outbox_unavailable' | 'outbox_foreign' | 'outbox_invalid_event' | 'outbox_key_mismatch',
     options?: { cause?: unknown },
   ) {
     super(message, options);

@@ -1,5 +1,5 @@
 // Canonical JSON, the event hash as a consumer recomputes it, and verifyChain's verdicts.
-import { createHash } from 'node:crypto';
+import { createHash, createPublicKey, verify } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { GENESIS_HASH, canonicalJson, hashSignal, sealSignal, verifyChain } from '../../agent/outbox/canonical.js';
 import { SqliteOutbox } from '../../agent/outbox/index.js';
@@ -36,11 +36,15 @@ describe('sealSignal', () => {
     const [s] = box.append([draft()]);
     const [entry] = box.pending(1);
     expect(entry.payload).toBe(canonicalJson(s));
-    // The consumer recipe from canonical.ts.
+    // The consumer recipe from canonical.ts: the hash covers everything but hash and sig,
+    // key_id included; the signature is over the hash.
     const parsed = JSON.parse(entry.payload) as RiskSignal;
-    const { hash, ...rest } = parsed;
+    const { hash, sig, ...rest } = parsed;
+    expect(rest.key_id).toBe(box.signer.keyId);
     expect(createHash('sha256').update(canonicalJson(rest)).digest('hex')).toBe(hash);
-    expect(sealSignal(rest).payload).toBe(entry.payload);
+    expect(verify(null, Buffer.from(hash, 'ascii'), createPublicKey(box.signer.info.public_key), Buffer.from(sig!, 'base64'))).toBe(true);
+    expect(sealSignal(rest, () => sig!).payload).toBe(entry.payload);
+    expect(Object.keys(parsed)).toEqual(Object.keys(parsed).sort());
     box.close();
   });
 });

@@ -4,6 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Severity, SignalDraft } from '../../agent/signal.js';
 import type { OutboxConfig } from '../../agent/config/schema.js';
+import { ephemeralSigner } from '../../agent/signing/keys.js';
+
+/** One key for every outbox a test file opens, so reopening a file keeps its chain's key. */
+export const testSigner = ephemeralSigner();
 
 export const roomyLimits: OutboxConfig = { max_events: 1_000_000, max_bytes: 512 * 1024 * 1024, max_age_hours: 720 };
 

@@ -4,11 +4,11 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GENESIS_HASH, OutboxError, SqliteOutbox, verifyChain } from '../../agent/outbox/index.js';
 import { SIGNAL_SCHEMA_VERSION, type RiskSignal, type SignalDraft } from '../../agent/signal.js';
-import { draft, drafts, roomyLimits, tempDir } from './drafts.js';
+import { draft, drafts, roomyLimits, tempDir, testSigner } from './drafts.js';
 
 const open: SqliteOutbox[] = [];
 function openBox(file: string, agent = 'gw-1', site = 'plant-a'): SqliteOutbox {
-  const box = SqliteOutbox.open({ file, agent, site, limits: roomyLimits });
+  const box = SqliteOutbox.open({ file, agent, site, limits: roomyLimits, signer: testSigner });
   open.push(box);
   return box;
 }

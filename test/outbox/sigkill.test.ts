@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { SqliteOutbox, verifyChain } from '../../agent/outbox/index.js';
 import type { RiskSignal } from '../../agent/signal.js';
+import { loadSigningKey } from '../../agent/signing/keys.js';
 import { distEntry } from '../helpers/broker.js';
 import { draft, roomyLimits, tempDir } from './drafts.js';
 
@@ -35,7 +36,7 @@ describe('outbox under kill -9', () => {
     const rounds: Array<{ committed: number; acked: Set<number> }> = [];
     for (const minSeq of [3000, 8000]) rounds.push(await runAndKill(file, minSeq));
 
-    const box = SqliteOutbox.open({ file, agent: 'gw-kill', site: 'plant-k', limits: roomyLimits });
+    const box = SqliteOutbox.open({ file, agent: 'gw-kill', site: 'plant-k', limits: roomyLimits, signer: loadSigningKey(path.dirname(file), { create: false }) });
     try {
       const held = box.pending(1_000_000).map((e) => JSON.parse(e.payload) as RiskSignal);
       const acked = new Set(rounds.flatMap((r) => [...r.acked]));

@@ -1,10 +1,13 @@
 // Child process for the SIGKILL test: appends batches to an outbox as fast as it can and
 // reports each commit on stdout ("C <last seq>", "A <first>-<last>" for acks) until killed.
+import path from 'node:path';
 import { SqliteOutbox } from '../../dist/agent/outbox/index.js';
+import { loadSigningKey } from '../../dist/agent/signing/keys.js';
 
 const file = process.argv[2];
 const box = SqliteOutbox.open({
   file,
+  signer: (recorded) => loadSigningKey(path.dirname(file), { create: recorded === undefined }),
   agent: 'gw-kill',
   site: 'plant-k',
   limits: { max_events: 1_000_000, max_bytes: 512 * 1024 * 1024, max_age_hours: 720 },
