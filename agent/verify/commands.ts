@@ -51,17 +51,13 @@ interface VerifyFlags {
 /** Read a capture file (or stdin for `-`) line by line; a read error is operational (exit 1). */
 async function readCapture(capture: Capture, file: string): Promise<void> {
   const input = file === '-' ? process.stdin : fs.createReadStream(file);
-  const opened = new Promise<void>((resolve, reject) => {
-    input.once('error', (e: NodeJS.ErrnoException) =>
-      reject(Object.assign(new Error(`capture ${file} cannot be read (${e.code ?? e.message}); check the path, or give - for stdin.`), { code: 'verify_input' })),
-    );
-    input.once('end', resolve);
-  });
-  const rl = readline.createInterface({ input, crlfDelay: Infinity });
   let n = 0;
-  rl.on('line', (text) => capture.line(text, ++n));
-  await opened;
-  rl.close();
+  try {
+    for await (const text of readline.createInterface({ input, crlfDelay: Infinity })) capture.line(text as string, ++n);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw Object.assign(new Error(`capture ${file} cannot be read (${err.code ?? err.message}); check the path, or give - for stdin.`), { code: 'verify_input' });
+  }
 }
 
 function loadKeys(files: readonly string[]): KnownKey[] {
@@ -123,7 +119,7 @@ export function addVerifyCommands(program: Command, kit: VerifyKit): void {
         await readCapture(capture, file ?? '-');
       }
       if (capture.signals.length === 0) {
-        const why = capture.badLines.length > 0 ? ` (${capture.badLines.length} unreadable line${capture.badLines.length === 1 ? '' : 's'}, first: ${capture.badLines[0]!.message})` : '';
+        const why = capture.badLines.length > 0 ? ` (${capture.badLines.length} unreadable line${capture.badLines.length === 1 ? '' : 's'}, first: ${capture.badLines[0]!.message.replace(/\.$/, '')})` : '';
         throw Object.assign(new Error(`no risk signals in the input${why}; capture the events topic, e.g. mosquitto_sub -v -t 'otsentry/#' > capture.txt`), { code: 'verify_empty' });
       }
       const report = verifySignals(capture.signals, { keys, announced: capture.announced, requireSigned: o.requireSigned, firstSeq: o.firstSeq, lastSeq: o.lastSeq });

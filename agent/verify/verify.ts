@@ -190,8 +190,8 @@ function verifyAgent(list: CapturedSignal[], ring: KeyRing, opts: VerifyOptions)
   const entries = seqs.map((q) => bySeq.get(q)!.entry);
 
   // Per signal: hash and signature.
-  let lastSigned = -Infinity;
-  for (const e of entries) if (e.c.signal.v >= 2) lastSigned = Math.max(lastSigned, e.c.signal.seq);
+  // v1 before the first signed seq is an upgraded agent's history; v1 after it is a downgrade.
+  const firstSigned = entries.find((e) => e.c.signal.v >= 2)?.c.signal.seq ?? Infinity;
   for (const e of entries) {
     const s = e.c.signal;
     const at = { seq: s.seq, line: e.c.line };
@@ -199,7 +199,7 @@ function verifyAgent(list: CapturedSignal[], ring: KeyRing, opts: VerifyOptions)
     else problems.push({ code: 'edited', ...at, message: `seq ${s.seq} (line ${e.c.line}): hash does not match the content (edited).` });
     if (s.v < 2) {
       report.unsigned++;
-      if (s.seq < lastSigned) problems.push({ code: 'unsigned', ...at, message: `seq ${s.seq} (line ${e.c.line}): v${s.v} signal without signature inside a signed chain (a downgrade: forged).` });
+      if (s.seq > firstSigned) problems.push({ code: 'unsigned', ...at, message: `seq ${s.seq} (line ${e.c.line}): v${s.v} signal without signature inside a signed chain (a downgrade: forged).` });
       else if (opts.requireSigned) problems.push({ code: 'unsigned', ...at, message: `seq ${s.seq} (line ${e.c.line}): v${s.v} signal without signature (--require-signed).` });
     } else if (e.sigOk === true) {
       report.signatures_ok++;
@@ -277,12 +277,16 @@ function checkChain(entries: readonly Entry[], report: AgentReport, opts: Verify
     const s = e.c.signal;
     const line = e.c.line;
     if (prev === undefined) {
-      const from = opts.firstSeq ?? s.seq;
-      if (from < s.seq && absent(from, s.seq - 1)) linkAcrossGap(s, line);
-      else if (s.seq === 1) {
+      // Before the first seq received: what --first-seq demands, else what gap events report.
+      let from = s.seq;
+      for (let cover = coverOf(from - 1); cover !== undefined; cover = coverOf(from - 1)) from = cover.first;
+      if (opts.firstSeq !== undefined) from = opts.firstSeq;
+      if (from < s.seq) {
+        if (absent(from, s.seq - 1)) linkAcrossGap(s, line);
+      } else if (s.seq === 1) {
         if (s.prev_hash === GENESIS_HASH) report.links_ok++;
         else problems.push({ code: 'genesis', seq: 1, line, message: `seq 1 (line ${line}): prev_hash is not the genesis hash (64 zeros).` });
-      } else if (coverOf(s.seq - 1) !== undefined) linkAcrossGap(s, line);
+      }
     } else if (s.seq === prev.seq + 1) {
       if (s.prev_hash === prev.hash) report.links_ok++;
       else problems.push({ code: 'chain_broken', seq: s.seq, line, message: `seq ${s.seq} (line ${line}): prev_hash does not match the hash of seq ${prev.seq} (chain broken: an event was replaced, reordered or inserted).` });

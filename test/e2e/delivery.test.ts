@@ -77,7 +77,7 @@ describe('otsentry run end to end', () => {
     expect(await agent.exited).toBe(0);
     const signals = uniqueSignals(subscriber.messages);
     for (const s of signals) {
-      expect(s.v).toBe(1);
+      expect(s.v).toBe(2);
       expect(typeof s.id).toBe('string');
       expect(Number.isInteger(s.seq)).toBe(true);
       expect(new Date(s.ts).toISOString()).toBe(s.ts);
@@ -95,6 +95,8 @@ describe('otsentry run end to end', () => {
       expect(s.message.length).toBeGreaterThan(0);
       expect(s.prev_hash).toMatch(/^[0-9a-f]{64}$/);
       expect(s.hash).toMatch(/^[0-9a-f]{64}$/);
+      expect(s.key_id).toMatch(/^[0-9a-f]{16}$/);
+      expect(Buffer.from(s.sig!, 'base64')).toHaveLength(64);
     }
     const mode = signals.filter((s) => s.rule === 'mode-whitelist');
     expect(mode.filter((s) => s.state === 'raised').length).toBeGreaterThan(0);

@@ -1,10 +1,14 @@
 // Child process for the Last Will test: an outbox plus a forwarder, as the agent runs them.
 // Args: BROKER_URL DATA_FILE APPEND_COUNT. Prints "C <seq>" per commit and "online" once connected.
+import path from 'node:path';
 import { SqliteOutbox } from '../../dist/agent/outbox/index.js';
 import { Forwarder } from '../../dist/agent/forward/index.js';
+import { loadSigningKey } from '../../dist/agent/signing/keys.js';
 
 const [url, file, countArg] = process.argv.slice(2);
-const box = SqliteOutbox.open({ file, agent: 'gw-lwt', site: 'plant-l', limits: { max_events: 1_000_000, max_bytes: 512 * 1024 * 1024, max_age_hours: 720 } });
+// Successive children share the outbox file, so they share its signing key too.
+const signer = (recorded) => loadSigningKey(path.dirname(file), { create: recorded === undefined });
+const box = SqliteOutbox.open({ file, agent: 'gw-lwt', site: 'plant-l', limits: { max_events: 1_000_000, max_bytes: 512 * 1024 * 1024, max_age_hours: 720 }, signer });
 const f = new Forwarder({
   broker: {
     url,

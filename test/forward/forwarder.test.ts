@@ -59,7 +59,7 @@ describe('forwarder', () => {
     const got = signals(sub.messages);
     expect(got.map((s) => s.seq)).toEqual(range(1, 250));
     expect(verifyChain(got)).toEqual({ ok: true, problems: [] });
-    const fields = ['v', 'id', 'seq', 'ts', 'agent', 'site', 'device', 'tag', 'rule', 'category', 'severity', 'state', 'score', 'message', 'observed', 'expected', 'evidence', 'prev_hash', 'hash'];
+    const fields = ['v', 'id', 'seq', 'ts', 'agent', 'site', 'device', 'tag', 'rule', 'category', 'severity', 'state', 'score', 'message', 'observed', 'expected', 'evidence', 'prev_hash', 'hash', 'key_id', 'sig'];
     expect(Object.keys(got[0]).sort()).toEqual([...fields].sort());
     expect(sub.messages.every((m) => m.qos === 1 && !m.retain)).toBe(true);
     await until(() => box.depth() === 0, 5000, 'outbox to drain');
