@@ -91,7 +91,7 @@ export async function runOutage(o: OutageOptions): Promise<OutageFigures> {
     if (state.depth !== 0) throw new Error(`outbox still holds ${state.depth} events after draining`);
     await capture.waitContiguous(state.lastSeq, 30_000).catch(() => undefined);
     const check = await checkCapture(file, state.lastSeq);
-    const verify = await verifyCapture(file);
+    const verify = await verifyCapture(file, flood.dataDir, state.lastSeq);
     say(`capture: ${describeCheck(check, state.lastSeq)}`);
     say(`otsentry verify: ${verify.summary}`);
     return { rate, outageS, backlog, catchUpS, drainRate, lastSeq: state.lastSeq, check, verify, ok: check.ok && verify.ok !== false };

@@ -77,7 +77,7 @@ export async function runSigkill(o: SigkillOptions): Promise<SigkillFigures> {
     if (state.depth !== 0) throw new Error(`outbox still holds ${state.depth} events after draining`);
     await capture.waitContiguous(state.lastSeq, 30_000).catch(() => undefined);
     const check = await checkCapture(file, state.lastSeq);
-    const verify = await verifyCapture(file);
+    const verify = await verifyCapture(file, flood.dataDir, state.lastSeq);
     const rate = state.lastSeq / seconds;
     say(`flood: ${state.lastSeq} signals committed in ${seconds.toFixed(1)} s = ${rate.toFixed(0)} signals/s with ${o.kills} SIGKILLs; ${tailRate.toFixed(0)} signals/s after the last restart (agent CPU ${agentCpu.toFixed(2)} s/s)`);
     say(`capture: ${describeCheck(check, state.lastSeq)}`);

@@ -1,5 +1,6 @@
 // Runs the real `otsentry verify` command on a capture file, as a security team would.
 import { execFile } from 'node:child_process';
+import { signingKeyFile } from '../../../agent/signing/keys.js';
 import { cliEntry } from './agent.js';
 
 export interface VerifyOutcome {
@@ -10,9 +11,14 @@ export interface VerifyOutcome {
   report?: unknown;
 }
 
-export function verifyCapture(file: string): Promise<VerifyOutcome> {
+/**
+ * The capture holds events only, so the agent's key comes from its data_dir (the verifier takes
+ * the public half); every seq from 1 to lastSeq must be accounted for.
+ */
+export function verifyCapture(file: string, dataDir: string, lastSeq: number): Promise<VerifyOutcome> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [cliEntry(), 'verify', file, '--json'], { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+    const args = ['verify', file, '--json', '--key', signingKeyFile(dataDir), '--first-seq', '1', '--last-seq', String(lastSeq)];
+    execFile(process.execPath, [cliEntry(), ...args], { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
       if (code !== 0 && /unknown command/.test(stderr)) {
         resolve({ ok: undefined, code, summary: 'not in this build (no verify command)' });
