@@ -3,6 +3,7 @@
 // user error ends in one clear message and a non-zero exit code, never a stack trace.
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError, formatProblems, loadConfig } from './config/load.js';
+import { rulesFileWarnings } from './config/warnings.js';
 import { createLogger } from './log.js';
 import { parseDuration } from './duration.js';
 import { packageVersion } from './package.js';
@@ -42,6 +43,9 @@ function intArg(v: string): number {
   return n;
 }
 
+/** `run` exits at most this long after SIGTERM/SIGINT, whatever the broker and PLCs do. */
+const STOP_BOUND_MS = 5000;
+
 /** Resolves when SIGINT or SIGTERM arrives. */
 function untilSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
@@ -71,6 +75,7 @@ export function buildProgram(): Command {
       const loaded = loadConfig(opts.config);
       const c = loaded.config;
       if (opts.rules) c.rules = mergeRuleFiles(c.rules, opts.rules, c.devices, loaded.file);
+      for (const w of [...loaded.warnings, ...rulesFileWarnings(opts.rules)]) process.stderr.write(`warning: ${w.path}: ${w.message}\n`);
       const tags = c.devices.reduce((n, d) => n + d.tags.length, 0);
       process.stdout.write(`${loaded.file}: valid (${c.devices.length} device${c.devices.length === 1 ? '' : 's'}, ${tags} tags, ${c.rules.length} rules)\n`);
     });
@@ -82,8 +87,11 @@ export function buildProgram(): Command {
     .option('-r, --rules <file>', 'also enforce this rules file, e.g. an approved baseline from `otsentry learn` (repeatable)', collect)
     .option('--record <file>', 'also write every poll cycle to this JSONL recording')
     .action(async (opts: { config: string; rules?: string[]; record?: string }) => {
+      // Everything the daemon creates (outbox, its -wal/-shm, alerts.json, keys) is for its user only.
+      process.umask(0o077);
       const loaded = loadConfig(opts.config);
       if (opts.rules) loaded.config.rules = mergeRuleFiles(loaded.config.rules, opts.rules, loaded.config.devices, loaded.file);
+      loaded.warnings.push(...rulesFileWarnings(opts.rules));
       const logger = createLogger(process.env.OTSENTRY_LOG_LEVEL ?? loaded.config.agent.log_level);
       // A daemon's last line of defence: a stray rejection is logged and the agent goes on (every
       // stage handles its own errors); an exception outside any stage ends it with one clear line.
@@ -96,7 +104,15 @@ export function buildProgram(): Command {
       const agent = await runAgent(loaded, { logger, onCycle: recorder && ((out) => recorder.writeCycle(out)) });
       const sig = await untilSignal();
       logger.info({ signal: sig }, 'Stopping.');
+      // A broker or PLC that never answers must not hold the stop: every committed event is in
+      // the outbox already (committed on append), so after the bound the process just exits.
+      const bound = setTimeout(() => {
+        logger.warn({ error_code: 'stop_timeout', bound_ms: STOP_BOUND_MS }, `Stop took longer than ${STOP_BOUND_MS / 1000} s (a broker or PLC does not answer); exiting now. Committed events are safe in the outbox.`);
+        process.exit(0);
+      }, STOP_BOUND_MS);
+      bound.unref();
       await agent.stop();
+      clearTimeout(bound);
       recorder?.close();
     });
 

@@ -12,6 +12,7 @@ import { DeviceScheduler, type CycleOutput } from './scheduler.js';
 import { Judge } from './judge.js';
 import { Inventory } from './inventory.js';
 import { startMetricsServer, type MetricsServer } from './metrics.js';
+import { privateDirProblem } from './config/permissions.js';
 
 export interface RunOptions {
   logger: Logger;
@@ -41,10 +42,14 @@ export async function runAgent(loaded: LoadedConfig, opts: RunOptions): Promise<
   const log = opts.logger;
   const devices = config.devices.filter((d) => d.enabled);
   try {
-    fs.mkdirSync(loaded.dataDir, { recursive: true });
+    // Only the agent's user may enter: the outbox, open alerts and keys live here.
+    fs.mkdirSync(loaded.dataDir, { recursive: true, mode: 0o700 });
   } catch (e) {
     throw Object.assign(new Error(`cannot create data_dir ${loaded.dataDir} (${(e as NodeJS.ErrnoException).code}); set agent.data_dir to a writable folder`), { code: 'data_dir' });
   }
+  const dataDirProblem = privateDirProblem(loaded.dataDir);
+  const warnings = [...loaded.warnings, ...(dataDirProblem ? [{ path: 'agent.data_dir', message: dataDirProblem }] : [])];
+  for (const w of warnings) log.warn({ path: w.path, error_code: 'unsafe_setting' }, `${w.path}: ${w.message}.`);
   const outbox = openOutbox(loaded.dataDir, config.agent.id, config.agent.site, config.outbox);
   // Rules are validated against every configured device; a disabled device just never sends samples.
   const engine = new RuleEngine(config.rules, config.devices);
@@ -71,6 +76,7 @@ export async function runAgent(loaded: LoadedConfig, opts: RunOptions): Promise<
     // Consumers take the public key that verifies every signal's `sig` from the retained status.
     statusExtra: () => ({ signing_key: outbox.signer.info }),
     protocolVersion: opts.protocolVersion,
+    statusExtra: () => ({ warnings: warnings.map((w) => `${w.path}: ${w.message}`) }),
   });
   const judge = new Judge(
     engine,

@@ -7,6 +7,8 @@ import type { z } from 'zod';
 import { configSchema, type AgentConfig, type SecretRef } from './schema.js';
 import { crossCheck } from './checks.js';
 import { resolveSecret, SecretError } from './secrets.js';
+import { secretFileProblem } from './permissions.js';
+import { brokerWarnings, writableFileWarnings } from './warnings.js';
 
 export interface ConfigProblem {
   path: string;
@@ -30,6 +32,8 @@ export interface LoadedConfig {
   baseDir: string;
   /** absolute data directory */
   dataDir: string;
+  /** what the agent starts with but warns about (log and status topic), as `path: message` */
+  warnings: ConfigProblem[];
 }
 
 export function formatProblems(problems: ConfigProblem[]): string {
@@ -95,9 +99,9 @@ export function parseConfigText(text: string, file = 'config'): { config?: Agent
 }
 
 /**
- * Load and validate; also checks that secrets and TLS files can be read (the forwarder reads them
- * itself when it connects, so they are never kept in memory longer than needed).
- * Throws ConfigError listing every problem.
+ * Load and validate; also checks that secrets and TLS files can be read and that no secret file is
+ * open to group or others (the forwarder reads them itself when it connects, so they are never
+ * kept in memory longer than needed). Throws ConfigError listing every problem.
  */
 export function loadConfig(file: string, opts: { checkSecrets?: boolean } = {}): LoadedConfig {
   const abs = path.resolve(file);
@@ -130,7 +134,19 @@ export function loadConfig(file: string, opts: { checkSecrets?: boolean } = {}):
       const f = b.tls?.[key];
       if (f && !fs.existsSync(path.resolve(baseDir, f))) secretProblems.push({ path: `broker.tls.${key}`, message: `file ${path.resolve(baseDir, f)} not found; check the path (relative paths start at the config file's folder)` });
     }
+    const unsafeKey = (where: string, f: string | undefined) => {
+      const problem = f === undefined ? undefined : secretFileProblem(path.resolve(baseDir, f));
+      if (problem) secretProblems.push({ path: where, message: problem });
+    };
+    unsafeKey('broker.tls.key_file', b.tls?.key_file);
+    // OPC UA logins read their own secrets (protocols/opcua/user.ts); their file modes are judged here.
+    config.devices.forEach((d, i) => {
+      if (d.protocol !== 'opcua') return;
+      if (d.auth.type === 'username') unsafeKey(`devices[${i}].auth.password`, d.auth.password.file);
+      if (d.auth.type === 'certificate') unsafeKey(`devices[${i}].auth.key_file`, d.auth.key_file);
+    });
     if (secretProblems.length > 0) throw new ConfigError(abs, secretProblems);
   }
-  return { config, file: abs, baseDir, dataDir: path.resolve(baseDir, config.agent.data_dir) };
+  const warnings = [...writableFileWarnings([{ path: '(file)', file: abs, what: 'config file' }]), ...brokerWarnings(config.broker)];
+  return { config, file: abs, baseDir, dataDir: path.resolve(baseDir, config.agent.data_dir), warnings };
 }

@@ -45,6 +45,8 @@ export const brokerSchema = z
     url: z
       .string()
       .regex(/^(mqtts?|wss?|tcp|ssl):\/\/[^\s]+$/, 'use mqtt://host:port or mqtts://host:port')
+      // user:password@ would end up in logs, process listings and backups of the config
+      .refine((u) => !/^[a-z]+:\/\/[^/@\s:]*:[^/@\s]*@/i.test(u), 'do not put the password in the URL; remove user:password@ and set broker.username and broker.password: { env: NAME } or { file: PATH }')
       .describe('Broker URL'),
     topic_prefix: z.string().min(1).regex(/^[^#+]+$/, 'no MQTT wildcards').default('otsentry'),
     client_id: z.string().min(1).optional().describe('Defaults to otsentry-{site}-{agent}'),

@@ -1,11 +1,17 @@
 // Secrets (broker password, key passphrases) come from environment variables or files, never
-// from the config text itself, and are never logged.
+// from the config text itself, and are never logged. A secret file others can read is refused.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { SecretRef } from './schema.js';
+import { secretFileProblem } from './permissions.js';
 
 export class SecretError extends Error {
-  readonly code = 'secret_unavailable';
+  constructor(
+    message: string,
+    readonly code: 'secret_unavailable' | 'secret_unsafe' = 'secret_unavailable',
+  ) {
+    super(message);
+  }
 }
 
 /** Resolve a secret reference; file paths are relative to the config file's folder. */
@@ -18,6 +24,8 @@ export function resolveSecret(ref: SecretRef, baseDir: string, where: string): s
     return v;
   }
   const file = path.resolve(baseDir, ref.file!);
+  const unsafe = secretFileProblem(file);
+  if (unsafe !== undefined) throw new SecretError(`${where}: ${unsafe}`, 'secret_unsafe');
   try {
     return fs.readFileSync(file, 'utf8').replace(/\r?\n$/, '');
   } catch (e) {
