@@ -62,7 +62,7 @@ describe('config loading', () => {
 
   it('reads a secret from a file and never keeps it in the config object', () => {
     const dir = fs.mkdtempSync(path.join(process.env.TMPDIR ?? '/tmp', 'otsentry-cfg-'));
-    fs.writeFileSync(path.join(dir, 'pw'), 's3cret\n');
+    fs.writeFileSync(path.join(dir, 'pw'), 's3cret\n', { mode: 0o600 });
     const file = path.join(dir, 'agent.yaml');
     fs.writeFileSync(
       file,

@@ -72,7 +72,7 @@ describe.skipIf(mosquittoPath() === undefined)('refusing brokers (mosquitto)', (
   it('delivers with the right password', async () => {
     const b = await brokerWithPassword();
     const secret = path.join(tempDir(), 'pw');
-    fs.writeFileSync(secret, 's3cret\n');
+    fs.writeFileSync(secret, 's3cret\n', { mode: 0o600 });
     const sub = await collect(b.url, 'otsentry/plant-a/gw-1/events', { username: 'agent', password: 's3cret' });
     cleanup.push(() => sub.close());
     const box = outbox();

@@ -63,7 +63,7 @@ describe('explainError', () => {
 describe('client options', () => {
   it('defaults the client id, resolves the password file and leaves reconnecting to us', () => {
     const dir = tempDir();
-    fs.writeFileSync(path.join(dir, 'pw.txt'), 'hunter2\n');
+    fs.writeFileSync(path.join(dir, 'pw.txt'), 'hunter2\n', { mode: 0o600 });
     const o = clientOptions(brokerConfig('mqtt://b:1883', { username: 'u', password: { file: 'pw.txt' } }), 'plant-a', 'gw-1', dir);
     expect(o).toMatchObject({ clientId: 'otsentry-plant-a-gw-1', clean: true, reconnectPeriod: 0, keepalive: 30, connectTimeout: 3000, username: 'u', password: 'hunter2' });
     expect(defaultClientId('s', 'a')).toBe('otsentry-s-a');

@@ -54,7 +54,7 @@ beforeAll(async () => {
   const dir = tempDir('opcua-golden');
   const dataDir = path.join(dir, 'data');
   const passwordFile = path.join(dir, 'opcua-password');
-  fs.writeFileSync(passwordFile, `${DEFAULT_SIM_USER.password}\n`);
+  fs.writeFileSync(passwordFile, `${DEFAULT_SIM_USER.password}\n`, { mode: 0o600 });
   await pairAgentWithSimulator(remotePairTarget(sim), dataDir);
   const config = opcuaAgentConfig({
     brokerUrl: broker.url,
