@@ -74,9 +74,8 @@ export async function runAgent(loaded: LoadedConfig, opts: RunOptions): Promise<
     devices: () => Object.fromEntries([...schedulers].map(([id, s]) => [id, { state: s.health.state, skipped_cycles: s.health.skipped_cycles }])),
     assets,
     // Consumers take the public key that verifies every signal's `sig` from the retained status.
-    statusExtra: () => ({ signing_key: outbox.signer.info }),
+    statusExtra: () => ({ signing_key: outbox.signer.info, warnings: warnings.map((w) => `${w.path}: ${w.message}`) }),
     protocolVersion: opts.protocolVersion,
-    statusExtra: () => ({ warnings: warnings.map((w) => `${w.path}: ${w.message}`) }),
   });
   const judge = new Judge(
     engine,
