@@ -8,6 +8,9 @@ import path from 'node:path';
 import { freePort } from './agent.js';
 import type { RestartableBroker } from './outage.js';
 
+// Ctrl-C of a soak run: exit normally, so the 'exit' handlers kill the broker and agent children.
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
+
 export interface SoakBroker extends RestartableBroker {
   close(): Promise<void>;
 }
@@ -40,8 +43,13 @@ export async function startSoakBroker(): Promise<SoakBroker> {
   const onExit = () => child?.kill('SIGKILL');
   process.once('exit', onExit);
   const start = async () => {
-    child = spawn(bin, ['-c', conf], { stdio: ['ignore', 'ignore', 'inherit'] });
-    await waitPort(port, true);
+    const c = spawn(bin, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    c.stderr!.on('data', (b: Buffer) => (log = (log + b.toString()).slice(-2000)));
+    child = c;
+    await waitPort(port, true).catch((e: Error) => {
+      throw new Error(`${e.message}:\n${log}`);
+    });
   };
   const stop = async () => {
     const c = child;
