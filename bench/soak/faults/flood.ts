@@ -11,8 +11,8 @@ import { freePort, scrape, type AgentProcess } from './agent.js';
 export const FLOOD_AGENT = { id: 'gw-faults', site: 'soak' } as const;
 export const FLOOD_EVENTS_TOPIC = `otsentry/${FLOOD_AGENT.site}/${FLOOD_AGENT.id}/events`;
 
-/** Registers of the flood PLC: about 10 signals/s each, so 100 aim at 1000/s. */
-export const FLOOD_REGISTERS = 100;
+/** Registers of the flood PLC: about 10 signals/s each, so 150 aim at 1500/s (a loaded machine gets fewer: the steps and polls drift into each other). */
+export const FLOOD_REGISTERS = 150;
 const POLL_MS = 100;
 const STEP_MS = 200;
 
