@@ -1,6 +1,7 @@
 // The independent consumer of the fault suite: a QoS 1 subscriber with a persistent session that
 // writes every event as a `mosquitto_sub -v` line (topic, space, payload) to a capture file, and
 // the checks on that file: seq continuity, order of first arrival, duplicates, hashes and links.
+import { verify, type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import readline from 'node:readline';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -93,7 +94,11 @@ export interface CaptureCheck {
   unreadable: number;
   /** resends that differ from the first arrival of that seq (id, hash) or do not match their hash */
   conflicting: number;
-  /** hash and chain problems, one sentence each (at most 20 kept) */
+  /** signatures were checked (a public key was given) */
+  signaturesChecked: boolean;
+  /** events whose Ed25519 signature does not verify under the agent's key, or that carry none */
+  badSignatures: number;
+  /** hash, chain and signature problems, one sentence each (at most 20 kept) */
   chain: string[];
   ok: boolean;
 }
@@ -105,10 +110,11 @@ interface Link {
 }
 
 /**
- * Check a capture against the last committed seq: 0 lost, 0 reordered, every hash and link valid.
- * Streams the file and keeps only id and hashes per seq, so a capture of millions of events fits.
+ * Check a capture against the last committed seq: 0 lost, 0 reordered, every hash and link valid,
+ * and with the agent's public key every signature. Streams the file and keeps only id and hashes
+ * per seq, so a capture of millions of events fits.
  */
-export async function checkCapture(file: string, lastSeq: number): Promise<CaptureCheck> {
+export async function checkCapture(file: string, lastSeq: number, publicKey?: KeyObject): Promise<CaptureCheck> {
   const bySeq = new Map<number, Link>();
   const chain: string[] = [];
   const problem = (p: string) => {
@@ -120,6 +126,7 @@ export async function checkCapture(file: string, lastSeq: number): Promise<Captu
   let highest = 0;
   let duplicates = 0;
   let conflicting = 0;
+  let badSignatures = 0;
   const lines = readline.createInterface({ input: fs.createReadStream(file, 'utf8'), crlfDelay: Infinity });
   for await (const line of lines) {
     const space = line.indexOf(' ');
@@ -144,6 +151,10 @@ export async function checkCapture(file: string, lastSeq: number): Promise<Captu
       continue;
     }
     if (hashSignal(s) !== s.hash) problem(`seq ${s.seq}: hash does not match the content (event modified).`);
+    if (publicKey !== undefined && !(typeof s.sig === 'string' && verify(null, Buffer.from(s.hash, 'ascii'), publicKey, Buffer.from(s.sig, 'base64')))) {
+      badSignatures++;
+      problem(`seq ${s.seq}: ${s.sig === undefined ? 'not signed' : 'signature does not verify under the agent key'}.`);
+    }
     if (s.rule === GAP_RULE) problem(`seq ${s.seq}: retention dropped events (${s.message}).`);
     bySeq.set(s.seq, { id: s.id, hash: s.hash, prev: s.prev_hash });
     if (s.seq < highest) reordered++;
@@ -166,6 +177,8 @@ export async function checkCapture(file: string, lastSeq: number): Promise<Captu
     reordered,
     unreadable,
     conflicting,
+    signaturesChecked: publicKey !== undefined,
+    badSignatures,
     chain,
     ok: lost === 0 && reordered === 0 && unreadable === 0 && conflicting === 0 && chain.length === 0 && unique === lastSeq,
   };
@@ -174,5 +187,5 @@ export async function checkCapture(file: string, lastSeq: number): Promise<Captu
 /** One line for the report. */
 export function describeCheck(c: CaptureCheck, lastSeq: number): string {
   const chain = c.chain.length === 0 ? 'chain valid' : `${c.chain.length} chain problems (first: ${c.chain[0]})`;
-  return `seq 1..${lastSeq}: ${c.unique} unique of ${c.messages} messages, ${c.lost} lost, ${c.reordered} reordered, ${c.duplicates} duplicates, ${c.unreadable} unreadable, ${c.conflicting} conflicting, ${chain}`;
+  return `seq 1..${lastSeq}: ${c.unique} unique of ${c.messages} messages, ${c.lost} lost, ${c.reordered} reordered, ${c.duplicates} duplicates, ${c.unreadable} unreadable, ${c.conflicting} conflicting, ${c.signaturesChecked ? `${c.badSignatures} bad signatures` : 'signatures not checked'}, ${chain}`;
 }

@@ -2,11 +2,14 @@
 // 200 ms, polled every 100 ms by a `rate` rule that any change violates, so each register raises
 // on one cycle and clears on the next (about 10 signals/s per register). Flap hold and rate limit
 // are turned off so every raise and clear becomes its own event.
+import { createPublicKey } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { benchSimulatorConfig, startModbusSimulator, type ModbusSimulator } from '../../../simulators/modbus/index.js';
-import { freePort, scrape, type AgentProcess } from './agent.js';
+import { freePort, readOutbox, scrape, type AgentProcess } from './agent.js';
+import { checkCapture, describeCheck, type Capture, type CaptureCheck } from './capture.js';
+import { agentPublicKey, verifyCapture, type VerifyOutcome } from './verify.js';
 
 export const FLOOD_AGENT = { id: 'gw-faults', site: 'soak' } as const;
 export const FLOOD_EVENTS_TOPIC = `otsentry/${FLOOD_AGENT.site}/${FLOOD_AGENT.id}/events`;
@@ -66,6 +69,40 @@ export async function startFlood(dir: string, brokerUrl: string, registers = FLO
       await sim.startScenario('plc-offline', plc.id);
     },
   };
+}
+
+export interface FloodVerdict {
+  /** the newest seq the outbox ever committed (read from the file after the agent stopped) */
+  lastSeq: number;
+  /** the capture checked by this suite's own code */
+  check: CaptureCheck;
+  /** the capture checked by `otsentry verify` */
+  verify: VerifyOutcome;
+  ok: boolean;
+}
+
+/**
+ * End of a flood run: stop the signals, let the agent drain its outbox, stop it (SIGTERM, exit 0),
+ * read the last committed seq from its outbox file, then check the capture against it twice:
+ * with this suite's own count and with `otsentry verify` under the agent's public key.
+ */
+export async function drainAndVerify(flood: Flood, agent: AgentProcess, capture: Capture, say: (line: string) => void): Promise<FloodVerdict> {
+  await flood.stopSignals();
+  await waitDrained(agent, flood.metricsUrl, 60_000);
+  const code = await agent.kill('SIGTERM');
+  if (code !== 0) throw new Error(`agent exited with ${code} on SIGTERM:\n${agent.output()}`);
+  const state = readOutbox(flood.dataDir);
+  if (state.depth !== 0) throw new Error(`outbox still holds ${state.depth} events after draining`);
+  // PUBACK means the broker has it; the capture gets it a moment later.
+  await capture.waitContiguous(state.lastSeq, 30_000).catch(() => undefined);
+  const pem = await agentPublicKey(flood.config);
+  const keyFile = path.join(path.dirname(flood.config), 'agent-key.pem');
+  fs.writeFileSync(keyFile, pem);
+  const check = await checkCapture(capture.file, state.lastSeq, createPublicKey(pem));
+  say(`capture: ${describeCheck(check, state.lastSeq)}`);
+  const verify = await verifyCapture(capture.file, state.lastSeq, keyFile);
+  say(`otsentry verify: ${verify.summary}`);
+  return { lastSeq: state.lastSeq, check, verify, ok: check.ok && verify.ok };
 }
 
 /** Wait until the running agent's outbox is empty and nothing is in flight (after stopSignals). */

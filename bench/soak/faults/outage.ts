@@ -2,11 +2,11 @@
 // flood runs; once it is back, everything committed meanwhile arrives, in order. Prints the
 // backlog and the drain rate.
 import path from 'node:path';
-import { readOutbox, scrape, startAgent, waitMetrics, type AgentProcess } from './agent.js';
-import { checkCapture, describeCheck, startCapture, type CaptureCheck } from './capture.js';
-import { FLOOD_EVENTS_TOPIC, startFlood, waitDrained } from './flood.js';
+import { scrape, startAgent, waitMetrics, type AgentProcess } from './agent.js';
+import { startCapture, type CaptureCheck } from './capture.js';
+import { drainAndVerify, FLOOD_EVENTS_TOPIC, startFlood } from './flood.js';
 import { sleep, waitFor } from './sigkill.js';
-import { verifyCapture, type VerifyOutcome } from './verify.js';
+import type { VerifyOutcome } from './verify.js';
 
 /** A broker that keeps sessions across stop/restart (persistence), on the same port. */
 export interface RestartableBroker {
@@ -83,18 +83,8 @@ export async function runOutage(o: OutageOptions): Promise<OutageFigures> {
     const drainRate = (committed - delivered) / catchUpS;
     say(`broker back after ${outageS.toFixed(1)} s with a backlog of ${backlog} events; every seq up to ${committed} arrived ${catchUpS.toFixed(1)} s later: drain ${drainRate.toFixed(0)} events/s while the flood went on`);
     await sleep(1000);
-    await flood.stopSignals();
-    await waitDrained(agent, flood.metricsUrl, 60_000);
-    const code = await agent.kill('SIGTERM');
-    if (code !== 0) throw new Error(`agent exited with ${code} on SIGTERM:\n${agent.output()}`);
-    const state = readOutbox(flood.dataDir);
-    if (state.depth !== 0) throw new Error(`outbox still holds ${state.depth} events after draining`);
-    await capture.waitContiguous(state.lastSeq, 30_000).catch(() => undefined);
-    const check = await checkCapture(file, state.lastSeq);
-    const verify = await verifyCapture(file, flood.dataDir, state.lastSeq);
-    say(`capture: ${describeCheck(check, state.lastSeq)}`);
-    say(`otsentry verify: ${verify.summary}`);
-    return { rate, outageS, backlog, catchUpS, drainRate, lastSeq: state.lastSeq, check, verify, ok: check.ok && verify.ok !== false };
+    const v = await drainAndVerify(flood, agent, capture, say);
+    return { rate, outageS, backlog, catchUpS, drainRate, lastSeq: v.lastSeq, check: v.check, verify: v.verify, ok: v.ok };
   } finally {
     await agent?.kill('SIGKILL');
     if (brokerDown) await o.broker.restart().catch(() => undefined);

@@ -2,10 +2,10 @@
 // restart the independent capture must hold every seq from 1 to the last committed one, in
 // order, with a valid chain (duplicates from resends are counted, not errors).
 import path from 'node:path';
-import { cpuSeconds, readOutbox, scrape, startAgent, waitMetrics, type AgentProcess } from './agent.js';
-import { checkCapture, describeCheck, startCapture, type CaptureCheck } from './capture.js';
-import { FLOOD_EVENTS_TOPIC, startFlood, waitDrained } from './flood.js';
-import { verifyCapture, type VerifyOutcome } from './verify.js';
+import { cpuSeconds, scrape, startAgent, waitMetrics, type AgentProcess } from './agent.js';
+import { startCapture, type CaptureCheck } from './capture.js';
+import { drainAndVerify, FLOOD_EVENTS_TOPIC, startFlood } from './flood.js';
+import type { VerifyOutcome } from './verify.js';
 
 export interface FaultBroker {
   url: string;
@@ -68,21 +68,11 @@ export async function runSigkill(o: SigkillOptions): Promise<SigkillFigures> {
     const tailS = (performance.now() - tailFrom) / 1000;
     const tailRate = ((last.get('otsentry_signals_total') ?? 0) - (first.get('otsentry_signals_total') ?? 0)) / tailS;
     const agentCpu = (cpuSeconds(agent.child.pid) - cpu0) / tailS;
-    await flood.stopSignals();
     const seconds = (performance.now() - t0) / 1000;
-    await waitDrained(agent, flood.metricsUrl, 60_000);
-    const code = await agent.kill('SIGTERM');
-    if (code !== 0) throw new Error(`agent exited with ${code} on SIGTERM:\n${agent.output()}`);
-    const state = readOutbox(flood.dataDir);
-    if (state.depth !== 0) throw new Error(`outbox still holds ${state.depth} events after draining`);
-    await capture.waitContiguous(state.lastSeq, 30_000).catch(() => undefined);
-    const check = await checkCapture(file, state.lastSeq);
-    const verify = await verifyCapture(file, flood.dataDir, state.lastSeq);
-    const rate = state.lastSeq / seconds;
-    say(`flood: ${state.lastSeq} signals committed in ${seconds.toFixed(1)} s = ${rate.toFixed(0)} signals/s with ${o.kills} SIGKILLs; ${tailRate.toFixed(0)} signals/s after the last restart (agent CPU ${agentCpu.toFixed(2)} s/s)`);
-    say(`capture: ${describeCheck(check, state.lastSeq)}`);
-    say(`otsentry verify: ${verify.summary}`);
-    return { kills: o.kills, seconds, lastSeq: state.lastSeq, rate, tailRate, agentCpu, check, verify, ok: check.ok && verify.ok !== false };
+    const v = await drainAndVerify(flood, agent, capture, say);
+    const rate = v.lastSeq / seconds;
+    say(`flood: ${v.lastSeq} signals committed in ${seconds.toFixed(1)} s = ${rate.toFixed(0)} signals/s with ${o.kills} SIGKILLs; ${tailRate.toFixed(0)} signals/s after the last restart (agent CPU ${agentCpu.toFixed(2)} s/s)`);
+    return { kills: o.kills, seconds, lastSeq: v.lastSeq, rate, tailRate, agentCpu, check: v.check, verify: v.verify, ok: v.ok };
   } finally {
     await agent?.kill('SIGKILL');
     await capture.close();
