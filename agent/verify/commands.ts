@@ -113,6 +113,10 @@ export function addVerifyCommands(program: Command, kit: VerifyKit): void {
           keyFile: o.tlsKey,
           insecure: o.tlsInsecure,
           stop: kit.untilSignal(),
+          onSubscribed: () => {
+            const until = [o.count === undefined ? undefined : `${o.count} events`, o.duration === undefined ? undefined : `${o.duration / 1000} s`].filter(Boolean).join(' or ');
+            process.stderr.write(`otsentry: subscribed to ${o.topic}; capturing until ${until || 'Ctrl-C'}.\n`);
+          },
         });
         if (lost) process.stderr.write('otsentry: the broker connection was lost; verifying what arrived until then.\n');
       } else {

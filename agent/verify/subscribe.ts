@@ -19,6 +19,8 @@ export interface SubscribeOptions {
   insecure?: boolean;
   /** resolves when the user interrupts (Ctrl-C) */
   stop: Promise<unknown>;
+  /** called once the subscription is in place (messages from now on are captured) */
+  onSubscribed?: () => void;
   connectTimeoutMs?: number;
 }
 
@@ -74,6 +76,7 @@ export async function subscribeCapture(capture: Capture, o: SubscribeOptions): P
     });
     const granted = await client.subscribeAsync(o.topic, { qos: 1 });
     if (granted.some((g) => g.qos === 128)) throw new SubscribeError(`broker ${redact(o.url)} refused the subscription to ${o.topic}; check the ACL for this user.`, 'verify_broker');
+    o.onSubscribed?.();
     const timer = o.durationMs === undefined ? undefined : setTimeout(finish, o.durationMs);
     let lost = false;
     client.on('close', () => {
