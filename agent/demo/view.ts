@@ -1,8 +1,10 @@
-// The demo's live view: subscribes to the broker like a central SOC would, checks every signal's
-// hash chain as it arrives, and prints one readable line per signal, status and asset change.
+// The demo's live view: subscribes to the broker like a central SOC would, prints one readable
+// line per signal, status and asset change, and verifies what arrived as `otsentry verify` does:
+// hashes, chain, signatures (key from the retained status), seq continuity and gap events.
 import mqtt from 'mqtt';
 import type { RiskSignal, Severity } from '../signal.js';
-import { hashSignal } from '../outbox/index.js';
+import { Capture } from '../verify/capture.js';
+import { verifySignals } from '../verify/verify.js';
 
 const SEVERITY_COLOR: Record<Severity, string> = { info: '37', low: '36', medium: '33', high: '31', critical: '1;41' };
 
@@ -11,7 +13,8 @@ export interface ViewStats {
   raised: number;
   cleared: number;
   duplicates: number;
-  chainProblems: string[];
+  /** what verification of everything received so far found (computed when read) */
+  readonly chainProblems: string[];
   bySeverity: Record<string, number>;
   received: RiskSignal[];
 }
@@ -25,8 +28,20 @@ export async function startLiveView(opts: { url: string; prefix: string; json: b
   const out = opts.out ?? process.stdout;
   const color = !opts.json && (out as NodeJS.WriteStream).isTTY === true;
   const paint = (code: string, text: string) => (color ? `\x1b[${code}m${text}\x1b[0m` : text);
-  const stats: ViewStats = { signals: 0, raised: 0, cleared: 0, duplicates: 0, chainProblems: [], bySeverity: {}, received: [] };
-  const lastByAgent = new Map<string, RiskSignal>();
+  const capture = new Capture();
+  let messages = 0;
+  const stats: ViewStats = {
+    signals: 0,
+    raised: 0,
+    cleared: 0,
+    duplicates: 0,
+    get chainProblems() {
+      const report = verifySignals(capture.signals, { keys: [], announced: capture.announced });
+      return [...capture.badLines.map((b) => b.message), ...report.agents.flatMap((a) => a.problems.map((p) => `${a.site}/${a.agent}: ${p.message}`))];
+    },
+    bySeverity: {},
+    received: [],
+  };
   const seenIds = new Set<string>();
   let lastStatus = '';
   let lastLevel = '';
@@ -47,6 +62,7 @@ export async function startLiveView(opts: { url: string; prefix: string; json: b
   await client.subscribeAsync(`${opts.prefix}/#`, { qos: 1 });
 
   client.on('message', (topic, payload) => {
+    capture.message(topic, payload.toString('utf8'), ++messages);
     const kind = topic.slice(topic.lastIndexOf('/') + 1);
     let msg: unknown;
     try {
@@ -71,12 +87,6 @@ export async function startLiveView(opts: { url: string; prefix: string; json: b
     if (s.state === 'raised') stats.raised++;
     else stats.cleared++;
     stats.bySeverity[s.severity] = (stats.bySeverity[s.severity] ?? 0) + 1;
-    const key = `${s.site}/${s.agent}`;
-    const prev = lastByAgent.get(key);
-    if (hashSignal(s) !== s.hash) stats.chainProblems.push(`seq ${s.seq}: hash does not match its content`);
-    if (prev && s.seq === prev.seq + 1 && s.prev_hash !== prev.hash) stats.chainProblems.push(`seq ${s.seq}: prev_hash does not chain to seq ${prev.seq}`);
-    if (prev && s.seq > prev.seq + 1 && s.rule !== 'otsentry.outbox_gap') stats.chainProblems.push(`seq ${prev.seq + 1}-${s.seq - 1}: missing`);
-    if (!prev || s.seq > prev.seq) lastByAgent.set(key, s);
     if (opts.json) {
       out.write(JSON.stringify(s) + '\n');
       return;
