@@ -31,6 +31,8 @@ export interface DetectorType {
 }
 
 export type ParamsOf<S extends z.ZodRawShape> = z.output<z.ZodObject<S>>;
+/** What checks get: the detector's own fields and the rule's id (validation hands over the whole parsed rule). */
+type CheckedParams<S extends z.ZodRawShape> = ParamsOf<S> & { readonly id: string };
 
 export interface DetectorDef<S extends z.ZodRawShape> {
   type: string;
@@ -40,8 +42,8 @@ export interface DetectorDef<S extends z.ZodRawShape> {
   texts: TypeTexts;
   vars?: readonly string[];
   tagMode: TagMode;
-  resolveTags?(params: ParamsOf<S>, device: DeviceRef): { tags: string[]; issues: RuleIssue[] };
-  check?(params: ParamsOf<S>, device: DeviceRef): RuleIssue[];
+  resolveTags?(params: CheckedParams<S>, device: DeviceRef): { tags: string[]; issues: RuleIssue[] };
+  check?(params: CheckedParams<S>, device: DeviceRef): RuleIssue[];
   create(rule: ResolvedRule<ParamsOf<S>>, ctx: DetectorContext): Detector;
 }
 
@@ -55,8 +57,8 @@ export function defineDetector<S extends z.ZodRawShape>(def: DetectorDef<S>): De
     texts: def.texts,
     vars: def.vars ?? [],
     tagMode: def.tagMode,
-    resolveTags: def.resolveTags ? (p, d) => def.resolveTags!(p as ParamsOf<S>, d) : undefined,
-    check: def.check ? (p, d) => def.check!(p as ParamsOf<S>, d) : undefined,
+    resolveTags: def.resolveTags ? (p, d) => def.resolveTags!(p as CheckedParams<S>, d) : undefined,
+    check: def.check ? (p, d) => def.check!(p as CheckedParams<S>, d) : undefined,
     create: (rule, ctx) => def.create(rule as ResolvedRule<ParamsOf<S>>, ctx),
   };
 }
@@ -67,14 +69,16 @@ export function subPath(...parts: (string | number)[]): string {
 }
 
 /** Issues of an expression field: syntax errors with their column, unknown tags with the known ones. */
-export function checkExpr(path: string, src: string, device: DeviceRef): RuleIssue[] {
+export function checkExpr(path: string, src: string, device: DeviceRef, rule: string): RuleIssue[] {
   const names = device.tags.map((t) => t.name);
   try {
     parseExpr(src, new Set(names));
     return [];
   } catch (e) {
     if (!(e instanceof ExprError)) throw e;
-    const hint = e.message.startsWith('unknown tag') ? `; tags of ${device.id}: ${listNames(names)}` : '';
+    let hint = '';
+    if (e.code === 'expr_unknown_tag') hint = `; tags of ${device.id}: ${listNames(names)}`;
+    else if (e.code === 'expr_too_deep' || e.code === 'expr_too_long') hint = `; simplify the ${path} of rule '${rule}' or split it into several rules`;
     return [{ path, message: `${e.message}${hint}` }];
   }
 }

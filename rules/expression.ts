@@ -82,7 +82,7 @@ export const expressionType = defineDetector({
   vars: ['expr', 'values'],
   tagMode: 'params',
   resolveTags(p, device) {
-    const issues = checkExpr('expr', p.expr, device);
+    const issues = checkExpr('expr', p.expr, device, p.id);
     if (issues.length > 0) return { tags: [], issues };
     try {
       return { tags: [...new Set(tagRefs(parseExpr(p.expr)).map((t) => t.name))], issues };

@@ -111,6 +111,6 @@ export const stuckType = defineDetector({
   texts,
   vars: ['still_s', 'duration_s', 'tolerance'],
   tagMode: 'tags',
-  check: (p, device) => (p.when === undefined ? [] : checkExpr('when', p.when, device)),
+  check: (p, device) => (p.when === undefined ? [] : checkExpr('when', p.when, device, p.id)),
   create: (rule, ctx) => new StuckDetector(rule, ctx),
 });

@@ -15,12 +15,22 @@ type Fn = 'abs' | 'min' | 'max';
 const FUNCTIONS: Record<Fn, [number, number]> = { abs: [1, 1], min: [2, 8], max: [2, 8] };
 const KEYWORDS = new Set(['and', 'or', 'not', 'implies', 'true', 'false']);
 const CMP = new Set(['==', '!=', '<', '<=', '>', '>=']);
+/**
+ * Bounds that keep a config from exhausting the stack or the parser's time: nesting (parentheses,
+ * not, unary minus, function arguments, the right side of implies) and length. Learned invariants
+ * nest 3 levels and stay under 200 characters.
+ */
+export const MAX_EXPR_DEPTH = 32;
+export const MAX_EXPR_CHARS = 4096;
+
+export type ExprErrorCode = 'expr_syntax' | 'expr_unknown_tag' | 'expr_too_deep' | 'expr_too_long';
 
 /** A bad expression; column is 1-based. */
 export class ExprError extends Error {
   constructor(
     message: string,
     readonly column: number,
+    readonly code: ExprErrorCode = 'expr_syntax',
   ) {
     super(`${message} at column ${column}`);
     this.name = 'ExprError';
@@ -81,7 +91,21 @@ function lex(src: string): Token[] {
 
 class Parser {
   private i = 0;
+  private depth = 0;
   constructor(private readonly toks: Token[]) {}
+
+  /**
+   * Parse the part opened by the token just taken; refuses nesting beyond MAX_EXPR_DEPTH (at that
+   * token's column) before the stack can overflow.
+   */
+  private nested(part: () => Node): Node {
+    if (++this.depth > MAX_EXPR_DEPTH) {
+      throw new ExprError(`nested deeper than the limit of ${MAX_EXPR_DEPTH} levels (parentheses, not, unary minus, function arguments, implies)`, this.toks[this.i - 1].col, 'expr_too_deep');
+    }
+    const n = part();
+    this.depth--;
+    return n;
+  }
 
   private peek(): Token {
     return this.toks[this.i];
@@ -110,7 +134,7 @@ class Parser {
     const l = this.or();
     if (this.isOp('implies')) {
       this.i++;
-      return { k: 'bin', op: 'implies', l, r: this.implies() };
+      return { k: 'bin', op: 'implies', l, r: this.nested(() => this.implies()) };
     }
     return l;
   }
@@ -133,7 +157,7 @@ class Parser {
   private not(): Node {
     if (this.isOp('not')) {
       this.i++;
-      return { k: 'not', e: this.not() };
+      return { k: 'not', e: this.nested(() => this.not()) };
     }
     return this.cmp();
   }
@@ -170,7 +194,7 @@ class Parser {
   private unary(): Node {
     if (this.isOp('-')) {
       this.i++;
-      return { k: 'neg', e: this.unary() };
+      return { k: 'neg', e: this.nested(() => this.unary()) };
     }
     return this.primary();
   }
@@ -182,7 +206,7 @@ class Parser {
     }
     if (t.t === 'op' && t.s === '(') {
       this.i++;
-      const e = this.implies();
+      const e = this.nested(() => this.implies());
       this.expect(')');
       return e;
     }
@@ -204,10 +228,10 @@ class Parser {
     this.expect('(');
     const args: Node[] = [];
     if (!this.isOp(')')) {
-      args.push(this.implies());
+      args.push(this.nested(() => this.implies()));
       while (this.isOp(',')) {
         this.i++;
-        args.push(this.implies());
+        args.push(this.nested(() => this.implies()));
       }
     }
     this.expect(')');
@@ -221,12 +245,14 @@ class Parser {
 
 /**
  * Parse an expression. With `tags`, every name must be one of them (ExprError names the column).
+ * At most MAX_EXPR_CHARS long and MAX_EXPR_DEPTH deep (ExprError otherwise, never a stack overflow).
  */
 export function parseExpr(src: string, tags?: ReadonlySet<string>): Node {
+  if (src.length > MAX_EXPR_CHARS) throw new ExprError(`${src.length} characters long, over the limit of ${MAX_EXPR_CHARS}`, MAX_EXPR_CHARS + 1, 'expr_too_long');
   const ast = new Parser(lex(src)).parse();
   if (tags) {
     for (const t of tagRefs(ast)) {
-      if (!tags.has(t.name)) throw new ExprError(`unknown tag '${t.name}'`, t.col);
+      if (!tags.has(t.name)) throw new ExprError(`unknown tag '${t.name}'`, t.col, 'expr_unknown_tag');
     }
   }
   return ast;

@@ -1,7 +1,7 @@
 // The expression language (parse errors with columns, evaluation) and the expression detector.
 import { describe, expect, it } from 'vitest';
 import { compileExpr } from '../../rules/expr/compile.js';
-import { ExprError, parseExpr } from '../../rules/expr/parse.js';
+import { ExprError, MAX_EXPR_CHARS, MAX_EXPR_DEPTH, parseExpr } from '../../rules/expr/parse.js';
 import { engine, link, sample, T0, TANK_TAGS } from './helpers.js';
 
 const index = new Map(['a', 'b', 'c', 'pump', 'flow', 'flow-in', 'x.y'].map((n, i) => [n, i]));
@@ -56,12 +56,35 @@ describe('expression language', () => {
     ['`flow', 'unclosed ` around a tag name at column 1'],
     ['a and', 'expected a value (number, true, false, tag name, function or parenthesis), found end of expression at column 6'],
   ])('error: %s', (src, msg) => {
-    expect(() => parseExpr(src, new Set(index.keys()))).toThrow(new ExprError(msg.replace(/ at column \d+$/, ''), Number(/column (\d+)$/.exec(msg)![1])));
+    expect(() => parseExpr(src, new Set(index.keys()))).toThrow(ExprError);
     try {
       parseExpr(src, new Set(index.keys()));
     } catch (e) {
       expect((e as Error).message).toBe(msg);
     }
+  });
+
+  it('refuses nesting beyond the limit and overlong expressions with their code, never a stack overflow', () => {
+    const tags = new Set(index.keys());
+    const parens = (n: number) => `${'('.repeat(n)}flow${')'.repeat(n)} > 1`;
+    expect(() => parseExpr(parens(MAX_EXPR_DEPTH), tags)).not.toThrow();
+    expect(() => parseExpr(parens(MAX_EXPR_DEPTH + 1), tags)).toThrow(`nested deeper than the limit of ${MAX_EXPR_DEPTH} levels (parentheses, not, unary minus, function arguments, implies) at column ${MAX_EXPR_DEPTH + 1}`);
+    // Deep enough to overflow the stack of a recursive parser; every form of nesting counts.
+    for (const src of [parens(100_000).slice(0, MAX_EXPR_CHARS), `${'not '.repeat(1000)}pump`, `${'-'.repeat(4000)}flow > 0`, `${'pump implies '.repeat(300)}pump`, `${'abs('.repeat(500)}flow${')'.repeat(500)} > 1`]) {
+      let err: unknown;
+      try {
+        parseExpr(src, tags);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ExprError);
+      expect((err as ExprError).code).toBe('expr_too_deep');
+    }
+    const long = Array.from({ length: 1000 }, () => 'flow').join(' + ') + ' > 1';
+    expect(() => parseExpr(long, tags)).toThrow(`${long.length} characters long, over the limit of ${MAX_EXPR_CHARS} at column ${MAX_EXPR_CHARS + 1}`);
+    // a long flat chain within the limit is fine: no nesting, bounded by the length
+    const chain = Array.from({ length: 500 }, () => 'flow').join(' + ') + ' > 1';
+    expect(compileExpr(chain, index).eval(Float64Array.from(index.keys(), () => 1))).toBe(1);
   });
 
   it('never evaluates code', () => {
