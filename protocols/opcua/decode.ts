@@ -44,6 +44,27 @@ export function qualityOf(status: StatusLike): Quality {
   return severity === 0 ? 'good' : severity === 1 ? 'uncertain' : 'bad';
 }
 
+/**
+ * Bounds on what a server hands over (node-opcua itself allows 16 MB strings and 1M-entry arrays):
+ * a sample string or byte string above these is a bad value with the reason; strings in facts
+ * (BuildInfo, certificate fields, endpoint URLs) are cut, with a note of their full length.
+ */
+export const MAX_VALUE_CHARS = 1024;
+export const MAX_VALUE_BYTES = 1024;
+export const MAX_FACT_CHARS = 256;
+
+/** A string for a fact: at most MAX_FACT_CHARS (plus a note of how long it was). */
+export function factString(s: string, max = MAX_FACT_CHARS): string {
+  return s.length <= max ? s : `${s.slice(0, max)}... (${s.length} characters)`;
+}
+
+/** A string sample value, or a bad value when it is over MAX_VALUE_CHARS. */
+function stringValue(x: unknown): Decoded {
+  if (typeof x !== 'string') return { value: null, reason: 'invalid string' };
+  if (x.length > MAX_VALUE_CHARS) return { value: null, reason: `string of ${x.length} characters is over the limit of ${MAX_VALUE_CHARS}; point node_id at a shorter value` };
+  return { value: x };
+}
+
 export interface Decoded {
   value: number | boolean | string | null;
   /** set when the value cannot be used */
@@ -83,32 +104,39 @@ export function decodeVariant(v: VariantLike | null | undefined): Decoded {
       return Number.isFinite(n) ? { value: n } : { value: null, reason: 'unreadable 64-bit integer' };
     }
     case DT.String:
-      return { value: String(x) };
+      return stringValue(x);
     case DT.DateTime:
       return x instanceof Date && Number.isFinite(x.getTime()) ? { value: x.getTime() } : { value: null, reason: 'invalid DateTime' };
     case DT.LocalizedText:
-      return { value: String((x as { text?: unknown }).text ?? '') };
+      return stringValue((x as { text?: unknown }).text ?? '');
     case DT.QualifiedName:
-      return { value: String((x as { name?: unknown }).name ?? '') };
+      return stringValue((x as { name?: unknown }).name ?? '');
     case DT.StatusCode:
       return { value: (x as { value?: number }).value ?? null };
     case DT.Guid:
     case DT.NodeId:
-      return { value: String(x) };
+      return stringValue(String(x));
     case DT.ByteString:
-      return Buffer.isBuffer(x) ? { value: x.toString('base64') } : { value: null, reason: 'invalid ByteString' };
+      if (!Buffer.isBuffer(x)) return { value: null, reason: 'invalid ByteString' };
+      if (x.length > MAX_VALUE_BYTES) return { value: null, reason: `byte string of ${x.length} bytes is over the limit of ${MAX_VALUE_BYTES}; point node_id at a shorter value` };
+      return { value: x.toString('base64') };
     default:
       return { value: null, reason: `data type ${v.dataType} is not supported; read a scalar number, boolean or string` };
   }
 }
 
-/** Plain JS value of a Variant for facts (BuildInfo strings, dates as ISO, numbers). */
-export function plainValue(v: VariantLike | null | undefined): unknown {
+/**
+ * Scalar of a Variant for facts (BuildInfo strings, dates as ISO, numbers, booleans); strings cut
+ * to MAX_FACT_CHARS. Arrays and structures are no identity field: null.
+ */
+export function plainValue(v: VariantLike | null | undefined): string | number | boolean | null {
   if (!v || v.value === null || v.value === undefined) return null;
-  const x = v.value;
+  if (v.arrayType !== undefined && v.arrayType !== 0) return null;
+  const x = v.dataType === DT.LocalizedText ? (v.value as { text?: unknown }).text : v.value;
   if (x instanceof Date) return Number.isFinite(x.getTime()) ? x.toISOString() : null;
-  if (v.dataType === DT.LocalizedText) return (x as { text?: unknown }).text ?? null;
-  return x;
+  if (typeof x === 'string') return factString(x);
+  if (typeof x === 'number' || typeof x === 'boolean') return x;
+  return null;
 }
 
 /** camelCase fields of an OPC UA structure as snake_case numbers (ServerDiagnosticsSummary). */

@@ -48,6 +48,11 @@ export function asOpcuaError(e: unknown, stage: Stage, where: string, hints: { a
   if (has(/ECONNREFUSED/)) return new OpcuaError('connect_refused', `nothing listens at ${where} (connection refused); check endpoint_url and that the server runs`);
   if (has(/ENOTFOUND|EAI_AGAIN/)) return new OpcuaError('connect_refused', `host of ${where} not found; check the host name in endpoint_url`);
   if (has(/EHOSTUNREACH|ENETUNREACH|EADDRNOTAVAIL/)) return new OpcuaError('connect_refused', `${where} is unreachable (${msg.match(/E[A-Z]+/)?.[0]}); check the network route to the server`);
+  // node-opcua words every failed Hello "may have been rejected by server" and a frame it cannot
+  // assemble as an error "waiting for data" with hadError true: garbage, not a refusal or a timeout.
+  if (stage === 'discovery' && has(/failed to decode|malformed|truncated|hadError\s*true|BadTcpMessageTooLarge|BadTcpMessageTypeInvalid|chunk/i)) {
+    return new OpcuaError('bad_response', `${where} did not answer as an OPC UA server (a malformed, truncated or oversized answer to Hello); check the port in endpoint_url`);
+  }
   if (has(/ECONNRESET|EPIPE|socket has been disconnected|Connection Break|BadConnectionClosed|has been closed|Invalid Channel|premature|BadSecureChannelClosed|BadSessionClosed|BadSessionIdInvalid|BadSecureChannelIdInvalid/i)) {
     return new OpcuaError('connection_lost', `connection to ${where} was lost during ${stage}${status ? ` (${status})` : ''}`);
   }
@@ -61,7 +66,8 @@ export function asOpcuaError(e: unknown, stage: Stage, where: string, hints: { a
   if (status === 'BadCertificateHostNameInvalid' || status === 'BadCertificateUriInvalid') {
     return new OpcuaError('security', `the server certificate of ${where} does not match its host name or application URI (${status}); check endpoint_url or the server certificate`);
   }
-  if (status === 'BadSecurityChecksFailed' || status === 'BadCertificateInvalid' || status === 'BadCertificateRevoked' || status === 'BadNoValidCertificates' || has(/rejected by server/i)) {
+  // Discovery runs over an unsecured channel: no certificate can be rejected there.
+  if (status === 'BadSecurityChecksFailed' || status === 'BadCertificateInvalid' || status === 'BadCertificateRevoked' || status === 'BadNoValidCertificates' || (stage !== 'discovery' && has(/rejected by server/i))) {
     const cert = hints.agentCert ? ` Its trusted folder must hold the agent certificate ${hints.agentCert}.` : '';
     return new OpcuaError('security', `${where} rejected the agent's application certificate (${status ?? 'rejected'}): the server does not trust it yet.${cert} For the bundled simulator start it with --trust-client ${hints.agentCert ?? 'FILE'}; the agent retries by itself.`);
   }

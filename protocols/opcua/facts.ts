@@ -2,7 +2,8 @@
 // endpoints it offers, its certificate, its clock) and diagnostics (ServerDiagnosticsSummary).
 // The data shapes are what rules/identity.ts and rules/posture.ts read.
 import type { ClientSession, EndpointDescription } from 'node-opcua';
-import { plainValue, snakeNumbers, type VariantLike } from './decode.js';
+import { factString, MAX_VALUE_CHARS, plainValue, snakeNumbers, type VariantLike } from './decode.js';
+import { DEPRECATED_POLICIES } from './config.js';
 import { certificateInfo, firstCertificate } from './pki.js';
 import { summarizeEndpoints, withTimeout } from './session.js';
 
@@ -22,6 +23,10 @@ export const SERVER_NODES = {
 } as const;
 
 const VALUE = 13; // AttributeIds.Value
+/** Namespace indexes are UInt16: more entries than that cannot be addressed. */
+const MAX_NAMESPACES = 65_536;
+/** Endpoints kept in a posture fact, after merging those alike but for their URL. */
+const MAX_POSTURE_ENDPOINTS = 64;
 
 async function readValues(session: ClientSession, nodes: readonly string[], timeoutMs: number): Promise<{ value: VariantLike; ok: boolean }[]> {
   const res = await withTimeout(session.read(nodes.map((nodeId) => ({ nodeId, attributeId: VALUE }))), timeoutMs, 'server information read');
@@ -30,7 +35,9 @@ async function readValues(session: ClientSession, nodes: readonly string[], time
 
 export async function readNamespaces(session: ClientSession, timeoutMs: number): Promise<string[]> {
   const [ns] = await readValues(session, [SERVER_NODES.NamespaceArray], timeoutMs);
-  return ns.ok && Array.isArray(ns.value.value) ? (ns.value.value as unknown[]).map(String) : [];
+  if (!ns.ok || !Array.isArray(ns.value.value)) return [];
+  // An overlong URI matches no configured one; it keeps its place so the indexes stay right.
+  return (ns.value.value as unknown[]).slice(0, MAX_NAMESPACES).map((u) => (typeof u === 'string' && u.length <= MAX_VALUE_CHARS ? u : ''));
 }
 
 /** The certificate fields the identity and posture facts share. */
@@ -38,8 +45,8 @@ export function certificateFields(cert: Buffer | null | undefined): Record<strin
   const info = cert && cert.length > 0 ? certificateInfo(firstCertificate(cert)) : null;
   return {
     cert_thumbprint: info?.thumbprint ?? null,
-    cert_subject: info?.subject ?? null,
-    cert_issuer: info?.issuer ?? null,
+    cert_subject: info ? factString(info.subject) : null,
+    cert_issuer: info ? factString(info.issuer) : null,
     cert_not_before: info?.not_before ?? null,
     cert_not_after: info?.not_after ?? null,
   };
@@ -64,7 +71,7 @@ export async function readIdentity(session: ClientSession, cert: Buffer | null, 
     manufacturer_name: str(0),
     product_uri: str(1),
     software_version: str(2),
-    application_uri: applicationUri,
+    application_uri: applicationUri === null ? null : factString(applicationUri),
     ...certificateFields(cert),
   };
 }
@@ -100,16 +107,28 @@ export interface PostureInput {
 
 /** Posture: what the server offers (policies, modes, user tokens), its certificate and clock. */
 export function postureData(p: PostureInput): Record<string, unknown> {
-  const endpoints = summarizeEndpoints(p.endpoints);
+  const all = summarizeEndpoints(p.endpoints);
   const cert = p.endpoints.find((e) => e.serverCertificate && e.serverCertificate.length > 0)?.serverCertificate ?? null;
-  const policies = [...new Set(endpoints.map((e) => e.security_policy))];
-  const modes = [...new Set(endpoints.map((e) => e.security_mode))];
+  const policies = [...new Set(all.map((e) => e.security_policy))];
+  const modes = [...new Set(all.map((e) => e.security_mode))];
+  // Bounded: endpoints alike but for their URL are one, the weakest go first (what the posture
+  // detector looks for is never cut off by a flood of others), and beyond MAX_POSTURE_ENDPOINTS the
+  // rest are counted. The anonymous summary still sees every endpoint.
+  const seen = new Map<string, (typeof all)[number]>();
+  for (const e of all) {
+    const key = `${e.security_policy}|${e.security_mode}|${e.user_tokens.join()}`;
+    if (!seen.has(key)) seen.set(key, e);
+  }
+  const weak = (e: (typeof all)[number]) => e.security_mode === 'None' || e.security_policy === 'None' || (DEPRECATED_POLICIES as readonly string[]).includes(e.security_policy) || e.user_tokens.includes('anonymous');
+  const distinct = [...seen.values()];
+  const endpoints = [...distinct.filter(weak), ...distinct.filter((e) => !weak(e))].slice(0, MAX_POSTURE_ENDPOINTS);
   return {
     endpoint_url: p.endpointUrl,
     endpoints,
-    security_policies: policies,
+    ...(endpoints.length < all.length ? { endpoints_total: all.length } : {}),
+    security_policies: policies.slice(0, MAX_POSTURE_ENDPOINTS),
     security_modes: modes,
-    anonymous: endpoints.some((e) => e.user_tokens.includes('anonymous')),
+    anonymous: all.some((e) => e.user_tokens.includes('anonymous')),
     ...certificateFields(cert),
     server_time: p.clock?.server_time ?? null,
     clock_offset_ms: p.clock?.clock_offset_ms ?? null,

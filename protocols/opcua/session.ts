@@ -6,6 +6,7 @@ import type { ClientSession, EndpointDescription, OPCUACertificateManager, OPCUA
 import type { Logger } from 'pino';
 import type { OpcuaDeviceConfig } from './config.js';
 import { deprecatedPolicyMessage } from './config.js';
+import { factString } from './decode.js';
 import { asOpcuaError, OpcuaError, type Stage } from './errors.js';
 import { loadOpcua } from './lib.js';
 import { AGENT_APPLICATION_NAME } from './pki.js';
@@ -27,12 +28,13 @@ export function policyName(uri: string | null | undefined): string {
   return (uri ?? '').split('#')[1] ?? (uri || 'unknown');
 }
 
+/** Strings from the server are cut (factString); a server listing many token types shows 8. */
 export function summarizeEndpoints(raw: readonly EndpointDescription[]): EndpointSummary[] {
   return raw.map((e) => ({
-    endpoint_url: e.endpointUrl ?? '',
-    security_policy: policyName(e.securityPolicyUri),
+    endpoint_url: factString(e.endpointUrl ?? ''),
+    security_policy: factString(policyName(e.securityPolicyUri), 64),
     security_mode: MODE_NAMES[e.securityMode] ?? 'Invalid',
-    user_tokens: [...new Set((e.userIdentityTokens ?? []).map((t) => TOKEN_NAMES[t.tokenType] ?? `type_${t.tokenType}`))],
+    user_tokens: [...new Set((e.userIdentityTokens ?? []).map((t) => TOKEN_NAMES[t.tokenType] ?? `type_${t.tokenType}`))].slice(0, 8),
     security_level: e.securityLevel,
   }));
 }

@@ -119,6 +119,8 @@ describe('error messages name the place and the fix', () => {
     [new Error('Transaction has timed out ( timeout = 500 ms)'), 'read', 'timeout', /did not answer in time during read/],
     [new Error('socket has been disconnected by third party'), 'read', 'connection_lost', /was lost during read/],
     [new Error('error:1C800066:Provider routines::unsupported RSA_PKCS1_PADDING'), 'channel', 'security', /Basic128Rsa15.*Node 20/],
+    [new Error('The connection may have been rejected by server,\n Err = (ACK: failed to decode ERR response (malformed or truncated))'), 'discovery', 'bad_response', /did not answer as an OPC UA server/],
+    [new Error('The connection may have been rejected by server,\n Err = (ERROR in waiting for data on socket(timeout was = 600 ms) hadErrortrue )'), 'discovery', 'bad_response', /did not answer as an OPC UA server/],
   ] as const)('%s', (err, stage, code, msg) => {
     const e = asOpcuaError(err, stage, url, { agentCert: 'agent.pem', user: 'operator' });
     expect(e.code).toBe(code);
