@@ -1,6 +1,9 @@
-// Outbox retention: expire events older than max_age_hours, then, while over max_events or
+// Outbox retention: expire events held longer than max_age_hours, then, while over max_events or
 // max_bytes, drop the least severe unacked events first (oldest first within a severity).
 // Every pass that drops something yields one gap event draft so nothing vanishes silently.
+// Age is measured on the outbox clock (held_ms, see clock.ts), never on the wall clock: a
+// gateway that boots in the year 2000 and is stepped by NTP must not expire what it holds.
+// Events in flight (published, PUBACK pending) are never dropped: they may be delivered.
 // Undelivered gap events are folded into the next one (counts add up, seq range widens,
 // `replaces` lists their seqs), so a long outage leaves one pending gap event, not thousands.
 // Evidence for verifiers: `dropped_seqs` names every seq that will never be delivered (folded gap
@@ -54,7 +57,7 @@ function emptyCounts(): DropCounts {
 
 /** Retention over one outbox database; statements are prepared once. */
 export class Retention {
-  private readonly hasExpired: Database.Statement;
+  private readonly expired: Database.Statement;
   private readonly gapRows: Database.Statement;
   private readonly expire: Database.Statement;
   private readonly select: Database.Statement;
@@ -64,23 +67,25 @@ export class Retention {
     db: Database.Database,
     private readonly limits: OutboxConfig,
   ) {
-    this.hasExpired = db.prepare('SELECT 1 FROM events WHERE created_ms < ? LIMIT 1');
+    this.expired = db.prepare('SELECT seq FROM events WHERE held_ms < ? ORDER BY seq');
     this.gapRows = db.prepare('DELETE FROM events WHERE gap = 1 RETURNING seq, bytes, payload');
-    this.expire = db.prepare('DELETE FROM events WHERE created_ms < ? RETURNING seq, severity, bytes, payload');
-    this.select = db.prepare('SELECT seq, severity, bytes, payload FROM events ORDER BY severity, seq LIMIT ?');
+    this.expire = db.prepare('DELETE FROM events WHERE seq = ? RETURNING seq, severity, bytes, payload');
+    this.select = db.prepare('SELECT seq, severity, bytes, payload FROM events ORDER BY severity, seq LIMIT ? OFFSET ?');
     this.del = db.prepare('DELETE FROM events WHERE seq = ?');
   }
 
   /**
    * Delete what the limits require, inside the caller's transaction. Updates `totals` in place.
+   * `clockMs` is the outbox clock; `inflight` the seqs awaiting PUBACK, which are never dropped.
    * Returns what was dropped, or undefined when everything fits.
    */
-  apply(totals: Totals, nowMs: number): DropReport | undefined {
+  apply(totals: Totals, clockMs: number, inflight: ReadonlySet<number>): DropReport | undefined {
     const limits = this.limits;
-    const cutoff = nowMs - limits.max_age_hours * 3_600_000;
+    const cutoff = clockMs - limits.max_age_hours * 3_600_000;
     const overCount = totals.count > limits.max_events;
     const overBytes = totals.bytes > limits.max_bytes;
-    if (!overCount && !overBytes && this.hasExpired.get(cutoff) === undefined) return undefined;
+    const old = (this.expired.all(cutoff) as Array<{ seq: number }>).filter((r) => !inflight.has(r.seq));
+    if (!overCount && !overBytes && old.length === 0) return undefined;
 
     const report: DropReport = { reasons: [], counts: emptyCounts(), total: 0, bytes: 0, first_seq: Infinity, last_seq: 0, replaces: [], fresh: 0, ranges: [], hashes: new Map(), payloads: new Map() };
     this.foldGaps(report, totals);
@@ -97,7 +102,7 @@ export class Retention {
       totals.bytes -= r.bytes;
     };
 
-    const expired = this.expire.all(cutoff) as Row[];
+    const expired = old.map((r) => this.expire.get(r.seq) as Row);
     if (expired.length > 0) {
       if (!report.reasons.includes('max_age')) report.reasons.push('max_age');
       expired.forEach(note);
@@ -110,13 +115,19 @@ export class Retention {
       // Drop down to the limit minus room for the gap event that reports the drop.
       const targetCount = limits.max_events - 1;
       const targetBytes = limits.max_bytes - GAP_RESERVE_BYTES;
-      // Deleted rows leave the index, so each page starts again at the least severe, oldest event.
+      // Deleted rows leave the index, so each page starts again at the least severe, oldest
+      // event, after the in-flight ones passed over so far (they stay, in the same order).
+      let kept = 0;
       while (totals.count > targetCount || totals.bytes > targetBytes) {
         const page = Math.min(Math.max(totals.count - targetCount, 64), 10_000);
-        const rows = this.select.all(page) as Row[];
+        const rows = this.select.all(page, kept) as Row[];
         if (rows.length === 0) break;
         for (const r of rows) {
           if (totals.count <= targetCount && totals.bytes <= targetBytes) break;
+          if (inflight.has(r.seq)) {
+            kept++;
+            continue;
+          }
           this.del.run(r.seq);
           note(r);
         }

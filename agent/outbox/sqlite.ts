@@ -3,9 +3,16 @@
 //   kill -9 nor a power cut loses it. WAL + NORMAL would survive kill -9 but may roll back the
 //   last commits on power loss; FULL costs one WAL fsync per transaction, which batching per
 //   poll cycle amortises. Acks commit with NORMAL: losing one only means a resend.
-// - Rows: events(seq PK, severity rank, created_ms wall clock at commit, bytes, gap flag for
-//   the outbox's own gap events, payload). The payload is the canonical JSON of the signal
-//   (canonical.ts) and is published byte for byte.
+// - Rows: events(seq PK, severity rank, created_ms wall clock at commit, held_ms outbox clock
+//   at commit (clock.ts; what retention ages by), bytes, gap flag for the outbox's own gap
+//   events, payload, and refused_ms/refused_code/refused_reason once the broker refused it for
+//   good). The payload is the canonical JSON of the signal (canonical.ts), published byte for byte.
+// - Format 2 added held_ms, the refused columns and meta.clock_ms; a format 1 file is migrated
+//   in place (ALTER TABLE). Its events get held_ms 0 on a clock starting at 0: their age counts
+//   from the migration, since their wall-clock created_ms cannot be trusted.
+// - Refused events stay stored (not pending, counted in stats().refused) until retry() makes
+//   them pending again or retention drops them like any other undelivered event.
+// - Events in flight (inflight() until ack()/release()/refuse()) are never dropped by retention.
 // - Acked events are deleted at once; meta keeps last_seq/last_hash so seq and the hash chain
 //   continue across restarts even when the table is empty.
 // - The file is opened in exclusive locking mode: a second process on the same file gets a
@@ -20,11 +27,11 @@ import { CATEGORIES, SEVERITIES, SIGNAL_SCHEMA_VERSION, severityRank, type RiskS
 import type { OutboxConfig } from '../config/schema.js';
 import { GENESIS_HASH, sealSignal } from './canonical.js';
 import { Retention, gapDraft, type Totals } from './retention.js';
-import { OutboxError, type Outbox, type OutboxEntry, type OutboxStats } from './types.js';
+import { OutboxError, type Outbox, type OutboxEntry, type OutboxStats, type RefusedEntry, type Refusal } from './types.js';
 import { describeSqliteError } from './errors.js';
 import { SigningKeyError, ephemeralSigner, type Signer } from '../signing/keys.js';
-
-const FORMAT = '1';
+import { migrate, FORMAT } from './migrate.js';
+import { OutboxClock, monotonicMs } from './clock.js';
 
 export interface SqliteOutboxOptions {
   /** database file; its directory is created if missing */
@@ -32,8 +39,10 @@ export interface SqliteOutboxOptions {
   agent: string;
   site: string;
   limits: OutboxConfig;
-  /** wall clock in ms (age retention, gap event ts); injectable for tests */
+  /** wall clock in ms (created_ms, refusal times, gap event ts); injectable for tests */
   now?: () => number;
+  /** monotonic ms that drives the outbox clock (age retention); injectable for tests */
+  monotonic?: () => number;
   /** FULL (default) survives power loss; NORMAL survives process crashes only */
   synchronous?: 'FULL' | 'NORMAL';
   /**
@@ -59,8 +68,12 @@ export class SqliteOutbox implements Outbox {
   private readonly deleteOne: Database.Statement;
   /** signs every event; its public key goes into status and assets */
   readonly signer: Signer;
+  private readonly clock: OutboxClock;
+  /** seqs published and awaiting PUBACK: retention leaves them alone */
+  private readonly flying = new Set<number>();
   private chain: Chain;
   private totals: Totals;
+  private refusedCount: number;
   private dropped = 0;
   private closed = false;
 
@@ -68,16 +81,18 @@ export class SqliteOutbox implements Outbox {
     this.now = opts.now ?? Date.now;
     this.db = this.guard(() => openDatabase(opts));
     try {
-      this.insert = this.db.prepare('INSERT INTO events (seq, severity, created_ms, bytes, gap, payload) VALUES (?, ?, ?, ?, ?, ?)');
+      this.insert = this.db.prepare('INSERT INTO events (seq, severity, created_ms, held_ms, bytes, gap, payload) VALUES (?, ?, ?, ?, ?, ?, ?)');
       this.setMeta = this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
-      this.selectPending = this.db.prepare('SELECT seq, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?');
+      this.selectPending = this.db.prepare('SELECT seq, payload FROM events WHERE seq > ? AND refused_ms IS NULL ORDER BY seq LIMIT ?');
       this.deleteOne = this.db.prepare('DELETE FROM events WHERE seq = ? RETURNING bytes');
       this.retention = new Retention(this.db, opts.limits);
       const meta = this.readMeta();
       this.signer = this.keyFor(meta.get('key_id'));
       this.chain = { seq: Number(meta.get('last_seq') ?? 0), hash: meta.get('last_hash') ?? GENESIS_HASH };
+      this.clock = new OutboxClock(Number(meta.get('clock_ms') ?? 0), opts.monotonic ?? monotonicMs);
       const t = this.db.prepare('SELECT count(*) AS count, total(bytes) AS bytes FROM events').get() as Totals;
       this.totals = { count: t.count, bytes: t.bytes };
+      this.refusedCount = this.countRefused();
     } catch (e) {
       this.db.close();
       throw e instanceof SigningKeyError ? e : toOutboxError(e, opts.file);
@@ -94,6 +109,17 @@ export class SqliteOutbox implements Outbox {
       throw e;
     }
     return box;
+  }
+
+  /**
+   * Open an existing outbox for an operator's command (list, export, retry) without applying
+   * retention; a missing file is an error instead of a new outbox.
+   */
+  static inspect(opts: SqliteOutboxOptions): SqliteOutbox {
+    if (opts.file !== ':memory:' && !fs.existsSync(opts.file)) {
+      throw new OutboxError(`outbox ${opts.file} does not exist; check agent.data_dir in the config (the agent creates it on its first run).`, 'outbox_missing');
+    }
+    return new SqliteOutbox(opts);
   }
 
   append(drafts: readonly SignalDraft[]): RiskSignal[] {
@@ -130,10 +156,66 @@ export class SqliteOutbox implements Outbox {
     });
     this.totals.count -= removed.count;
     this.totals.bytes -= removed.bytes;
+    for (const seq of seqs) this.flying.delete(seq);
+  }
+
+  inflight(seqs: readonly number[]): void {
+    for (const seq of seqs) this.flying.add(seq);
+  }
+
+  release(seqs?: readonly number[]): void {
+    if (seqs === undefined) this.flying.clear();
+    else for (const seq of seqs) this.flying.delete(seq);
+  }
+
+  refuse(seq: number, refusal: Refusal): string | undefined {
+    this.checkOpen();
+    this.flying.delete(seq);
+    const row = this.guard(
+      () =>
+        this.db
+          .prepare('UPDATE events SET refused_ms = ?, refused_code = ?, refused_reason = ? WHERE seq = ? AND refused_ms IS NULL RETURNING payload')
+          .get(refusal.at_ms, refusal.reason_code, refusal.reason, seq) as { payload: string } | undefined,
+    );
+    if (row === undefined) return undefined;
+    this.refusedCount++;
+    return (JSON.parse(row.payload) as RiskSignal).rule;
+  }
+
+  refused(limit: number, afterSeq = 0): RefusedEntry[] {
+    this.checkOpen();
+    const rows = this.guard(
+      () =>
+        this.db
+          .prepare('SELECT seq, payload, refused_ms, refused_code, refused_reason FROM events WHERE seq > ? AND refused_ms IS NOT NULL ORDER BY seq LIMIT ?')
+          .all(afterSeq, limit) as Array<{ seq: number; payload: string; refused_ms: number; refused_code: number; refused_reason: string }>,
+    );
+    return rows.map((r) => {
+      const s = JSON.parse(r.payload) as RiskSignal;
+      return { seq: r.seq, rule: s.rule, device: s.device, severity: s.severity, ts: s.ts, reason_code: r.refused_code, reason: r.refused_reason, refused_at: new Date(r.refused_ms).toISOString() };
+    });
+  }
+
+  entries(limit: number, afterSeq = 0, refusedOnly = false): OutboxEntry[] {
+    this.checkOpen();
+    const where = refusedOnly ? 'AND refused_ms IS NOT NULL' : '';
+    return this.guard(() => this.db.prepare(`SELECT seq, payload FROM events WHERE seq > ? ${where} ORDER BY seq LIMIT ?`).all(afterSeq, limit) as OutboxEntry[]);
+  }
+
+  retry(seqs?: readonly number[]): number[] {
+    this.checkOpen();
+    const stmt = this.db.prepare(
+      `UPDATE events SET refused_ms = NULL, refused_code = NULL, refused_reason = NULL WHERE refused_ms IS NOT NULL${seqs === undefined ? '' : ' AND seq = ?'} RETURNING seq`,
+    );
+    const done = this.guard(() =>
+      this.db.transaction(() => (seqs === undefined ? (stmt.all() as Array<{ seq: number }>) : seqs.flatMap((q) => stmt.all(q) as Array<{ seq: number }>)).map((r) => r.seq))(),
+    );
+    this.refusedCount -= done.length;
+    return done.sort((a, b) => a - b);
   }
 
   depth(): number {
-    return this.totals.count;
+    return this.totals.count - this.refusedCount;
   }
 
   private readonly deleteMany = (seqs: readonly number[]): { count: number; bytes: number } =>
@@ -151,18 +233,30 @@ export class SqliteOutbox implements Outbox {
     })(seqs);
 
   stats(): OutboxStats {
-    return { depth: this.totals.count, bytes: this.totals.bytes, last_seq: this.chain.seq, dropped: this.dropped };
+    const stats: OutboxStats = { depth: this.depth(), bytes: this.totals.bytes, last_seq: this.chain.seq, dropped: this.dropped, refused: this.refusedCount };
+    if (this.refusedCount > 0 && !this.closed) {
+      const oldest = this.guard(() => this.db.prepare('SELECT min(seq) AS seq FROM events WHERE refused_ms IS NOT NULL').get() as { seq: number | null });
+      if (oldest.seq !== null) stats.oldest_refused_seq = oldest.seq;
+    }
+    return stats;
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    // Keep the time held so far; a failure here only loses the time since the last commit.
+    try {
+      this.setMeta.run('clock_ms', String(this.clock.now()));
+    } catch {
+      // closing anyway
+    }
     this.db.close();
   }
 
   /** One transaction: the drafts, then retention, then a gap event if retention dropped any. */
   private commit(drafts: readonly SignalDraft[]): RiskSignal[] {
     const nowMs = this.now();
+    const clockMs = this.clock.now();
     const result = this.guard(() =>
       this.db.transaction(() => {
         const chain: Chain = { ...this.chain };
@@ -171,24 +265,26 @@ export class SqliteOutbox implements Outbox {
         const add = (d: SignalDraft, gap = 0): void => {
           const payload = this.seal(d, chain);
           const bytes = Buffer.byteLength(payload, 'utf8');
-          this.insert.run(chain.seq, severityRank(d.severity), nowMs, bytes, gap, payload);
+          this.insert.run(chain.seq, severityRank(d.severity), nowMs, clockMs, bytes, gap, payload);
           totals.count++;
           totals.bytes += bytes;
           out.push(JSON.parse(payload) as RiskSignal);
         };
         for (const d of drafts) add(d);
-        const drop = this.retention.apply(totals, nowMs);
+        const drop = this.retention.apply(totals, clockMs, this.flying);
         if (drop !== undefined) add(gapDraft(this.opts.agent, drop, nowMs), 1);
         if (out.length > 0) {
           this.setMeta.run('last_seq', String(chain.seq));
           this.setMeta.run('last_hash', chain.hash);
         }
-        return { out, chain, totals, dropped: drop?.fresh ?? 0 };
+        this.setMeta.run('clock_ms', String(clockMs));
+        return { out, chain, totals, dropped: drop?.fresh ?? 0, refused: drop === undefined ? this.refusedCount : this.countRefused() };
       })(),
     );
     this.chain = result.chain;
     this.totals = result.totals;
     this.dropped += result.dropped;
+    this.refusedCount = result.refused;
     return result.out;
   }
 
@@ -240,6 +336,10 @@ export class SqliteOutbox implements Outbox {
     return payload;
   }
 
+  private countRefused(): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM events WHERE refused_ms IS NOT NULL').get() as { n: number }).n;
+  }
+
   private readMeta(): Map<string, string> {
     const rows = this.db.prepare('SELECT key, value FROM meta').all() as Array<{ key: string; value: string }>;
     const meta = new Map(rows.map((r) => [r.key, r.value]));
@@ -288,26 +388,7 @@ function openDatabase(opts: SqliteOutboxOptions): Database.Database {
     if (opts.file !== ':memory:' && mode !== 'wal') throw new Error(`journal_mode is ${mode}, WAL refused`);
     db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
     db.pragma('journal_size_limit = 67108864');
-    db.exec(`
-      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
-      CREATE TABLE IF NOT EXISTS events (
-        seq INTEGER PRIMARY KEY,
-        severity INTEGER NOT NULL,
-        created_ms INTEGER NOT NULL,
-        bytes INTEGER NOT NULL,
-        gap INTEGER NOT NULL,
-        payload TEXT NOT NULL
-      ) STRICT;
-      CREATE INDEX IF NOT EXISTS events_by_severity ON events (severity, seq);
-      CREATE INDEX IF NOT EXISTS events_by_age ON events (created_ms);
-      CREATE INDEX IF NOT EXISTS events_gaps ON events (seq) WHERE gap = 1;
-    `);
-    const init = db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)');
-    db.transaction(() => {
-      init.run('format', FORMAT);
-      init.run('agent', opts.agent);
-      init.run('site', opts.site);
-    })();
+    migrate(db, opts.agent, opts.site);
     return db;
   } catch (e) {
     db.close();

@@ -56,7 +56,7 @@ describe('append', () => {
   it('appends an empty batch as a no-op', () => {
     const box = openBox(':memory:');
     expect(box.append([])).toEqual([]);
-    expect(box.stats()).toEqual({ depth: 0, bytes: 0, last_seq: 0, dropped: 0 });
+    expect(box.stats()).toEqual({ depth: 0, bytes: 0, last_seq: 0, dropped: 0, refused: 0 });
   });
 });
 

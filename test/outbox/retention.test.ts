@@ -7,8 +7,8 @@ import type { RiskSignal } from '../../agent/signal.js';
 import { bySeverity, draft, roomyLimits } from './drafts.js';
 
 const boxes: SqliteOutbox[] = [];
-function openBox(limits: Partial<OutboxConfig>, now?: () => number): SqliteOutbox {
-  const box = SqliteOutbox.open({ file: ':memory:', agent: 'gw-1', site: 'plant-a', limits: { ...roomyLimits, ...limits }, now });
+function openBox(limits: Partial<OutboxConfig>, now?: () => number, monotonic?: () => number): SqliteOutbox {
+  const box = SqliteOutbox.open({ file: ':memory:', agent: 'gw-1', site: 'plant-a', limits: { ...roomyLimits, ...limits }, now, monotonic });
   boxes.push(box);
   return box;
 }
@@ -124,13 +124,17 @@ describe('retention by bytes', () => {
 });
 
 describe('retention by age', () => {
+  // Wall clock and monotonic clock move together here; clock.test.ts steps them apart.
   it('expires events older than max_age_hours whatever their severity', () => {
     let now = Date.UTC(2025, 5, 1);
-    const box = openBox({ max_age_hours: 2 }, () => now);
+    let mono = 0;
+    const box = openBox({ max_age_hours: 2 }, () => now, () => mono);
     box.append([...bySeverity('critical', 3), ...bySeverity('info', 2)]);
     now += 60 * 60 * 1000;
+    mono += 60 * 60 * 1000;
     box.append(bySeverity('low', 2));
     now += 61 * 60 * 1000;
+    mono += 61 * 60 * 1000;
     const out = box.append(bySeverity('info', 1));
     const gap = gaps(out)[0];
     expect(gap.evidence).toMatchObject({ reasons: ['max_age'], dropped_total: 5, dropped: { critical: 3, info: 2 }, first_seq: 1, last_seq: 5 });
@@ -140,11 +144,11 @@ describe('retention by age', () => {
   });
 
   it('expires on enforceRetention without new events', () => {
-    let now = Date.UTC(2025, 5, 1);
-    const box = openBox({ max_age_hours: 1 }, () => now);
+    let mono = 0;
+    const box = openBox({ max_age_hours: 1 }, undefined, () => mono);
     box.append(bySeverity('medium', 4));
     expect(box.enforceRetention()).toBeUndefined();
-    now += 2 * 60 * 60 * 1000;
+    mono += 2 * 60 * 60 * 1000;
     const gap = box.enforceRetention();
     expect(gap?.seq).toBe(5);
     expect(gap?.evidence).toMatchObject({ dropped_total: 4, first_seq: 1, last_seq: 4 });
