@@ -12,6 +12,7 @@ import { runAgent } from './runtime.js';
 // `validate` stay small and start fast.
 import { addDataCommands } from './record/commands.js';
 import { addVerifyCommands } from './verify/commands.js';
+import { addOutboxCommands } from './outbox/commands.js';
 import { RecordingWriter } from './record/record.js';
 import { mergeRuleFiles } from '../rules/learn/rulesfile.js';
 import { ExitStatus } from '../rules/replay/report.js';
@@ -192,6 +193,7 @@ export function buildProgram(): Command {
 
   addDataCommands(program, { untilSignal, usage: (m) => new UsageError(m), durationArg });
   addVerifyCommands(program, { untilSignal, usage: (m) => new UsageError(m), durationArg, exit: (code) => new ExitStatus(code) });
+  addOutboxCommands(program, { usage: (m) => new UsageError(m) });
 
   return program;
 }

@@ -78,6 +78,9 @@ export function metricsRegistry(src: MetricSources): Registry {
     },
   });
   scalar('otsentry_rules_suspended', 'Rules suspended for a device after a failure, awaiting their retry', () => src.judge.engineStats().suspended, 'gauge');
+  scalar('otsentry_outbox_refused', 'Events the broker refused for good, kept in the outbox (otsentry outbox refused)', () => src.outbox.stats().refused, 'gauge');
+  scalar('otsentry_broker_refused_total', 'Events the broker refused for good (PUBACK reason code) since start', () => src.forwarder.stats().refused, 'counter');
+  scalar('otsentry_broker_publish_retries_total', 'Transient PUBACK refusals (quota, busy) retried after a backoff', () => src.forwarder.stats().retried, 'counter');
   scalar('otsentry_site_warning_level', `Site warning level: ${SITE_LEVELS.map((l, i) => `${i} ${l}`).join(', ')}`, () => SITE_LEVELS.indexOf(src.alerts.snapshot().site_level), 'gauge');
   return registry;
 }

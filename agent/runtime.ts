@@ -7,6 +7,7 @@ import { createPoller } from '../protocols/registry.js';
 import { RuleEngine } from '../rules/index.js';
 import { AlertManager, loadOpenAlerts, OpenAlertsFile } from './alerts/index.js';
 import { openOutbox, type Outbox } from './outbox/index.js';
+import { startControlServer, type ControlServer } from './outbox/control.js';
 import { Forwarder } from './forward/index.js';
 import { DeviceScheduler, type CycleOutput } from './scheduler.js';
 import { Judge } from './judge.js';
@@ -16,8 +17,6 @@ import { privateDirProblem } from './config/permissions.js';
 
 export interface RunOptions {
   logger: Logger;
-  /** MQTT protocol version; 4 for brokers that speak only 3.1.1 (the embedded demo broker) */
-  protocolVersion?: 4 | 5;
   /** every poll cycle after it was judged (e.g. `run --record`); keep it cheap */
   onCycle?: (out: CycleOutput) => void;
 }
@@ -75,7 +74,6 @@ export async function runAgent(loaded: LoadedConfig, opts: RunOptions): Promise<
     assets,
     // Consumers take the public key that verifies every signal's `sig` from the retained status.
     statusExtra: () => ({ signing_key: outbox.signer.info, warnings: warnings.map((w) => `${w.path}: ${w.message}`) }),
-    protocolVersion: opts.protocolVersion,
   });
   const judge = new Judge(
     engine,
@@ -119,6 +117,11 @@ export async function runAgent(loaded: LoadedConfig, opts: RunOptions): Promise<
       throw e;
     }
   }
+  // `otsentry outbox ...` reaches the locked outbox through this socket while the agent runs.
+  const control: ControlServer | undefined = await startControlServer(loaded.dataDir, outbox, (seqs) => forwarder.redeliver(seqs), log).catch((e: NodeJS.ErrnoException) => {
+    log.warn({ err: e.code ?? e.message }, 'Cannot serve outbox commands on data_dir/control.sock; `otsentry outbox` works only while the agent is stopped.');
+    return undefined;
+  });
   forwarder.start();
   for (const s of schedulers.values()) s.start();
   // Age-based retention also runs when nothing is appended for a long time.
@@ -145,6 +148,7 @@ export async function runAgent(loaded: LoadedConfig, opts: RunOptions): Promise<
       clearInterval(retention);
       await Promise.all([...schedulers.values()].map((s) => s.stop()));
       await forwarder.stop();
+      await control?.close();
       await metrics?.close();
       outbox.close();
       log.info({ cycles: judge.counters.cycles, signals: judge.counters.signals }, 'Agent stopped.');

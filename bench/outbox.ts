@@ -92,8 +92,9 @@ export async function benchDrain(opts: { url?: string; events?: number; maxInfli
     reconnect_max_ms: 1000,
     max_inflight: maxInflight,
     status_interval_ms: 60_000,
+    protocol_version: embedded ? 4 : 5,
   };
-  const f = new Forwarder({ broker, agent: 'bench', site: 'bench', outbox: box, protocolVersion: embedded ? 4 : undefined });
+  const f = new Forwarder({ broker, agent: 'bench', site: 'bench', outbox: box });
   try {
     const t0 = performance.now();
     f.start();

@@ -59,6 +59,10 @@ export const brokerSchema = z
     reconnect_max_ms: z.number().int().min(50).default(60000),
     max_inflight: z.number().int().min(1).max(1000).default(64).describe('QoS 1 messages awaiting PUBACK at once while draining'),
     status_interval_ms: z.number().int().min(1000).default(30000).describe('Retained status refresh'),
+    protocol_version: z
+      .union([z.literal(5), z.literal(4)], { error: 'use 5 (MQTT 5) or 4 (MQTT 3.1.1)' })
+      .default(5)
+      .describe('MQTT 5 (default) or 4 = MQTT 3.1.1, only for brokers without MQTT 5: a 3.1.1 broker cannot report a refused event'),
   })
   .strict()
   .refine((b) => b.password === undefined || b.username !== undefined, { message: 'password needs a username', path: ['password'] });

@@ -18,7 +18,8 @@ interface PlcAddress {
 
 type Raw = Record<string, unknown> & { devices: Record<string, unknown>[]; rules?: Record<string, unknown>[] };
 
-export function demoAgentConfig(o: { brokerUrl: string; dataDir: string; plcs: readonly PlcAddress[] }): Record<string, unknown> {
+/** `protocolVersion` 4 for the embedded broker (aedes speaks MQTT 3.1.1 only). */
+export function demoAgentConfig(o: { brokerUrl: string; dataDir: string; plcs: readonly PlcAddress[]; protocolVersion?: 4 | 5 }): Record<string, unknown> {
   const sample = parse(fs.readFileSync(sampleConfigPath(), 'utf8')) as Raw;
   const template = sample.devices[0];
   const templateId = String(template.id);
@@ -31,7 +32,7 @@ export function demoAgentConfig(o: { brokerUrl: string; dataDir: string; plcs: r
   return {
     ...sample,
     agent: { ...(sample.agent as object), id: 'demo-gw', site: 'demo-site', data_dir: o.dataDir, log_level: 'warn' },
-    broker: { ...(sample.broker as object), url: o.brokerUrl },
+    broker: { ...(sample.broker as object), url: o.brokerUrl, ...(o.protocolVersion === undefined ? {} : { protocol_version: o.protocolVersion }) },
     devices,
     rules,
   };

@@ -74,7 +74,7 @@ export async function runDemo(o: DemoOptions): Promise<void> {
       embedded = true;
     }
     const configFile = path.join(workDir, 'agent.yaml');
-    const raw = demoAgentConfig({ brokerUrl, dataDir: path.join(workDir, 'data'), plcs: sim.plcs });
+    const raw = demoAgentConfig({ brokerUrl, dataDir: path.join(workDir, 'data'), plcs: sim.plcs, protocolVersion: embedded ? 4 : undefined });
     let ua: OpcuaDemo | undefined;
     if (o.opcua) {
       ua = await startOpcuaDemo({ workDir, dataDir: path.join(workDir, 'data'), brokerUrl, logger: logger.child({ stage: 'opcua-simulator' }) });
@@ -95,7 +95,7 @@ export async function runDemo(o: DemoOptions): Promise<void> {
 
     const view = await startLiveView({ url: brokerUrl, prefix, json: o.json, out });
     cleanups.push(() => view.stop());
-    const agent = await runAgent(loaded, { logger, protocolVersion: embedded ? 4 : undefined });
+    const agent = await runAgent(loaded, { logger });
     cleanups.push(() => agent.stop());
 
     const timers: NodeJS.Timeout[] = [];

@@ -54,6 +54,15 @@ export function explainError(err: unknown, url: string, protocolVersion: number,
   }
   if (typeof e.code === 'number' && /^Connection refused/.test(msg)) {
     const c = CONNACK[e.code] ?? { code: 'connack_refused', fix: 'check the broker log' };
+    if (c.code === 'unsupported_protocol' && protocolVersion === 5) {
+      return {
+        code: 'mqtt5_unsupported',
+        refused: true,
+        message:
+          `Broker ${url} does not accept MQTT 5 (CONNACK ${e.code}: ${msg.replace(/^Connection refused: /, '')}); upgrade the broker, or set broker.protocol_version: 4 ` +
+          'to use MQTT 3.1.1, which cannot report a refused publish: an event the broker refuses is acked as delivered and lost.',
+      };
+    }
     return { code: c.code, refused: true, message: `Broker ${url} refused the connection (CONNACK ${e.code}: ${msg.replace(/^Connection refused: /, '')}); ${c.fix}.` };
   }
   if (typeof e.code === 'string') {
@@ -74,8 +83,8 @@ export function explainError(err: unknown, url: string, protocolVersion: number,
   return { code: 'broker_error', refused: false, message: `Broker ${url}: ${msg}; check the broker log.` };
 }
 
-/** A PUBACK carrying a failure reason code (MQTT 5). */
-export function explainPubackFailure(err: unknown, url: string, seq: number): Explained {
+/** A PUBACK carrying a failure reason code (MQTT 5); transient ones are retried after a backoff. */
+export function explainPubackFailure(err: unknown, url: string, seq: number, transient: boolean): Explained {
   const e = err as { code?: unknown; message?: string };
   const rc = typeof e.code === 'number' ? e.code : undefined;
   const fix =
@@ -84,15 +93,13 @@ export function explainPubackFailure(err: unknown, url: string, seq: number): Ex
       : rc === 149
         ? 'the event is larger than the broker accepts; raise its message_size_limit'
         : 'check the broker log';
+  const what = `Broker ${url} refused event seq ${seq} (PUBACK ${rc ?? '?'}: ${(e.message ?? '').replace(/^Publish error: /, '')})`;
+  if (transient) {
+    return { code: 'puback_busy', refused: false, message: `${what}; it is retried after a backoff, before any newer event.` };
+  }
   return {
     code: 'puback_refused',
     refused: true,
-    message: `Broker ${url} refused event seq ${seq} (PUBACK ${rc ?? '?'}: ${(e.message ?? '').replace(/^Publish error: /, '')}); it stays in the outbox and is retried after a reconnect; ${fix}.`,
+    message: `${what}; it is kept in the outbox as refused and delivery goes on; ${fix}, then run \`otsentry outbox retry --config FILE --seq ${seq}\`.`,
   };
-}
-
-/** True when the broker turned down MQTT 5 and 3.1.1 should be tried. */
-export function isProtocolRejection(err: unknown): boolean {
-  const e = err as { code?: unknown; message?: string };
-  return (e.code === 1 || e.code === 132) && /^Connection refused/.test(e.message ?? '');
 }

@@ -4,19 +4,24 @@
 //
 // Delivery: first transmissions go out in seq order (a cursor walks the outbox); on disconnect
 // the window is forgotten and everything unacked is resent from the outbox after reconnecting
-// (at-least-once; consumers dedupe by id). A PUBACK with a failure reason code (MQTT 5) leaves
-// the event in the outbox and drops the connection, so it is retried first, after a backoff.
+// (at-least-once; consumers dedupe by id). The outbox is told what is in flight, so retention
+// never drops an event that may be delivered. A PUBACK with a failure reason code (MQTT 5):
+// - permanent (refusals.ts): the event is kept in the outbox as refused and no longer offered;
+//   the rest keep flowing on the same connection; a built-in signal reports it;
+// - transient (quota, busy): new transmissions pause for a backoff, then the refused event and
+//   the ones after it go out again in seq order.
 //
-// MQTT version: 5 by default; when the broker answers CONNACK "unsupported protocol version"
-// (aedes, old brokers) the forwarder switches to 3.1.1 for the rest of the process, no config.
+// MQTT version: broker.protocol_version, 5 by default. No silent fallback: a broker that refuses
+// MQTT 5 is an error naming the fix, since MQTT 3.1.1 cannot report a refused publish.
 import mqtt, { type IClientOptions, type IConnackPacket, type MqttClient } from 'mqtt';
 import type { BrokerConfig } from '../config/schema.js';
 import { silentLogger, type Logger } from '../log.js';
-import type { Outbox } from '../outbox/types.js';
+import type { Outbox, OutboxEntry } from '../outbox/types.js';
 import { Backoff } from './backoff.js';
-import { explainError, explainPubackFailure, isProtocolRejection, type Explained } from './errors.js';
+import { explainError, explainPubackFailure, type Explained } from './errors.js';
 import { clientOptions, redactUrl, topicsFor, type Topics } from './options.js';
-import { onlineStatus, stoppedStatus, willStatus, type StatusContext } from './status.js';
+import { REFUSED_RULE, isTransientRefusal, refusedDraft, type RefusedEvent } from './refusals.js';
+import { mqttGuarantees, onlineStatus, stoppedStatus, willStatus, type DeliveryStatus, type StatusContext } from './status.js';
 import { packageVersion } from '../package.js';
 
 export type ConnectFn = (url: string, opts: IClientOptions) => MqttClient;
@@ -37,8 +42,6 @@ export interface ForwarderOptions {
   statusExtra?: () => Record<string, unknown>;
   /** retained inventory for the assets topic; omit to publish none */
   assets?: () => unknown;
-  /** 5 (default, falls back to 4 when refused) or 4 (MQTT 3.1.1, e.g. the embedded broker) */
-  protocolVersion?: 4 | 5;
   /** injected for tests (wrap or fake the client); default mqtt.connect */
   connect?: ConnectFn;
   /** wall clock in ms; injectable for tests */
@@ -59,6 +62,10 @@ export interface ForwarderStats {
   acked: number;
   /** PUBACKs with a failure reason code */
   rejected: number;
+  /** events the broker refused for good, kept in the outbox as refused */
+  refused: number;
+  /** transient refusals (quota, busy) retried after a backoff */
+  retried: number;
   inflight: number;
   inflight_peak: number;
   /** current window: min(max_inflight, broker receive maximum - 2) */
@@ -67,6 +74,9 @@ export interface ForwarderStats {
   last_error?: { code: string; message: string; at: string };
 }
 
+const PACKET_TOO_LARGE = 0x95;
+/** Stored as the reason code when the broker sent one MQTT 5 does not define. */
+const UNKNOWN_CODE = -1;
 /** Connections that lived this long reset the backoff. */
 const STABLE_MS = 10_000;
 /** Fallback drain poll in case an append was not followed by notify(). */
@@ -84,7 +94,7 @@ export class Forwarder {
   private readonly backoff: Backoff;
   private readonly connectFn: ConnectFn;
   private readonly now: () => number;
-  private pv: 4 | 5;
+  private readonly pv: 4 | 5;
 
   private client?: MqttClient;
   private gen = 0;
@@ -101,12 +111,21 @@ export class Forwarder {
   private window = 1;
   private cursor = 0;
   private readonly inflight = new Set<number>();
+  /** QoS 1 publishes awaiting PUBACK in the order sent (a broker acks in that order, MQTT 5 4.6) */
+  private readonly sentOrder = new Map<number, number | 'status' | 'assets'>();
+  private tx = 0;
+  /** the broker's Maximum Packet Size (CONNACK), if it announced one */
+  private maxPacket?: number;
   private ackBuffer: number[] = [];
   private statusInflight = false;
-  /** the next reconnect skips the backoff (after switching to MQTT 3.1.1) */
-  private retryNow = false;
+  /** backoff for transient PUBACK refusals; while retryTimer runs no new event is sent */
+  private readonly publishBackoff: Backoff;
+  private retryTimer?: NodeJS.Timeout;
+  private retryFrom = Infinity;
+  /** permanent refusals not yet reported by a delivery_refused signal */
+  private refusals: RefusedEvent[] = [];
 
-  private readonly counters = { attempts: 0, connects: 0, sent: 0, acked: 0, rejected: 0, inflight_peak: 0 };
+  private readonly counters = { attempts: 0, connects: 0, sent: 0, acked: 0, rejected: 0, refused: 0, retried: 0, inflight_peak: 0 };
   private lastError?: ForwarderStats['last_error'];
   private lastLogged?: { code: string; at: number };
 
@@ -117,10 +136,11 @@ export class Forwarder {
     this.topics = topicsFor(b.topic_prefix, opts.site, opts.agent);
     this.base = clientOptions(b, opts.site, opts.agent, opts.baseDir ?? process.cwd());
     this.now = opts.now ?? Date.now;
-    this.ctx = { agent: opts.agent, site: opts.site, version: opts.version ?? packageVersion(), startedAtMs: this.now(), extra: opts.statusExtra };
+    this.pv = b.protocol_version;
+    this.ctx = { agent: opts.agent, site: opts.site, version: opts.version ?? packageVersion(), startedAtMs: this.now(), mqtt: mqttGuarantees(this.pv), extra: opts.statusExtra };
     this.backoff = new Backoff(b.reconnect_min_ms, Math.max(b.reconnect_min_ms, b.reconnect_max_ms), opts.random);
+    this.publishBackoff = new Backoff(b.reconnect_min_ms, Math.max(b.reconnect_min_ms, b.reconnect_max_ms), opts.random);
     this.connectFn = opts.connect ?? ((url, o) => mqtt.connect(url, o));
-    this.pv = opts.protocolVersion ?? 5;
   }
 
   /** Start connecting; events are drained as soon as the broker accepts the connection. */
@@ -135,6 +155,13 @@ export class Forwarder {
 
   /** New events were appended to the outbox. */
   notify(): void {
+    this.schedulePump();
+  }
+
+  /** Refused events were made pending again (outbox retry): send them, oldest first. */
+  redeliver(seqs: readonly number[]): void {
+    if (seqs.length === 0) return;
+    this.cursor = Math.min(this.cursor, Math.min(...seqs) - 1);
     this.schedulePump();
   }
 
@@ -162,9 +189,10 @@ export class Forwarder {
     clearTimeout(this.reconnectTimer);
     clearInterval(this.statusTimer);
     clearInterval(this.pollTimer);
+    clearTimeout(this.retryTimer);
     const client = this.client;
     if (client !== undefined && this.connected) {
-      const status = JSON.stringify(stoppedStatus(this.ctx, this.now(), this.safeDepth()));
+      const status = JSON.stringify(stoppedStatus(this.ctx, this.now(), this.safeDepth(), this.delivery()));
       await withTimeout(new Promise<void>((resolve) => client.publish(this.topics.status, status, { qos: 1, retain: true }, () => resolve())), timeoutMs);
       this.flushAcks();
       await withTimeout(new Promise<void>((resolve) => client.end(false, {}, () => resolve())), timeoutMs);
@@ -173,6 +201,7 @@ export class Forwarder {
     this.flushAcks();
     this.connected = false;
     this.inflight.clear();
+    this.safeRelease();
     this.log.info('Forwarder stopped.');
   }
 
@@ -200,6 +229,8 @@ export class Forwarder {
     client.on('disconnect', (packet) => {
       if (gen !== this.gen) return;
       const rc = packet.reasonCode ?? 0;
+      // Packet too large: the broker read up to the oldest unacked publish and gave up on it.
+      if (rc === PACKET_TOO_LARGE) this.refuseOldest(rc, 'Packet too large (the broker disconnected)');
       this.record({ code: 'server_disconnect', refused: false, message: `Broker ${this.url} disconnected us (reason code ${rc}); reconnecting.` }, 'warn');
     });
   }
@@ -214,6 +245,9 @@ export class Forwarder {
     this.window = Math.max(1, Math.min(this.opts.broker.max_inflight, receiveMax === undefined ? Infinity : receiveMax - 2));
     this.cursor = 0;
     this.inflight.clear();
+    this.sentOrder.clear();
+    this.maxPacket = connack.properties?.maximumPacketSize;
+    this.safeRelease();
     this.statusInflight = false;
     this.log.info(
       { protocol: this.pv === 5 ? 'MQTT 5' : 'MQTT 3.1.1', window: this.window, outbox_depth: this.safeDepth() },
@@ -230,10 +264,11 @@ export class Forwarder {
 
   private onError(gen: number, err: Error): void {
     if (gen !== this.gen) return;
-    if (this.pv === 5 && this.opts.protocolVersion === undefined && isProtocolRejection(err)) {
-      this.pv = 4;
-      this.retryNow = true;
-      this.log.info('Broker does not speak MQTT 5; using MQTT 3.1.1.');
+    if (this.connected && /^Invalid puback reason code/.test(err.message)) {
+      // mqtt-packet rejects PUBACK codes MQTT 5 does not define and loses its place in the
+      // stream: refuse the publish that PUBACK answered (the oldest unacked) and reconnect.
+      this.refuseOldest(UNKNOWN_CODE, 'a PUBACK reason code MQTT 5 does not define (mosquitto sends 0x95 for an event over its message_size_limit)');
+      this.client?.end(true);
       return;
     }
     const ex = explainError(err, this.url, this.pv, this.connected);
@@ -245,8 +280,13 @@ export class Forwarder {
     const wasConnected = this.connected;
     this.connected = false;
     clearInterval(this.statusTimer);
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.retryFrom = Infinity;
     this.inflight.clear();
+    this.sentOrder.clear();
     this.flushAcks();
+    this.safeRelease();
     if (this.stopping) return;
     if (wasConnected) {
       if (this.now() - this.connectedAt >= STABLE_MS) this.backoff.reset();
@@ -258,9 +298,7 @@ export class Forwarder {
   private scheduleReconnect(): void {
     if (this.stopping) return;
     clearTimeout(this.reconnectTimer);
-    // A protocol fallback retries at once; everything else backs off.
-    const delay = this.retryNow ? 0 : this.backoff.next();
-    this.retryNow = false;
+    const delay = this.backoff.next();
     this.log.debug({ delay_ms: delay }, 'Reconnecting after a delay.');
     this.reconnectTimer = setTimeout(() => this.connectNow(), delay);
   }
@@ -271,6 +309,7 @@ export class Forwarder {
     setImmediate(() => {
       this.pumpScheduled = false;
       this.flushAcks();
+      this.reportRefusals();
       this.pump();
     });
   }
@@ -278,17 +317,25 @@ export class Forwarder {
   /** Fill the window with the next events after the cursor, in seq order. */
   private pump(): void {
     const client = this.client;
-    if (!this.connected || client === undefined || this.stopping) return;
+    if (!this.connected || client === undefined || this.stopping || this.retryTimer !== undefined) return;
     const gen = this.gen;
     try {
       while (this.inflight.size < this.window) {
         const batch = this.opts.outbox.pending(this.window - this.inflight.size, this.cursor);
         if (batch.length === 0) break;
-        for (const e of batch) {
-          this.cursor = e.seq;
+        // After a rewind (transient refusal, redeliver) some are still awaiting their PUBACK.
+        const fresh = batch.filter((e) => !this.inflight.has(e.seq));
+        this.cursor = batch[batch.length - 1].seq;
+        const fits: OutboxEntry[] = [];
+        for (const e of fresh) {
+          if (this.maxPacket !== undefined && this.packetSize(e.payload) > this.maxPacket) this.refuseTooLarge(e.seq);
+          else fits.push(e);
+        }
+        this.opts.outbox.inflight(fits.map((e) => e.seq));
+        for (const e of fits) {
           this.inflight.add(e.seq);
           this.counters.sent++;
-          client.publish(this.topics.events, e.payload, { qos: 1 }, (err) => this.onPuback(gen, client, e.seq, err));
+          this.publish(client, this.topics.events, e.payload, { qos: 1 }, e.seq, (err) => this.onPuback(gen, e.seq, err));
         }
         this.counters.inflight_peak = Math.max(this.counters.inflight_peak, this.inflight.size);
       }
@@ -297,21 +344,126 @@ export class Forwarder {
     }
   }
 
-  private onPuback(gen: number, client: MqttClient, seq: number, err: Error | null | undefined): void {
+  private onPuback(gen: number, seq: number, err: Error | null | undefined): void {
     if (err === undefined || err === null) {
       // The broker has it: ack even if this connection has closed since.
       this.counters.acked++;
       this.ackBuffer.push(seq);
       if (gen === this.gen) this.inflight.delete(seq);
+      if (this.retryTimer === undefined) this.publishBackoff.reset();
       this.schedulePump();
       return;
     }
     // Without a reason code the connection closed: the event is resent after reconnecting.
-    if (typeof (err as { code?: unknown }).code !== 'number' || gen !== this.gen) return;
+    const rc = (err as { code?: unknown }).code;
+    if (typeof rc !== 'number' || gen !== this.gen) return;
     this.counters.rejected++;
-    this.record(explainPubackFailure(err, this.url, seq), 'error');
-    // Keep order and retry it first: drop this connection; onClose backs off and reconnects.
-    client.end(true);
+    this.inflight.delete(seq);
+    const reason = (err.message ?? '').replace(/^Publish error: /, '') || 'no reason given';
+    const transient = isTransientRefusal(rc);
+    this.record(explainPubackFailure(err, this.url, seq, transient), transient ? 'warn' : 'error');
+    if (!transient) return this.refuseEvent(seq, rc, reason);
+    this.counters.retried++;
+    this.safeRelease([seq]);
+    this.retryLater(seq);
+  }
+
+  /** Keep an event as refused in the outbox, to be reported by a signal; delivery goes on. */
+  private refuseEvent(seq: number, rc: number, reason: string): void {
+    this.inflight.delete(seq);
+    try {
+      const rule = this.opts.outbox.refuse(seq, { reason_code: rc, reason, at_ms: this.now() });
+      this.counters.refused++;
+      // A refused refusal signal is kept and counted like any event, but never reported by
+      // another signal: that could loop for as long as the broker refuses.
+      if (rule !== undefined && rule !== REFUSED_RULE) this.refusals.push({ seq, reason_code: rc, reason });
+    } catch (e) {
+      this.record({ code: 'outbox_error', refused: false, message: (e as Error).message }, 'error');
+    }
+    this.schedulePump();
+  }
+
+  /** The broker refused the oldest unacked publish without naming it. */
+  private refuseOldest(rc: number, reason: string): void {
+    const first = this.sentOrder.values().next();
+    if (first.done) return;
+    if (typeof first.value !== 'number') {
+      this.record({ code: 'puback_refused', refused: true, message: `Broker ${this.url} refused the ${first.value} message (${reason}); check the broker's size limits.` }, 'error');
+      return;
+    }
+    const seq = first.value;
+    this.sentOrder.delete(this.sentOrder.keys().next().value as number);
+    this.counters.rejected++;
+    this.record(
+      { code: 'puback_refused', refused: true, message: `Broker ${this.url} refused event seq ${seq} (${reason}); it is kept in the outbox as refused and delivery goes on; check the broker's size limits, then run \`otsentry outbox retry --config FILE --seq ${seq}\`.` },
+      'error',
+    );
+    this.refuseEvent(seq, rc, reason);
+  }
+
+  /** Over the broker's Maximum Packet Size: refuse it here, the broker would disconnect us. */
+  private refuseTooLarge(seq: number): void {
+    this.counters.rejected++;
+    const reason = `Packet too large (over the broker's Maximum Packet Size of ${this.maxPacket} bytes)`;
+    this.record({ code: 'puback_refused', refused: true, message: `Event seq ${seq} is larger than broker ${this.url} accepts (${reason}); it is kept in the outbox as refused and delivery goes on.` }, 'error');
+    this.refuseEvent(seq, PACKET_TOO_LARGE, reason);
+  }
+
+  /** PUBLISH size: fixed header (≤ 5), topic (2 + length), packet id (2), properties (1), payload. */
+  private packetSize(payload: string): number {
+    return 5 + 2 + Buffer.byteLength(this.topics.events) + 2 + 1 + Buffer.byteLength(payload);
+  }
+
+  private publish(client: MqttClient, topic: string, payload: string, opts: { qos: 1; retain?: boolean }, what: number | 'status' | 'assets', done?: (err?: Error) => void): void {
+    const t = ++this.tx;
+    this.sentOrder.set(t, what);
+    client.publish(topic, payload, opts, (err) => {
+      this.sentOrder.delete(t);
+      done?.(err);
+    });
+  }
+
+  /** Pause new transmissions for a backoff, then resend from the oldest transient refusal. */
+  private retryLater(seq: number): void {
+    this.retryFrom = Math.min(this.retryFrom, seq);
+    if (this.retryTimer !== undefined) return;
+    const delay = this.publishBackoff.next();
+    this.log.debug({ delay_ms: delay, seq }, 'Retrying a refused event after a delay.');
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.cursor = Math.min(this.cursor, this.retryFrom - 1);
+      this.retryFrom = Infinity;
+      this.schedulePump();
+    }, delay);
+  }
+
+  /** One delivery_refused signal for the events refused since the last one. */
+  private reportRefusals(): void {
+    if (this.refusals.length === 0) return;
+    const refused = this.refusals;
+    this.refusals = [];
+    try {
+      this.opts.outbox.append([refusedDraft(this.opts.agent, refused, this.now())]);
+    } catch (e) {
+      this.record({ code: 'outbox_error', refused: false, message: (e as Error).message }, 'error');
+    }
+  }
+
+  private delivery(): DeliveryStatus {
+    try {
+      const s = this.opts.outbox.stats();
+      return { refused: s.refused, oldest_refused_seq: s.oldest_refused_seq };
+    } catch {
+      return { refused: -1 };
+    }
+  }
+
+  private safeRelease(seqs?: number[]): void {
+    try {
+      this.opts.outbox.release(seqs);
+    } catch {
+      // a closed outbox holds nothing in flight
+    }
   }
 
   private flushAcks(): void {
@@ -335,8 +487,8 @@ export class Forwarder {
       this.record({ code: 'status_error', refused: false, message: `Device status provider failed: ${(e as Error).message}.` }, 'error');
     }
     this.statusInflight = true;
-    const payload = JSON.stringify(onlineStatus(this.ctx, this.now(), this.safeDepth(), devices));
-    client.publish(this.topics.status, payload, { qos: 1, retain: true }, () => {
+    const payload = JSON.stringify(onlineStatus(this.ctx, this.now(), this.safeDepth(), devices, this.delivery()));
+    this.publish(client, this.topics.status, payload, { qos: 1, retain: true }, 'status', () => {
       this.statusInflight = false;
     });
   }
@@ -350,7 +502,7 @@ export class Forwarder {
       this.record({ code: 'assets_error', refused: false, message: `Assets provider failed: ${(e as Error).message}.` }, 'error');
       return;
     }
-    client.publish(this.topics.assets, payload, { qos: 1, retain: true });
+    this.publish(client, this.topics.assets, payload, { qos: 1, retain: true }, 'assets');
   }
 
   private safeDepth(): number {

@@ -1,13 +1,38 @@
 // The retained status payloads: online (on connect and every status_interval_ms), offline
-// (Last Will, set at connect) and offline on a graceful stop.
+// (Last Will, set at connect) and offline on a graceful stop. Every payload says which MQTT
+// version is spoken and what it guarantees; online and stopped say how many events are refused.
 
 export interface StatusContext {
   agent: string;
   site: string;
   version: string;
   startedAtMs: number;
+  mqtt: MqttGuarantees;
   /** fields other stages add to every status payload (signing key, security warnings, ...) */
   extra?: () => Record<string, unknown>;
+}
+
+/** What the MQTT version in use can promise a consumer. */
+export interface MqttGuarantees {
+  version: 4 | 5;
+  /** the broker can refuse one event (PUBACK reason code) and the agent keeps and reports it */
+  refusals_reported: boolean;
+  warning?: string;
+}
+
+/** Events the broker refused for good, kept in the outbox (see `otsentry outbox refused`). */
+export interface DeliveryStatus {
+  refused: number;
+  oldest_refused_seq?: number;
+}
+
+export function mqttGuarantees(version: 4 | 5): MqttGuarantees {
+  if (version === 5) return { version, refusals_reported: true };
+  return {
+    version,
+    refusals_reported: false,
+    warning: 'MQTT 3.1.1: the broker cannot report a refused publish; an event it refuses (e.g. by ACL) is acked as delivered and lost.',
+  };
 }
 
 export interface OnlineStatus {
@@ -19,6 +44,8 @@ export interface OnlineStatus {
   ts: string;
   uptime_s: number;
   outbox_depth: number;
+  delivery: DeliveryStatus;
+  mqtt: MqttGuarantees;
   devices: Record<string, unknown>;
 }
 
@@ -34,21 +61,23 @@ export interface OfflineStatus {
   ts: string;
   uptime_s?: number;
   outbox_depth?: number;
+  delivery?: DeliveryStatus;
+  mqtt: MqttGuarantees;
 }
 
 function base(ctx: StatusContext) {
-  return { ...ctx.extra?.(), agent: ctx.agent, site: ctx.site, version: ctx.version, started_at: new Date(ctx.startedAtMs).toISOString() };
+  return { ...ctx.extra?.(), agent: ctx.agent, site: ctx.site, version: ctx.version, started_at: new Date(ctx.startedAtMs).toISOString(), mqtt: ctx.mqtt };
 }
 
-export function onlineStatus(ctx: StatusContext, nowMs: number, outboxDepth: number, devices: Record<string, unknown>): OnlineStatus {
-  return { state: 'online', ...base(ctx), ts: new Date(nowMs).toISOString(), uptime_s: Math.round((nowMs - ctx.startedAtMs) / 1000), outbox_depth: outboxDepth, devices };
+export function onlineStatus(ctx: StatusContext, nowMs: number, outboxDepth: number, devices: Record<string, unknown>, delivery: DeliveryStatus): OnlineStatus {
+  return { state: 'online', ...base(ctx), ts: new Date(nowMs).toISOString(), uptime_s: Math.round((nowMs - ctx.startedAtMs) / 1000), outbox_depth: outboxDepth, delivery, devices };
 }
 
 export function willStatus(ctx: StatusContext, nowMs: number): OfflineStatus {
   return { state: 'offline', ...base(ctx), reason: 'connection_lost', ts: new Date(nowMs).toISOString() };
 }
 
-export function stoppedStatus(ctx: StatusContext, nowMs: number, outboxDepth: number): OfflineStatus {
+export function stoppedStatus(ctx: StatusContext, nowMs: number, outboxDepth: number, delivery: DeliveryStatus): OfflineStatus {
   return {
     state: 'offline',
     ...base(ctx),
@@ -56,5 +85,6 @@ export function stoppedStatus(ctx: StatusContext, nowMs: number, outboxDepth: nu
     ts: new Date(nowMs).toISOString(),
     uptime_s: Math.round((nowMs - ctx.startedAtMs) / 1000),
     outbox_depth: outboxDepth,
+    delivery,
   };
 }

@@ -14,6 +14,7 @@ export function brokerConfig(url: string, over: Partial<BrokerConfig> = {}): Bro
     reconnect_max_ms: 1000,
     max_inflight: 64,
     status_interval_ms: 30_000,
+    protocol_version: 5,
     ...over,
   };
 }

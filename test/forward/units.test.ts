@@ -5,7 +5,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Backoff, Forwarder, defaultClientId, topicsFor } from '../../agent/forward/index.js';
-import { explainError, explainPubackFailure, isProtocolRejection } from '../../agent/forward/errors.js';
+import { explainError, explainPubackFailure } from '../../agent/forward/errors.js';
+import { isTransientRefusal } from '../../agent/forward/refusals.js';
 import { clientOptions, redactUrl } from '../../agent/forward/options.js';
 import { SqliteOutbox } from '../../agent/outbox/index.js';
 import { freePort } from '../helpers/ports.js';
@@ -46,17 +47,31 @@ describe('explainError', () => {
     expect(ex.message).toMatch(/; .+\.$/);
   });
 
-  it('recognises the MQTT 5 refusal that triggers the 3.1.1 fallback', () => {
-    expect(isProtocolRejection(Object.assign(new Error('Connection refused: Unacceptable protocol version'), { code: 1 }))).toBe(true);
-    expect(isProtocolRejection(Object.assign(new Error('Connection refused: Not authorized'), { code: 5 }))).toBe(false);
+  it('names the protocol_version fix and what 3.1.1 loses when a broker refuses MQTT 5', () => {
+    for (const code of [1, 132]) {
+      const ex = explainError(Object.assign(new Error('Connection refused: Unsupported Protocol Version'), { code }), url, 5);
+      expect(ex).toMatchObject({ code: 'mqtt5_unsupported', refused: true });
+      expect(ex.message).toBe(
+        `Broker ${url} does not accept MQTT 5 (CONNACK ${code}: Unsupported Protocol Version); upgrade the broker, or set broker.protocol_version: 4 ` +
+          'to use MQTT 3.1.1, which cannot report a refused publish: an event the broker refuses is acked as delivered and lost.',
+      );
+    }
+    expect(explainError(Object.assign(new Error('Connection refused: Unacceptable protocol version'), { code: 1 }), url, 4).code).toBe('unsupported_protocol');
   });
 
-  it('explains a refused PUBACK', () => {
-    const ex = explainPubackFailure(Object.assign(new Error('Publish error: Packet too large'), { code: 149 }), 'mqtt://b:1883', 42);
+  it('explains a refused PUBACK, permanent or transient', () => {
+    const ex = explainPubackFailure(Object.assign(new Error('Publish error: Packet too large'), { code: 149 }), 'mqtt://b:1883', 42, false);
     expect(ex.message).toBe(
-      'Broker mqtt://b:1883 refused event seq 42 (PUBACK 149: Packet too large); it stays in the outbox and is retried after a reconnect; ' +
-        'the event is larger than the broker accepts; raise its message_size_limit.',
+      'Broker mqtt://b:1883 refused event seq 42 (PUBACK 149: Packet too large); it is kept in the outbox as refused and delivery goes on; ' +
+        'the event is larger than the broker accepts; raise its message_size_limit, then run `otsentry outbox retry --config FILE --seq 42`.',
     );
+    const busy = explainPubackFailure(Object.assign(new Error('Publish error: Quota exceeded'), { code: 151 }), 'mqtt://b:1883', 7, true);
+    expect(busy).toMatchObject({ code: 'puback_busy', refused: false });
+    expect(busy.message).toBe('Broker mqtt://b:1883 refused event seq 7 (PUBACK 151: Quota exceeded); it is retried after a backoff, before any newer event.');
+  });
+
+  it('retries only quota, busy and packet-id-in-use refusals', () => {
+    expect([0x80, 0x83, 0x87, 0x89, 0x90, 0x91, 0x95, 0x97, 0x99, 0xa0].filter(isTransientRefusal)).toEqual([0x89, 0x91, 0x97]);
   });
 });
 

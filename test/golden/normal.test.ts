@@ -47,9 +47,15 @@ function collectingOutbox(into: SignalDraft[]): Outbox {
     },
     pending: () => [],
     ack: () => undefined,
+    inflight: () => undefined,
+    release: () => undefined,
+    refuse: () => undefined,
+    refused: () => [],
+    entries: () => [],
+    retry: () => [],
     enforceRetention: () => undefined,
     depth: () => 0,
-    stats: () => ({ depth: 0, bytes: 0, last_seq: 0, dropped: 0 }),
+    stats: () => ({ depth: 0, bytes: 0, last_seq: 0, dropped: 0, refused: 0 }),
     close: () => undefined,
   };
 }

@@ -50,7 +50,7 @@ beforeAll(async () => {
   sim = await startModbusSimulator({ plcs: ids.map((id, i) => ({ id, port: 0, framing: 'tcp', model: { type: 'tank' }, tick_ms: 100, seed: 100 + i })) });
   const dir = tempDir('golden');
   const file = path.join(dir, 'agent.yaml');
-  fs.writeFileSync(file, stringify(demoAgentConfig({ brokerUrl: broker.url, dataDir: path.join(dir, 'data'), plcs: sim.plcs })));
+  fs.writeFileSync(file, stringify(demoAgentConfig({ brokerUrl: broker.url, dataDir: path.join(dir, 'data'), plcs: sim.plcs, protocolVersion: broker.kind === 'aedes' ? 4 : undefined })));
   const loaded = loadConfig(file);
   intervalMs = loaded.config.devices[0].interval_ms;
   subscriber = await collect(broker.url, `${loaded.config.broker.topic_prefix}/+/+/events`);
