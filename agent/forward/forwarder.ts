@@ -266,9 +266,14 @@ export class Forwarder {
     if (gen !== this.gen) return;
     if (this.connected && /^Invalid puback reason code/.test(err.message)) {
       // mqtt-packet rejects PUBACK codes MQTT 5 does not define and loses its place in the
-      // stream: refuse the publish that PUBACK answered (the oldest unacked) and reconnect.
-      this.refuseOldest(UNKNOWN_CODE, 'a PUBACK reason code MQTT 5 does not define (mosquitto sends 0x95 for an event over its message_size_limit)');
-      this.client?.end(true);
+      // stream. The PUBACKs parsed before it are still queued in mqtt.js: once they are
+      // handled, the oldest unacked publish is the one refused. Then reconnect to resync.
+      const client = this.client;
+      setImmediate(() => {
+        if (gen !== this.gen) return;
+        this.refuseOldest(UNKNOWN_CODE, 'a PUBACK reason code MQTT 5 does not define (mosquitto sends 0x95 for an event over its message_size_limit)');
+        client?.end(true);
+      });
       return;
     }
     const ex = explainError(err, this.url, this.pv, this.connected);

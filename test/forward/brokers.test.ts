@@ -58,7 +58,7 @@ describe('test broker helper with aedes in a child process', () => {
       void gate.then(() => client.connect());
       return client;
     };
-    const f = new Forwarder({ broker: brokerConfig(b.url), agent: 'gw-1', site: 'plant-a', outbox: box, connect });
+    const f = new Forwarder({ broker: brokerConfig(b.url, { protocol_version: 4 }), agent: 'gw-1', site: 'plant-a', outbox: box, connect });
     cleanup.push(() => f.stop(500));
     f.start();
     box.append(drafts(10));

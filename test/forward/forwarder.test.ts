@@ -1,6 +1,6 @@
 // Forwarder against a real broker process: order, chain and fields of delivered events, the
 // retained status and assets, a 5,000-event backlog with the in-flight window, a broker restart
-// mid-run, and the MQTT 3.1.1 fallback for the embedded broker.
+// mid-run, and MQTT 3.1.1 only when configured (the embedded broker), never as a silent fallback.
 import path from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -20,6 +20,11 @@ async function broker(opts: Parameters<typeof startTestBroker>[0] = {}): Promise
   const b = await startTestBroker(opts);
   cleanup.push(() => b.stop());
   return b;
+}
+
+/** Broker config for a test broker: aedes (no mosquitto installed) speaks MQTT 3.1.1 only. */
+function cfg(b: TestBroker, over: Parameters<typeof brokerConfig>[1] = {}) {
+  return brokerConfig(b.url, { protocol_version: b.kind === 'aedes' ? 4 : 5, ...over });
 }
 
 async function subscriber(url: string, topic: string, opts: IClientOptions = {}): Promise<Collector> {
@@ -49,7 +54,7 @@ describe('forwarder', () => {
     const b = await broker();
     const sub = await subscriber(b.url, EVENTS);
     const box = outbox();
-    const f = forwarder({ broker: brokerConfig(b.url), outbox: box });
+    const f = forwarder({ broker: cfg(b), outbox: box });
     f.start();
     for (let i = 0; i < 10; i++) {
       box.append(drafts(25));
@@ -72,7 +77,7 @@ describe('forwarder', () => {
     box.append(drafts(3));
     let assets = { devices: [{ id: 'plc-1', vendor: 'Acme' }] };
     const f = forwarder({
-      broker: brokerConfig(b.url, { status_interval_ms: 1000 }),
+      broker: cfg(b, { status_interval_ms: 1000 }),
       outbox: box,
       devices: () => ({ 'plc-1': { link: 'up' } }),
       assets: () => assets,
@@ -89,6 +94,8 @@ describe('forwarder', () => {
     expect(typeof online.uptime_s).toBe('number');
     expect(typeof online.started_at).toBe('string');
     expect(online).toHaveProperty('outbox_depth');
+    expect(online.delivery).toEqual({ refused: 0 });
+    expect(online.mqtt).toEqual(b.kind === 'aedes' ? expect.objectContaining({ version: 4, refusals_reported: false }) : { version: 5, refusals_reported: true });
     // Refreshed every status_interval_ms.
     await status.waitFor((m) => m.length >= 2, 5000, 'periodic status');
     await inv.waitFor((m) => m.length > 0, 5000, 'retained assets');
@@ -123,7 +130,7 @@ describe('forwarder', () => {
       };
       return client;
     };
-    const f = forwarder({ broker: brokerConfig(b.url, { max_inflight: 16 }), outbox: box, connect });
+    const f = forwarder({ broker: cfg(b, { max_inflight: 16 }), outbox: box, connect });
     f.start();
     await sub.waitFor((m) => m.length >= 5000, 45_000, '5,000 events');
     expect(firstArrivals(sub.messages)).toEqual(range(1, 5000));
@@ -140,7 +147,7 @@ describe('forwarder', () => {
     const sub = await subscriber(b.url, EVENTS, { clientId: 'restart-sub', clean: false });
     const box = outbox();
     const { logger, lines } = captureLog();
-    const f = forwarder({ broker: brokerConfig(b.url, { max_inflight: 32, reconnect_min_ms: 50, reconnect_max_ms: 400 }), outbox: box, logger });
+    const f = forwarder({ broker: cfg(b, { max_inflight: 32, reconnect_min_ms: 50, reconnect_max_ms: 400 }), outbox: box, logger });
     f.start();
     let appended = 0;
     const feed = setInterval(() => {
@@ -165,20 +172,41 @@ describe('forwarder', () => {
     expect(lines.some((l) => l.msg === 'Reconnected to the broker.')).toBe(true);
   });
 
-  it('falls back to MQTT 3.1.1 for the embedded broker without configuration', async () => {
+  it('does not fall back to MQTT 3.1.1: a broker without MQTT 5 is an error naming protocol_version', async () => {
+    const eb = await startEmbeddedBroker();
+    cleanup.push(() => eb.stop());
+    const box = outbox();
+    box.append(drafts(3));
+    const { logger, lines } = captureLog();
+    const f = forwarder({ broker: brokerConfig(eb.url, { reconnect_min_ms: 100, reconnect_max_ms: 200 }), outbox: box, logger });
+    f.start();
+    await until(() => f.stats().attempts >= 3, 10_000, 'three connection attempts');
+    expect(f.stats()).toMatchObject({ connected: false, connects: 0, protocol_version: 5 });
+    expect(f.stats().last_error?.code).toBe('mqtt5_unsupported');
+    const errors = lines.filter((l) => l.level >= 50);
+    expect(errors).toHaveLength(1);
+    expect(errors[0].msg).toMatch(/^Broker mqtt:\/\/127\.0\.0\.1:\d+ does not accept MQTT 5 \(CONNACK \d+: .+\); upgrade the broker, or set broker\.protocol_version: 4 to use MQTT 3\.1\.1, which cannot report a refused publish/);
+    expect(box.depth()).toBe(3);
+  });
+
+  it('speaks MQTT 3.1.1 when configured, and says in the status what it cannot guarantee', async () => {
     const eb = await startEmbeddedBroker();
     cleanup.push(() => eb.stop());
     const sub = await subscriber(eb.url, EVENTS);
     const box = outbox();
-    const { logger, lines } = captureLog();
-    const f = forwarder({ broker: brokerConfig(eb.url), outbox: box, logger });
+    const f = forwarder({ broker: brokerConfig(eb.url, { protocol_version: 4 }), outbox: box });
     f.start();
     box.append(drafts(20));
     f.notify();
     await sub.waitFor((m) => m.length >= 20, 10_000, '20 events');
     expect(firstArrivals(sub.messages)).toEqual(range(1, 20));
-    expect(f.stats()).toMatchObject({ protocol_version: 4, connects: 1, attempts: 2 });
-    expect(lines.some((l) => l.msg === 'Broker does not speak MQTT 5; using MQTT 3.1.1.')).toBe(true);
-    expect(lines.filter((l) => l.level >= 40)).toEqual([]);
+    expect(f.stats()).toMatchObject({ protocol_version: 4, connects: 1, attempts: 1 });
+    const status = await subscriber(eb.url, STATUS);
+    await status.waitFor((m) => m.length > 0, 5000, 'retained status');
+    expect(JSON.parse(status.messages[0].payload).mqtt).toEqual({
+      version: 4,
+      refusals_reported: false,
+      warning: 'MQTT 3.1.1: the broker cannot report a refused publish; an event it refuses (e.g. by ACL) is acked as delivered and lost.',
+    });
   });
 });
