@@ -77,7 +77,11 @@ export class SqliteOutbox implements Outbox {
   private dropped = 0;
   private closed = false;
 
-  private constructor(private readonly opts: SqliteOutboxOptions) {
+  /** `inspecting`: opened by an operator's command; never appends, so needs no signing key. */
+  private constructor(
+    private readonly opts: SqliteOutboxOptions,
+    private readonly inspecting = false,
+  ) {
     this.now = opts.now ?? Date.now;
     this.db = this.guard(() => openDatabase(opts));
     try {
@@ -87,7 +91,7 @@ export class SqliteOutbox implements Outbox {
       this.deleteOne = this.db.prepare('DELETE FROM events WHERE seq = ? RETURNING bytes');
       this.retention = new Retention(this.db, opts.limits);
       const meta = this.readMeta();
-      this.signer = this.keyFor(meta.get('key_id'));
+      this.signer = inspecting ? ephemeralSigner() : this.keyFor(meta.get('key_id'));
       this.chain = { seq: Number(meta.get('last_seq') ?? 0), hash: meta.get('last_hash') ?? GENESIS_HASH };
       this.clock = new OutboxClock(Number(meta.get('clock_ms') ?? 0), opts.monotonic ?? monotonicMs);
       const t = this.db.prepare('SELECT count(*) AS count, total(bytes) AS bytes FROM events').get() as Totals;
@@ -113,17 +117,19 @@ export class SqliteOutbox implements Outbox {
 
   /**
    * Open an existing outbox for an operator's command (list, export, retry) without applying
-   * retention; a missing file is an error instead of a new outbox.
+   * retention and without the signing key (it cannot append); a missing file is an error
+   * instead of a new outbox.
    */
   static inspect(opts: SqliteOutboxOptions): SqliteOutbox {
     if (opts.file !== ':memory:' && !fs.existsSync(opts.file)) {
       throw new OutboxError(`outbox ${opts.file} does not exist; check agent.data_dir in the config (the agent creates it on its first run).`, 'outbox_missing');
     }
-    return new SqliteOutbox(opts);
+    return new SqliteOutbox(opts, true);
   }
 
   append(drafts: readonly SignalDraft[]): RiskSignal[] {
     this.checkOpen();
+    if (this.inspecting) throw new OutboxError(`outbox ${this.opts.file}: opened for inspection, it cannot append.`, 'outbox_unavailable');
     drafts.forEach((d, i) => validateDraft(d, i));
     return this.commit(drafts);
   }

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { GAP_RULE, SqliteOutbox, verifyChain } from '../../agent/outbox/index.js';
 import type { OutboxConfig } from '../../agent/config/schema.js';
 import type { RiskSignal } from '../../agent/signal.js';
-import { bySeverity, drafts, roomyLimits, tempDir } from './drafts.js';
+import { bySeverity, drafts, roomyLimits, tempDir, testSigner } from './drafts.js';
 
 const HOUR = 3_600_000;
 const boxes: SqliteOutbox[] = [];
@@ -21,7 +21,7 @@ interface Clocks {
 }
 
 function openBox(file: string, limits: Partial<OutboxConfig>, c: Clocks): SqliteOutbox {
-  const box = SqliteOutbox.open({ file, agent: 'gw-1', site: 'plant-a', limits: { ...roomyLimits, ...limits }, now: () => c.wall, monotonic: () => c.mono });
+  const box = SqliteOutbox.open({ file, agent: 'gw-1', site: 'plant-a', limits: { ...roomyLimits, ...limits }, now: () => c.wall, monotonic: () => c.mono, signer: testSigner });
   boxes.push(box);
   return box;
 }

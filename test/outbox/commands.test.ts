@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../agent/config/load.js';
 import { silentLogger } from '../../agent/log.js';
 import { runAgent, type RunningAgent } from '../../agent/runtime.js';
-import { SqliteOutbox, outboxFile } from '../../agent/outbox/index.js';
+import { SqliteOutbox, openOutbox, outboxFile } from '../../agent/outbox/index.js';
 import { controlSocketPath } from '../../agent/outbox/control.js';
 import { startModbusSimulator, tankSimulatorConfig } from '../../simulators/modbus/index.js';
 import { collect, distEntry, mosquittoPath, startTestBroker } from '../helpers/broker.js';
@@ -87,7 +87,7 @@ describe.skipIf(mosquittoPath() === undefined)('otsentry outbox', () => {
     // Agent stopped: the CLI opens the file itself.
     await agent.stop();
     agent = undefined;
-    const prep = SqliteOutbox.open({ file: outboxFile(loaded.dataDir), agent: 'gw-e2e', site: 'lab', limits: loaded.config.outbox });
+    const prep = openOutbox(loaded.dataDir, 'gw-e2e', 'lab', loaded.config.outbox);
     const lastSeq = prep.append([draft()])[0].seq;
     prep.refuse(lastSeq, { reason_code: 153, reason: 'Payload format invalid', at_ms: Date.UTC(2026, 0, 1) });
     prep.close();

@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { OutboxError, SqliteOutbox } from '../../agent/outbox/index.js';
-import { drafts, roomyLimits, tempDir } from './drafts.js';
+import { drafts, roomyLimits, tempDir, testSigner } from './drafts.js';
 
 const boxes: SqliteOutbox[] = [];
 afterEach(() => {
@@ -13,7 +13,7 @@ afterEach(() => {
 const AT = Date.UTC(2026, 2, 3, 4, 5, 6);
 
 function open(file: string): SqliteOutbox {
-  const box = SqliteOutbox.open({ file, agent: 'gw-1', site: 'plant-a', limits: roomyLimits });
+  const box = SqliteOutbox.open({ file, agent: 'gw-1', site: 'plant-a', limits: roomyLimits, signer: testSigner });
   boxes.push(box);
   return box;
 }
