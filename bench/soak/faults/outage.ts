@@ -81,7 +81,11 @@ export async function runOutage(o: OutageOptions): Promise<OutageFigures> {
     await capture.waitContiguous(committed, Math.max(60_000, o.outageMs * 2));
     const catchUpS = (performance.now() - up) / 1000;
     const drainRate = (committed - delivered) / catchUpS;
-    say(`broker back after ${outageS.toFixed(1)} s with a backlog of ${backlog} events; every seq up to ${committed} arrived ${catchUpS.toFixed(1)} s later: drain ${drainRate.toFixed(0)} events/s while the flood went on`);
+    // Meanwhile the flood goes on at about `rate`: the backlog shrinks by the difference.
+    say(
+      `broker back after ${outageS.toFixed(1)} s with a backlog of ${backlog} events; every seq up to ${committed} arrived ${catchUpS.toFixed(1)} s later: ` +
+        `drain ${drainRate.toFixed(0)} events/s while the flood went on (backlog shrinking by about ${(drainRate - rate).toFixed(0)} events/s)`,
+    );
     await sleep(1000);
     const v = await drainAndVerify(flood, agent, capture, say);
     return { rate, outageS, backlog, catchUpS, drainRate, lastSeq: v.lastSeq, check: v.check, verify: v.verify, ok: v.ok };
