@@ -22,7 +22,6 @@ describe('fault: bad PLCs beside a healthy one', () => {
     const f = await runNeighbours({ brokerUrl: broker.url, dir, windowMs: 12_000, say: (l) => console.info(`neighbours: ${l}`) });
     expect(f.share).toBeGreaterThanOrEqual(0.95);
     expect(f.share).toBeLessThanOrEqual(1.05);
-    expect(f.devices[HEALTHY].failed).toBe(0);
     expect(f.devices[HEALTHY].up).toBe(1);
     // The faults really happened: the bad devices failed.
     for (const id of ['dead', 'refused', 'garbage', 'malformed']) {
