@@ -94,7 +94,7 @@ function takeMbap(rx: Buffer): { used: number; req: Omit<PeerRequest, 'at'> } | 
 }
 
 /** Requests the poller sends are 8 bytes (FC01-04, FC08) or 7 bytes (FC43). */
-function takeRtu(rx: Buffer): { used: number; req: Omit<PeerRequest, 'at'> } | null {
+export function takeRtu(rx: Buffer): { used: number; req: Omit<PeerRequest, 'at'> } | null {
   if (rx.length < 2) return null;
   const len = rx[1] === 43 ? 7 : 8;
   if (rx.length < len) return null;
