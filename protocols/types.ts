@@ -42,6 +42,8 @@ export type PollErrorCode =
   | 'bad_response'
   | 'not_connected'
   | 'aborted'
+  /** the agent refused to send a request outside its read-only allow-list (a bug, never the device) */
+  | 'request_refused'
   /** OPC UA: the server refused the secure channel or session (certificate trust, policy, login) */
   | 'security'
   /** OPC UA: a Bad status code for a node (unknown NodeId, not readable, access denied, ...) */

@@ -1,5 +1,6 @@
 // The link to one Modbus device: open, exchange one read request PDU for its response PDU, close.
-// Implementations: tcp-link.ts (native Modbus TCP and RTU over TCP), serial-link.ts (modbus-serial).
+// Implementations: stream-link.ts (native: Modbus TCP, RTU over TCP, RTU over a serial port),
+// modbus-serial-link.ts (Modbus TCP through the modbus-serial library).
 
 export interface ModbusLink {
   /** "tcp host:port", "rtu /dev/ttyUSB0", ... for logs and errors */
@@ -10,7 +11,8 @@ export interface ModbusLink {
   /**
    * Send one request PDU (function code first) and resolve with the checked response PDU.
    * One exchange at a time: the caller waits for the answer before the next. Rejects with
-   * ModbusError: timeout, modbus_exception, bad_response, connection_lost, not_connected.
+   * ModbusError: timeout, modbus_exception, bad_response, connection_lost, not_connected, and
+   * request_refused (before a byte is written) for a PDU outside the allow-list (allowlist.ts).
    * The returned buffer may be a view of the receive buffer: decode it before the next exchange.
    */
   exchange(pdu: Buffer): Promise<Buffer>;

@@ -3,7 +3,7 @@
 //
 // One request is in flight per device at any time: poll() and readFacts() queue behind each
 // other. poll() never throws; a device that is down yields bad samples and errors. It exposes no
-// way to write: the links only carry read requests (see frame.ts).
+// way to write: the links only carry read requests (see allowlist.ts).
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Fact, PollError, PollResult, Poller, Sample } from '../types.js';
@@ -14,8 +14,9 @@ import { ModbusError, asModbusError, isRetryable } from './errors.js';
 import { readDiagnostics, readIdentity } from './facts.js';
 import type { ModbusLink } from './link.js';
 import { planRequests, type PlannedRequest } from './planner.js';
-import { ModbusSerialLink } from './serial-link.js';
-import { TcpLink } from './tcp-link.js';
+import { ModbusSerialLink } from './modbus-serial-link.js';
+import { rtuSerialLink } from './rtu-serial.js';
+import { tcpLink } from './tcp-link.js';
 
 export interface ModbusPollerContext {
   logger?: Logger;
@@ -29,13 +30,10 @@ export interface ModbusPollerContext {
 export function createLink(dev: ModbusDeviceConfig): ModbusLink {
   const t = dev.transport;
   const opts = { unitId: dev.unit_id, timeoutMs: dev.timeout_ms };
-  if (t.type === 'tcp' && t.client === 'modbus-serial') return new ModbusSerialLink({ kind: 'tcp', host: t.host, port: t.port }, opts);
-  if (t.type === 'tcp') return new TcpLink({ ...opts, host: t.host, port: t.port, framing: 'mbap' });
-  if (t.type === 'rtu_over_tcp') return new TcpLink({ ...opts, host: t.host, port: t.port, framing: 'rtu' });
-  return new ModbusSerialLink(
-    { kind: 'rtu', path: t.path, baudRate: t.baud_rate, dataBits: t.data_bits, stopBits: t.stop_bits, parity: t.parity },
-    opts,
-  );
+  if (t.type === 'tcp' && t.client === 'modbus-serial') return new ModbusSerialLink(t.host, t.port, opts);
+  if (t.type === 'tcp') return tcpLink({ ...opts, host: t.host, port: t.port, framing: 'mbap' });
+  if (t.type === 'rtu_over_tcp') return tcpLink({ ...opts, host: t.host, port: t.port, framing: 'rtu' });
+  return rtuSerialLink({ path: t.path, baudRate: t.baud_rate, dataBits: t.data_bits, stopBits: t.stop_bits, parity: t.parity }, opts);
 }
 
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;

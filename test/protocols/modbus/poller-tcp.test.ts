@@ -3,6 +3,7 @@
 import ModbusSerial from 'modbus-serial';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModbusPoller } from '../../../protocols/modbus/poller.js';
+import { tcpLink } from '../../../protocols/modbus/tcp-link.js';
 import { freePort } from '../../helpers/ports.js';
 import { deviceConfig, holdingTags, modelHandler, startPeer } from './peers.js';
 
@@ -108,10 +109,10 @@ describe.each(['native', 'modbus-serial'] as const)('poller with the %s client a
 describe('poller against the scriptable peer', () => {
   it('wraps the 16-bit Modbus TCP transaction id', async () => {
     const peer = await startPeer(modelHandler({}));
-    const p = new ModbusPoller(deviceConfig(peer.port, holdingTags(2)));
+    const link = tcpLink({ host: '127.0.0.1', port: peer.port, framing: 'mbap', unitId: 1, timeoutMs: 300, lastTransactionId: 65533 });
+    const p = new ModbusPoller(deviceConfig(peer.port, holdingTags(2)), { link });
     try {
       await p.connect();
-      (p as unknown as { link: { tid: number } }).link.tid = 65533; // private: start near the wrap
       for (let i = 0; i < 5; i++) expect((await p.poll()).errors).toEqual([]);
       expect(peer.requests.map((r) => r.tid)).toEqual([65534, 65535, 0, 1, 2]);
     } finally {

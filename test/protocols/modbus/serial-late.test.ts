@@ -20,7 +20,8 @@ describe.skipIf(ptySkip !== null)('serial RTU with late answers (pty pair)', () 
   beforeAll(async () => {
     pty = await startPtyPair();
     let readsOf10 = 0;
-    slave = await startSerialPeer(pty.theirs, modelHandler({ holding: (a) => VALUES[a] ?? 0 }), (req) => {
+    const model = modelHandler({ holding: (a) => VALUES[a] ?? 0 });
+    slave = await startSerialPeer(pty.theirs, (req) => model(req) as Buffer, (req) => {
       if (req.pdu[0] === 3 && req.pdu.readUInt16BE(1) === 10 && ++readsOf10 % 2 === 0) return 145;
       return 30;
     });
