@@ -1,6 +1,7 @@
 // The soak sections, in the order `npm run soak` runs them. Each lives in its own file.
 import { neighboursSection } from './bad-plcs.js';
 import { outageSection } from './broker-outage.js';
+import { modbusFuzzSection } from './modbus-fuzz.js';
 import { sigkillSection } from './sigkill.js';
 
 export interface SoakSection {
@@ -11,4 +12,4 @@ export interface SoakSection {
   run(say: (line: string) => void): Promise<boolean>;
 }
 
-export const SECTIONS: SoakSection[] = [sigkillSection, outageSection, neighboursSection];
+export const SECTIONS: SoakSection[] = [sigkillSection, outageSection, modbusFuzzSection, neighboursSection];

@@ -73,7 +73,11 @@ export function checkResponse(req: Buffer, res: Uint8Array): void {
     return;
   }
   if (fc === 43) {
-    if (res.length < 8 || res[1] !== 0x0e) throw bad(req, 'not a device identification answer');
+    // MEI type and read device id code echo the request; the object list fills the answer exactly.
+    if (res.length < 7 || res[1] !== 0x0e || res[2] !== req[2]) throw bad(req, 'not an answer to this device identification request');
+    let p = 7;
+    for (let i = 0; i < res[6] && p <= res.length; i++) p = p + 2 > res.length ? res.length + 1 : p + 2 + res[p + 1];
+    if (p !== res.length) throw bad(req, `its ${res[6]} identification objects do not fill the ${res.length} bytes of the answer`);
   }
 }
 
