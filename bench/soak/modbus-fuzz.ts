@@ -5,12 +5,16 @@
 // feeds 1,000,000; test/protocols/modbus/fuzz.test.ts runs a short version.
 import { ModbusError } from '../../protocols/modbus/errors.js';
 import { parseDeviceIdAnswer } from '../../protocols/modbus/facts.js';
+import type { ModbusLink } from '../../protocols/modbus/link.js';
+import { ModbusSerialLink } from '../../protocols/modbus/modbus-serial-link.js';
 import { tcpLink } from '../../protocols/modbus/tcp-link.js';
 import { prng, randomRequest, startFuzzPeer, trueAnswer, type FuzzFraming } from './modbus-fuzz-peer.js';
 import type { SoakSection } from './sections.js';
 
 export interface FuzzOptions {
   framing: FuzzFraming;
+  /** Modbus TCP only: the native link (default) or the modbus-serial fallback */
+  client?: 'native' | 'modbus-serial';
   /** answers to feed (one per request) */
   responses: number;
   /** links polling the peer at once (timeouts overlap) */
@@ -24,6 +28,7 @@ export interface FuzzOptions {
 
 export interface FuzzResult {
   framing: FuzzFraming;
+  client: 'native' | 'modbus-serial';
   fed: number;
   seconds: number;
   /** accepted_identical, accepted_altered, or the error code of the rejection */
@@ -99,7 +104,10 @@ export async function runModbusFuzz(opts: FuzzOptions): Promise<FuzzResult> {
   const worker = async (w: number): Promise<void> => {
     const rnd = prng(opts.seed * 7919 + w);
     const unit = 1 + w;
-    const link = tcpLink({ host: '127.0.0.1', port: peer.port, framing: opts.framing, unitId: unit, timeoutMs: opts.timeoutMs });
+    const link: ModbusLink =
+      opts.client === 'modbus-serial'
+        ? new ModbusSerialLink('127.0.0.1', peer.port, { unitId: unit, timeoutMs: opts.timeoutMs })
+        : tcpLink({ host: '127.0.0.1', port: peer.port, framing: opts.framing, unitId: unit, timeoutMs: opts.timeoutMs });
     link.onLost = () => {
       dropped++;
     };
@@ -141,6 +149,7 @@ export async function runModbusFuzz(opts: FuzzOptions): Promise<FuzzResult> {
   const m = process.memoryUsage();
   return {
     framing: opts.framing,
+    client: opts.client ?? 'native',
     fed,
     seconds: (performance.now() - t0) / 1000,
     outcomes,
@@ -165,7 +174,7 @@ export function describeFuzz(r: FuzzResult): string[] {
       .map(([k, v]) => `${k} ${v}`)
       .join(', ');
   return [
-    `${r.framing}: ${r.fed} answers in ${r.seconds.toFixed(1)} s = ${Math.round(r.fed / r.seconds)} answers/s; ${r.connectionsDropped} connections dropped by the link, ${r.openFailures} reconnects retried`,
+    `${r.framing}${r.client === 'native' ? '' : ` (${r.client})`}: ${r.fed} answers in ${r.seconds.toFixed(1)} s = ${Math.round(r.fed / r.seconds)} answers/s; ${r.connectionsDropped} connections dropped by the link, ${r.openFailures} reconnects retried`,
     `  outcomes: ${sorted(r.outcomes)}`,
     ...Object.entries(r.byMutation)
       .sort((a, b) => a[0].localeCompare(b[0]))

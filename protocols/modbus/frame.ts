@@ -2,7 +2,7 @@
 //
 // Only reading function codes are built here: 01-04 (reads), 08 with counter sub-functions
 // 0x0B-0x12, and 43/14 (device identification). There is deliberately no builder for anything
-// that changes a device.
+// that changes a device; allowlist.ts checks again what the links write.
 import { dataBytes } from './decode.js';
 import { ModbusError, exceptionError } from './errors.js';
 

@@ -21,7 +21,7 @@ import type { LinkOptions, ModbusLink } from './link.js';
 /** The part of a modbus-serial TCP port the link uses. */
 interface RawPort extends EventEmitter {
   write(frame: Buffer): void;
-  _client?: EventEmitter & { write(data: Uint8Array): boolean };
+  _client?: EventEmitter & { write(data: Uint8Array): boolean; destroy(): void };
 }
 
 interface ReadResult {
@@ -106,6 +106,12 @@ export class ModbusSerialLink implements ModbusLink {
     const refused = (e: ModbusError): void => this.#failPending?.(e);
     guardWrites(port, 'rtu', this.describe, refused, true);
     guardWrites(socket, 'mbap', this.describe, refused, false);
+    watchMbapHeaders(socket, (what) => {
+      // A Modbus TCP stream cannot be resynchronised: fail the request, drop the connection.
+      const err = new ModbusError('bad_response', `${this.describe}: ${what}`);
+      this.#failPending?.(err);
+      this.#lost(client, err);
+    });
     this.#client = client;
     client.on('close', () => this.#lost(client, null));
     // The TCP port forgets to report a reset socket; listen to the socket itself.
@@ -204,11 +210,13 @@ export class ModbusSerialLink implements ModbusLink {
 
   #classify(e: unknown, client: Client, fc: number): ModbusError {
     if (e instanceof ModbusError) return e;
-    const err = e as { modbusCode?: number; errno?: string; message?: string };
+    const err = e as { modbusCode?: number; errno?: string; code?: string; message?: string };
     if (typeof err?.modbusCode === 'number') return exceptionError(fc, err.modbusCode);
     if (!client.isOpen || this.#client !== client) return new ModbusError('connection_lost', `${this.describe}: connection lost`);
     if (err?.errno === 'ETIMEDOUT') return new ModbusError('timeout', `${this.describe}: no answer within ${this.#opts.timeoutMs} ms`);
-    if (typeof err?.message === 'string' && /CRC|length|Unexpected data/i.test(err.message)) return new ModbusError('bad_response', `${this.describe}: ${err.message}`);
+    // The library reads a garbled answer past its end (a RangeError) or complains about it.
+    const garbled = err?.code === 'ERR_OUT_OF_RANGE' || err?.code === 'ERR_BUFFER_OUT_OF_BOUNDS' || /CRC|length|Unexpected data/i.test(err?.message ?? '');
+    if (garbled) return new ModbusError('bad_response', `${this.describe}: ${err.message}`);
     return asModbusError(e);
   }
 
@@ -236,4 +244,34 @@ export class ModbusSerialLink implements ModbusLink {
       });
     });
   }
+}
+
+/**
+ * Follow the MBAP framing of what the socket receives, ahead of the library: the library trusts any
+ * protocol id and any length up to 65535 (and would wait for that many bytes), so a header that
+ * cannot be a Modbus TCP answer calls onGarbage instead. Keeps at most one 6-byte header.
+ */
+function watchMbapHeaders(socket: EventEmitter, onGarbage: (what: string) => void): void {
+  let header = Buffer.alloc(0);
+  let skip = 0;
+  socket.prependListener('data', (chunk: Buffer) => {
+    let off = 0;
+    while (off < chunk.length) {
+      if (skip > 0) {
+        const n = Math.min(skip, chunk.length - off);
+        skip -= n;
+        off += n;
+        continue;
+      }
+      const take = chunk.subarray(off, off + 6 - header.length);
+      header = Buffer.concat([header, take]);
+      off += take.length;
+      if (header.length < 6) return;
+      const protocol = header.readUInt16BE(2);
+      const len = header.readUInt16BE(4);
+      header = Buffer.alloc(0);
+      if (protocol !== 0 || len < 2 || len > 254) return onGarbage(`answer is not a Modbus TCP frame (protocol id ${protocol}, length ${len})`);
+      skip = len;
+    }
+  });
 }

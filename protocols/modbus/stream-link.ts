@@ -7,7 +7,9 @@
 // out carries an old id and is dropped. RTU frames have no id, so a late answer arriving while
 // the next request waits would be taken for its answer, and every later answer would be off by
 // one. So after an RTU timeout the next request waits until the line is quiet: until the late
-// answer has come and gone (plus RTU_SETTLE_MS), or at most one more timeout. Bytes that arrive
+// answer has come and gone (plus RTU_SETTLE_MS), or at most one more timeout. If the late answer
+// has still not come, the first answer to the next request is held for up to one timeout: a
+// second answer in that time is the real one (the first was the late answer). Bytes that arrive
 // while nothing is asked are dropped; a serial port's input buffer is flushed before each request;
 // an answer is taken only if unit, function code, length and byte count fit the request.
 //
@@ -68,10 +70,24 @@ export class StreamLink implements ModbusLink {
   #reqSent = false;
   #waitingAdu: Buffer | null = null;
   #quietUntil = 0;
+  // RTU only: a timed-out request's answer has not been seen yet, and an answer held back meanwhile.
+  #lateExpected = false;
+  #held: Buffer | null = null;
+  readonly #releaseHeld = (): void => {
+    this.#timer = null;
+    const pdu = this.#held;
+    const req = this.#req;
+    this.#held = null;
+    this.#lateExpected = false;
+    if (pdu && req) this.#deliver(req, pdu);
+  };
   readonly #onTimeout = (): void => {
     this.#timer = null;
     const req = this.#req;
-    if (this.#opts.framing === 'rtu') this.#quietUntil = performance.now() + this.#opts.timeoutMs;
+    if (this.#opts.framing === 'rtu') {
+      this.#quietUntil = performance.now() + this.#opts.timeoutMs;
+      this.#lateExpected = true;
+    }
     this.#fail(new ModbusError('timeout', `no answer to ${req ? describePdu(req) : 'request'} within ${this.#opts.timeoutMs} ms`));
   };
   readonly #sendWaiting = (): void => {
@@ -225,6 +241,7 @@ export class StreamLink implements ModbusLink {
     this.#timer = null;
     this.#reqSent = false;
     this.#waitingAdu = null;
+    this.#held = null;
     this.#req = null;
     this.#resolve = null;
     this.#reject = null;
@@ -305,6 +322,7 @@ export class StreamLink implements ModbusLink {
     const req = this.#req;
     if (!req || !this.#reqSent) {
       // Nothing asked yet: a late answer. Drop it, and send the waiting request once it is quiet.
+      this.#lateExpected = false;
       this.#quietUntil = performance.now() + RTU_SETTLE_MS;
       if (this.#waitingAdu && this.#timer) {
         clearTimeout(this.#timer);
@@ -322,7 +340,17 @@ export class StreamLink implements ModbusLink {
       this.#garbage(`RTU answer to ${describePdu(req)} has a bad CRC`);
       return -1;
     }
-    this.#deliver(req, buf.subarray(off + 1, off + len - 2));
+    const pdu = buf.subarray(off + 1, off + len - 2);
+    if (this.#lateExpected && !this.#held) {
+      // The late answer to a timed-out request has not come yet: this may be it. Hold this one
+      // for up to one timeout; an answer arriving meanwhile is the one to this request.
+      this.#held = Buffer.from(pdu);
+      if (this.#timer) clearTimeout(this.#timer);
+      this.#timer = setTimeout(this.#releaseHeld, this.#opts.timeoutMs);
+      return len;
+    }
+    this.#lateExpected = false;
+    this.#deliver(req, pdu);
     return len;
   }
 

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModbusPoller } from '../../../protocols/modbus/poller.js';
 import { modbusDeviceSchema } from '../../../protocols/modbus/config.js';
-import { modelHandler } from './peers.js';
+import { deviceConfig, modelHandler, rtuAnswer, startPeer, type PeerRequest } from './peers.js';
 import { ptySkip, startPtyPair, startSerialPeer, type PtyPair, type SerialPeer } from './serial-peer.js';
 
 const VALUES: Record<number, number> = { 0: 1111, 10: 2222, 20: 3333 };
@@ -60,5 +60,40 @@ describe.skipIf(ptySkip !== null)('serial RTU with late answers (pty pair)', () 
     // The slave answers every request in the end: most samples are good, not all timed out.
     expect(good).toBeGreaterThan(POLLS * TAGS.length * 0.9);
     expect(slave.requests.every((r) => r.pdu[0] === 3)).toBe(true);
+  });
+});
+
+describe('RTU: a late answer that comes after the next request was sent', () => {
+  it('is not taken for the next request: the answer that follows it is', async () => {
+    const model = modelHandler({ holding: (a) => VALUES[a] ?? 0 });
+    let late: Buffer | null = null;
+    // The first read gets no answer in time; its answer comes right when the next request
+    // arrives, followed by that request's own answer.
+    const peer = await startPeer(
+      (req: PeerRequest) => {
+        if (!late) {
+          late = rtuAnswer(req.unit, model(req) as Buffer);
+          return null;
+        }
+        const own = rtuAnswer(req.unit, model(req) as Buffer);
+        const stale = late;
+        return (sock) => {
+          sock.write(stale);
+          sock.write(own);
+        };
+      },
+      { framing: 'rtu' },
+    );
+    const p = new ModbusPoller(deviceConfig(peer.port, TAGS.slice(0, 2), { timeout_ms: 100, retries: 0 }, { type: 'rtu_over_tcp' }));
+    try {
+      const r = await p.poll();
+      expect(r.samples.map((s) => [s.tag, s.quality, s.value])).toEqual([
+        ['r0', 'bad', null],
+        ['r10', 'good', VALUES[10]],
+      ]);
+    } finally {
+      await p.close();
+      await peer.close();
+    }
   });
 });
