@@ -17,10 +17,11 @@ import mqtt, { type IClientOptions, type IConnackPacket, type MqttClient } from 
 import type { BrokerConfig } from '../config/schema.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { Outbox, OutboxEntry } from '../outbox/types.js';
-import { Backoff } from './backoff.js';
+import { Backoff, RetryGate } from './backoff.js';
 import { explainError, explainPubackFailure, type Explained } from './errors.js';
 import { clientOptions, redactUrl, topicsFor, type Topics } from './options.js';
-import { REFUSED_RULE, isTransientRefusal, refusedDraft, type RefusedEvent } from './refusals.js';
+import { Refusals, isTransientRefusal } from './refusals.js';
+import { SentOrder } from './sent.js';
 import { mqttGuarantees, onlineStatus, stoppedStatus, willStatus, type DeliveryStatus, type StatusContext } from './status.js';
 import { packageVersion } from '../package.js';
 
@@ -111,21 +112,16 @@ export class Forwarder {
   private window = 1;
   private cursor = 0;
   private readonly inflight = new Set<number>();
-  /** QoS 1 publishes awaiting PUBACK in the order sent (a broker acks in that order, MQTT 5 4.6) */
-  private readonly sentOrder = new Map<number, number | 'status' | 'assets'>();
-  private tx = 0;
+  private readonly sent = new SentOrder();
   /** the broker's Maximum Packet Size (CONNACK), if it announced one */
   private maxPacket?: number;
   private ackBuffer: number[] = [];
   private statusInflight = false;
-  /** backoff for transient PUBACK refusals; while retryTimer runs no new event is sent */
-  private readonly publishBackoff: Backoff;
-  private retryTimer?: NodeJS.Timeout;
-  private retryFrom = Infinity;
-  /** permanent refusals not yet reported by a delivery_refused signal */
-  private refusals: RefusedEvent[] = [];
+  /** transient PUBACK refusals: no new event is sent while it is paused */
+  private readonly retry: RetryGate;
+  private readonly refusals: Refusals;
 
-  private readonly counters = { attempts: 0, connects: 0, sent: 0, acked: 0, rejected: 0, refused: 0, retried: 0, inflight_peak: 0 };
+  private readonly counters = { attempts: 0, connects: 0, sent: 0, acked: 0, rejected: 0, retried: 0, inflight_peak: 0 };
   private lastError?: ForwarderStats['last_error'];
   private lastLogged?: { code: string; at: number };
 
@@ -139,8 +135,12 @@ export class Forwarder {
     this.pv = b.protocol_version;
     this.ctx = { agent: opts.agent, site: opts.site, version: opts.version ?? packageVersion(), startedAtMs: this.now(), mqtt: mqttGuarantees(this.pv), extra: opts.statusExtra };
     this.backoff = new Backoff(b.reconnect_min_ms, Math.max(b.reconnect_min_ms, b.reconnect_max_ms), opts.random);
-    this.publishBackoff = new Backoff(b.reconnect_min_ms, Math.max(b.reconnect_min_ms, b.reconnect_max_ms), opts.random);
+    this.retry = new RetryGate(new Backoff(b.reconnect_min_ms, Math.max(b.reconnect_min_ms, b.reconnect_max_ms), opts.random), (from) => {
+      this.cursor = Math.min(this.cursor, from - 1);
+      this.schedulePump();
+    });
     this.connectFn = opts.connect ?? ((url, o) => mqtt.connect(url, o));
+    this.refusals = new Refusals(opts.outbox, opts.agent, this.now);
   }
 
   /** Start connecting; events are drained as soon as the broker accepts the connection. */
@@ -175,6 +175,7 @@ export class Forwarder {
       connected: this.connected,
       protocol_version: this.pv,
       ...this.counters,
+      refused: this.refusals.count,
       inflight: this.inflight.size,
       window: this.window,
       outbox_depth: this.safeDepth(),
@@ -189,7 +190,7 @@ export class Forwarder {
     clearTimeout(this.reconnectTimer);
     clearInterval(this.statusTimer);
     clearInterval(this.pollTimer);
-    clearTimeout(this.retryTimer);
+    this.retry.cancel();
     const client = this.client;
     if (client !== undefined && this.connected) {
       const status = JSON.stringify(stoppedStatus(this.ctx, this.now(), this.safeDepth(), this.delivery()));
@@ -245,7 +246,7 @@ export class Forwarder {
     this.window = Math.max(1, Math.min(this.opts.broker.max_inflight, receiveMax === undefined ? Infinity : receiveMax - 2));
     this.cursor = 0;
     this.inflight.clear();
-    this.sentOrder.clear();
+    this.sent.clear();
     this.maxPacket = connack.properties?.maximumPacketSize;
     this.safeRelease();
     this.statusInflight = false;
@@ -285,11 +286,9 @@ export class Forwarder {
     const wasConnected = this.connected;
     this.connected = false;
     clearInterval(this.statusTimer);
-    clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
-    this.retryFrom = Infinity;
+    this.retry.cancel();
     this.inflight.clear();
-    this.sentOrder.clear();
+    this.sent.clear();
     this.flushAcks();
     this.safeRelease();
     if (this.stopping) return;
@@ -322,7 +321,7 @@ export class Forwarder {
   /** Fill the window with the next events after the cursor, in seq order. */
   private pump(): void {
     const client = this.client;
-    if (!this.connected || client === undefined || this.stopping || this.retryTimer !== undefined) return;
+    if (!this.connected || client === undefined || this.stopping || this.retry.paused) return;
     const gen = this.gen;
     try {
       while (this.inflight.size < this.window) {
@@ -340,7 +339,7 @@ export class Forwarder {
         for (const e of fits) {
           this.inflight.add(e.seq);
           this.counters.sent++;
-          this.publish(client, this.topics.events, e.payload, { qos: 1 }, e.seq, (err) => this.onPuback(gen, e.seq, err));
+          this.sent.publish(client, this.topics.events, e.payload, { qos: 1 }, e.seq, (err) => this.onPuback(gen, e.seq, err));
         }
         this.counters.inflight_peak = Math.max(this.counters.inflight_peak, this.inflight.size);
       }
@@ -355,7 +354,7 @@ export class Forwarder {
       this.counters.acked++;
       this.ackBuffer.push(seq);
       if (gen === this.gen) this.inflight.delete(seq);
-      if (this.retryTimer === undefined) this.publishBackoff.reset();
+      this.retry.succeeded();
       this.schedulePump();
       return;
     }
@@ -370,18 +369,15 @@ export class Forwarder {
     if (!transient) return this.refuseEvent(seq, rc, reason);
     this.counters.retried++;
     this.safeRelease([seq]);
-    this.retryLater(seq);
+    const delay = this.retry.hold(seq);
+    if (delay !== undefined) this.log.debug({ delay_ms: delay, seq }, 'Retrying a refused event after a delay.');
   }
 
   /** Keep an event as refused in the outbox, to be reported by a signal; delivery goes on. */
   private refuseEvent(seq: number, rc: number, reason: string): void {
     this.inflight.delete(seq);
     try {
-      const rule = this.opts.outbox.refuse(seq, { reason_code: rc, reason, at_ms: this.now() });
-      this.counters.refused++;
-      // A refused refusal signal is kept and counted like any event, but never reported by
-      // another signal: that could loop for as long as the broker refuses.
-      if (rule !== undefined && rule !== REFUSED_RULE) this.refusals.push({ seq, reason_code: rc, reason });
+      this.refusals.refuse(seq, rc, reason);
     } catch (e) {
       this.record({ code: 'outbox_error', refused: false, message: (e as Error).message }, 'error');
     }
@@ -390,14 +386,12 @@ export class Forwarder {
 
   /** The broker refused the oldest unacked publish without naming it. */
   private refuseOldest(rc: number, reason: string): void {
-    const first = this.sentOrder.values().next();
-    if (first.done) return;
-    if (typeof first.value !== 'number') {
-      this.record({ code: 'puback_refused', refused: true, message: `Broker ${this.url} refused the ${first.value} message (${reason}); check the broker's size limits.` }, 'error');
+    const seq = this.sent.takeOldest();
+    if (seq === undefined) return;
+    if (typeof seq !== 'number') {
+      this.record({ code: 'puback_refused', refused: true, message: `Broker ${this.url} refused the ${seq} message (${reason}); check the broker's size limits.` }, 'error');
       return;
     }
-    const seq = first.value;
-    this.sentOrder.delete(this.sentOrder.keys().next().value as number);
     this.counters.rejected++;
     this.record(
       { code: 'puback_refused', refused: true, message: `Broker ${this.url} refused event seq ${seq} (${reason}); it is kept in the outbox as refused and delivery goes on; check the broker's size limits, then run \`otsentry outbox retry --config FILE --seq ${seq}\`.` },
@@ -419,36 +413,10 @@ export class Forwarder {
     return 5 + 2 + Buffer.byteLength(this.topics.events) + 2 + 1 + Buffer.byteLength(payload);
   }
 
-  private publish(client: MqttClient, topic: string, payload: string, opts: { qos: 1; retain?: boolean }, what: number | 'status' | 'assets', done?: (err?: Error) => void): void {
-    const t = ++this.tx;
-    this.sentOrder.set(t, what);
-    client.publish(topic, payload, opts, (err) => {
-      this.sentOrder.delete(t);
-      done?.(err);
-    });
-  }
-
-  /** Pause new transmissions for a backoff, then resend from the oldest transient refusal. */
-  private retryLater(seq: number): void {
-    this.retryFrom = Math.min(this.retryFrom, seq);
-    if (this.retryTimer !== undefined) return;
-    const delay = this.publishBackoff.next();
-    this.log.debug({ delay_ms: delay, seq }, 'Retrying a refused event after a delay.');
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      this.cursor = Math.min(this.cursor, this.retryFrom - 1);
-      this.retryFrom = Infinity;
-      this.schedulePump();
-    }, delay);
-  }
-
   /** One delivery_refused signal for the events refused since the last one. */
   private reportRefusals(): void {
-    if (this.refusals.length === 0) return;
-    const refused = this.refusals;
-    this.refusals = [];
     try {
-      this.opts.outbox.append([refusedDraft(this.opts.agent, refused, this.now())]);
+      this.refusals.report();
     } catch (e) {
       this.record({ code: 'outbox_error', refused: false, message: (e as Error).message }, 'error');
     }
@@ -493,7 +461,7 @@ export class Forwarder {
     }
     this.statusInflight = true;
     const payload = JSON.stringify(onlineStatus(this.ctx, this.now(), this.safeDepth(), devices, this.delivery()));
-    this.publish(client, this.topics.status, payload, { qos: 1, retain: true }, 'status', () => {
+    this.sent.publish(client, this.topics.status, payload, { qos: 1, retain: true }, 'status', () => {
       this.statusInflight = false;
     });
   }
@@ -507,7 +475,7 @@ export class Forwarder {
       this.record({ code: 'assets_error', refused: false, message: `Assets provider failed: ${(e as Error).message}.` }, 'error');
       return;
     }
-    this.publish(client, this.topics.assets, payload, { qos: 1, retain: true }, 'assets');
+    this.sent.publish(client, this.topics.assets, payload, { qos: 1, retain: true }, 'assets');
   }
 
   private safeDepth(): number {

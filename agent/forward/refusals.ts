@@ -1,6 +1,6 @@
 // Which PUBACK refusals are permanent (the event is kept in the outbox as refused and delivery
 // goes on) and which are transient (back off, then retry the same event before any newer one),
-// and the built-in signal that reports refused events.
+// the built-in signal that reports refused events, and Refusals, which keeps and reports them.
 //
 // Permanent: sending the same bytes again gets the same answer until someone changes the
 // broker or the event, so retrying would stall every event behind it forever.
@@ -12,6 +12,7 @@
 //   0x97 quota exceeded, 0x89 server busy (not a PUBACK code in MQTT 5.0, some brokers send it),
 //   0x91 packet identifier in use (a client/broker bookkeeping race).
 import type { SignalDraft } from '../signal.js';
+import type { Outbox } from '../outbox/types.js';
 
 export const REFUSED_RULE = 'otsentry.delivery_refused';
 
@@ -51,4 +52,36 @@ export function refusedDraft(agent: string, refused: readonly RefusedEvent[], no
       refused: refused.slice(0, LISTED).map((r) => ({ seq: r.seq, reason_code: r.reason_code, reason: r.reason })),
     },
   };
+}
+
+/**
+ * Parks refused events in the outbox and reports them: the refusals since the last report()
+ * become one delivery_refused signal. A refused delivery_refused signal is kept and counted but
+ * never reported by another one: that could loop for as long as the broker refuses.
+ */
+export class Refusals {
+  /** events refused for good since start */
+  count = 0;
+  private unreported: RefusedEvent[] = [];
+
+  constructor(
+    private readonly outbox: Outbox,
+    private readonly agent: string,
+    private readonly now: () => number,
+  ) {}
+
+  /** Keep the event as refused; throws the outbox's error. */
+  refuse(seq: number, reason_code: number, reason: string): void {
+    const rule = this.outbox.refuse(seq, { reason_code, reason, at_ms: this.now() });
+    this.count++;
+    if (rule !== undefined && rule !== REFUSED_RULE) this.unreported.push({ seq, reason_code, reason });
+  }
+
+  /** Append the delivery_refused signal for what was refused since the last call, if anything. */
+  report(): void {
+    if (this.unreported.length === 0) return;
+    const refused = this.unreported;
+    this.unreported = [];
+    this.outbox.append([refusedDraft(this.agent, refused, this.now())]);
+  }
 }

@@ -12,6 +12,7 @@ import { SqliteOutbox } from '../../agent/outbox/index.js';
 import { freePort } from '../helpers/ports.js';
 import { roomyLimits, tempDir } from '../outbox/drafts.js';
 import { brokerConfig, captureLog, until } from './fixtures.js';
+import { parseConfigText } from '../../agent/config/load.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -134,5 +135,16 @@ describe('redactUrl', () => {
   it('masks credentials in a broker URL', () => {
     expect(redactUrl('mqtts://agent:s3cret@broker.plant:8883')).toBe('mqtts://***@broker.plant:8883');
     expect(redactUrl('mqtt://broker.plant:1883')).toBe('mqtt://broker.plant:1883');
+  });
+});
+
+describe('broker.protocol_version', () => {
+  const base = 'agent: { id: gw, site: s }\ndevices:\n  - { id: p, protocol: modbus, transport: { type: tcp, host: 127.0.0.1, port: 502 }, tags: [{ name: a, area: coil, address: 0 }] }\n';
+  it('defaults to MQTT 5, takes 4, and names the choices otherwise', () => {
+    expect(parseConfigText(`${base}broker: { url: "mqtt://h:1883" }\n`).config?.broker.protocol_version).toBe(5);
+    expect(parseConfigText(`${base}broker: { url: "mqtt://h:1883", protocol_version: 4 }\n`).config?.broker.protocol_version).toBe(4);
+    expect(parseConfigText(`${base}broker: { url: "mqtt://h:1883", protocol_version: 3 }\n`).problems).toEqual([
+      { path: 'broker.protocol_version', message: 'use 5 (MQTT 5) or 4 (MQTT 3.1.1)' },
+    ]);
   });
 });
