@@ -132,3 +132,14 @@ export function readOutbox(dataDir: string): OutboxState {
     db.close();
   }
 }
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Poll pred every 20 ms; the error names what was awaited and shows the agent's output. */
+export async function waitFor(pred: () => boolean, timeoutMs: number, what: string, agent?: AgentProcess): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > until) throw new Error(`waited ${timeoutMs} ms for ${what}${agent ? `; agent output:\n${agent.output()}` : ''}`);
+    await sleep(20);
+  }
+}

@@ -7,8 +7,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { benchSimulatorConfig, startModbusSimulator } from '../../../simulators/modbus/index.js';
-import { freePort, scrape, startAgent, waitMetrics, type AgentProcess, type Metrics } from './agent.js';
-import { sleep } from './sigkill.js';
+import { freePort, scrape, sleep, startAgent, waitMetrics, type AgentProcess, type Metrics } from './agent.js';
 
 export interface NeighboursOptions {
   brokerUrl: string;

@@ -2,10 +2,9 @@
 // flood runs; once it is back, everything committed meanwhile arrives, in order. Prints the
 // backlog and the drain rate.
 import path from 'node:path';
-import { scrape, startAgent, waitMetrics, type AgentProcess } from './agent.js';
+import { scrape, sleep, startAgent, waitFor, waitMetrics, type AgentProcess } from './agent.js';
 import { startCapture, type CaptureCheck } from './capture.js';
 import { drainAndVerify, FLOOD_EVENTS_TOPIC, startFlood } from './flood.js';
-import { sleep, waitFor } from './sigkill.js';
 import type { VerifyOutcome } from './verify.js';
 
 /** A broker that keeps sessions across stop/restart (persistence), on the same port. */

@@ -2,7 +2,7 @@
 // restart the independent capture must hold every seq from 1 to the last committed one, in
 // order, with a valid chain (duplicates from resends are counted, not errors).
 import path from 'node:path';
-import { cpuSeconds, scrape, startAgent, waitMetrics, type AgentProcess } from './agent.js';
+import { cpuSeconds, scrape, sleep, startAgent, waitFor, waitMetrics, type AgentProcess } from './agent.js';
 import { startCapture, type CaptureCheck } from './capture.js';
 import { drainAndVerify, FLOOD_EVENTS_TOPIC, startFlood } from './flood.js';
 import type { VerifyOutcome } from './verify.js';
@@ -77,15 +77,5 @@ export async function runSigkill(o: SigkillOptions): Promise<SigkillFigures> {
     await agent?.kill('SIGKILL');
     await capture.close();
     await flood.sim.stop();
-  }
-}
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export async function waitFor(pred: () => boolean, timeoutMs: number, what: string, agent?: AgentProcess): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > until) throw new Error(`waited ${timeoutMs} ms for ${what}${agent ? `; agent output:\n${agent.output()}` : ''}`);
-    await sleep(20);
   }
 }
