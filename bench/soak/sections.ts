@@ -2,6 +2,7 @@
 import { neighboursSection } from './bad-plcs.js';
 import { outageSection } from './broker-outage.js';
 import { modbusFuzzSection } from './modbus-fuzz.js';
+import { opcuaGarbageSection } from './opcua-garbage.js';
 import { sigkillSection } from './sigkill.js';
 
 export interface SoakSection {
@@ -12,4 +13,4 @@ export interface SoakSection {
   run(say: (line: string) => void): Promise<boolean>;
 }
 
-export const SECTIONS: SoakSection[] = [sigkillSection, outageSection, modbusFuzzSection, neighboursSection];
+export const SECTIONS: SoakSection[] = [sigkillSection, outageSection, modbusFuzzSection, neighboursSection, opcuaGarbageSection];

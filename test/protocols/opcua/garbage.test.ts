@@ -10,23 +10,10 @@ import { silentLogger } from '../../../agent/log.js';
 import { DeviceScheduler, type CycleOutput } from '../../../agent/scheduler.js';
 import { OpcuaPoller } from '../../../protocols/opcua/poller.js';
 import { agentPkiDir, ensureAgentCertificate, openCertificateManager } from '../../../protocols/opcua/pki.js';
+import { uaAck, uaHeader } from '../../../bench/soak/faults/opcua-garbage.js';
 import { opcuaDevice, tempDir } from './helpers.js';
 
 type Variant = (s: net.Socket) => void;
-
-/** A transport header: 3-letter type, 'F', total length (little endian). */
-function header(type: string, length: number): Buffer {
-  const b = Buffer.alloc(8);
-  b.write(`${type}F`, 0, 'latin1');
-  b.writeUInt32LE(length >>> 0, 4);
-  return b;
-}
-
-function ack(): Buffer {
-  const body = Buffer.alloc(20);
-  [0, 65536, 65536, 0, 0].forEach((v, i) => body.writeUInt32LE(v, i * 4));
-  return Buffer.concat([header('ACK', 28), body]);
-}
 
 /** Deterministic junk, so a failure can be replayed. */
 const junk = (n: number, seed: string) => {
@@ -41,22 +28,22 @@ const onHello = (reply: (s: net.Socket) => void): Variant => (s) => s.once('data
 const VARIANTS: Record<string, Variant> = {
   'random bytes': onHello((s) => s.write(junk(256, 'random'))),
   'random bytes, then close': onHello((s) => s.end(junk(100, 'close'))),
-  'truncated ACK': onHello((s) => s.write(ack().subarray(0, 15))),
-  'ACK claiming 4 GB': onHello((s) => s.write(Buffer.concat([header('ACK', 0xfffffff0), junk(64 * 1024, 'big')]))),
-  'ACK shorter than its header': onHello((s) => s.write(header('ACK', 4))),
+  'truncated ACK': onHello((s) => s.write(uaAck().subarray(0, 15))),
+  'ACK claiming 4 GB': onHello((s) => s.write(Buffer.concat([uaHeader('ACK', 0xfffffff0), junk(64 * 1024, 'big')]))),
+  'ACK shorter than its header': onHello((s) => s.write(uaHeader('ACK', 4))),
   'ERR with a runaway reason': onHello((s) => {
     const body = Buffer.alloc(8);
     body.writeUInt32LE(0x80000000, 0);
     body.writeInt32LE(0x7ffffff0, 4); // reason string length: far beyond the frame
-    s.write(Buffer.concat([header('ERR', 16 + 32), body, junk(32, 'err')]));
+    s.write(Buffer.concat([uaHeader('ERR', 16 + 32), body, junk(32, 'err')]));
   }),
   'HTTP answer': onHello((s) => s.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n')),
   'talks first': (s) => s.write(junk(64, 'first')),
   'closes on HEL': onHello((s) => s.destroy()),
   'valid ACK, garbage OPN answer': (s) => {
     s.once('data', () => {
-      s.write(ack());
-      s.once('data', () => s.write(Buffer.concat([header('OPN', 200), junk(192, 'opn')])));
+      s.write(uaAck());
+      s.once('data', () => s.write(Buffer.concat([uaHeader('OPN', 200), junk(192, 'opn')])));
     });
   },
   'endless stream': onHello((s) => {
