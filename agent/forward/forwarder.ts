@@ -78,6 +78,8 @@ export interface ForwarderStats {
 const PACKET_TOO_LARGE = 0x95;
 /** Stored as the reason code when the broker sent one MQTT 5 does not define. */
 const UNKNOWN_CODE = -1;
+/** Single-event connections lost in a row with the same event that make it refused. */
+const DROPS_TO_REFUSE = 3;
 /** Connections that lived this long reset the backoff. */
 const STABLE_MS = 10_000;
 /** Fallback drain poll in case an append was not followed by notify(). */
@@ -120,6 +122,9 @@ export class Forwarder {
   /** transient PUBACK refusals: no new event is sent while it is paused */
   private readonly retry: RetryGate;
   private readonly refusals: Refusals;
+  /** after a connection loss, one event at a time until a PUBACK; see noteDrop() */
+  private probing = false;
+  private suspect?: { seq: number; closes: number };
 
   private readonly counters = { attempts: 0, connects: 0, sent: 0, acked: 0, rejected: 0, retried: 0, inflight_peak: 0 };
   private lastError?: ForwarderStats['last_error'];
@@ -287,6 +292,7 @@ export class Forwarder {
     this.connected = false;
     clearInterval(this.statusTimer);
     this.retry.cancel();
+    if (wasConnected && !this.stopping) this.noteDrop();
     this.inflight.clear();
     this.sent.clear();
     this.flushAcks();
@@ -324,8 +330,9 @@ export class Forwarder {
     if (!this.connected || client === undefined || this.stopping || this.retry.paused) return;
     const gen = this.gen;
     try {
-      while (this.inflight.size < this.window) {
-        const batch = this.opts.outbox.pending(this.window - this.inflight.size, this.cursor);
+      const window = this.probing ? 1 : this.window;
+      while (this.inflight.size < window) {
+        const batch = this.opts.outbox.pending(window - this.inflight.size, this.cursor);
         if (batch.length === 0) break;
         // After a rewind (transient refusal, redeliver) some are still awaiting their PUBACK.
         const fresh = batch.filter((e) => !this.inflight.has(e.seq));
@@ -355,6 +362,8 @@ export class Forwarder {
       this.ackBuffer.push(seq);
       if (gen === this.gen) this.inflight.delete(seq);
       this.retry.succeeded();
+      this.probing = false;
+      this.suspect = undefined;
       this.schedulePump();
       return;
     }
@@ -398,6 +407,36 @@ export class Forwarder {
       'error',
     );
     this.refuseEvent(seq, rc, reason);
+  }
+
+  /**
+   * Some brokers drop the connection instead of refusing a publish (mosquitto 2.0 with
+   * max_queued_messages 0, for an ACL denial or an event over message_size_limit), without
+   * flushing the PUBACKs of the events before it: resending would stall on it forever. So after
+   * a loss with events in flight the next connection sends one event at a time until a PUBACK
+   * arrives; when DROPS_TO_REFUSE of those single-event connections in a row are lost with the
+   * same event, it is kept as refused (and retryable) and delivery goes on.
+   */
+  private noteDrop(): void {
+    if (!this.probing) {
+      this.probing = this.inflight.size > 0;
+      return;
+    }
+    const oldest = this.inflight.values().next().value;
+    if (oldest === undefined) {
+      this.suspect = undefined;
+      return;
+    }
+    const closes = this.suspect?.seq === oldest ? this.suspect.closes + 1 : 1;
+    this.suspect = closes < DROPS_TO_REFUSE ? { seq: oldest, closes } : undefined;
+    if (closes < DROPS_TO_REFUSE) return;
+    this.counters.rejected++;
+    const reason = `the broker closed the connection ${closes} times in a row while this event awaited its PUBACK`;
+    this.record(
+      { code: 'puback_refused', refused: true, message: `Broker ${this.url} refused event seq ${oldest} (${reason}); it is kept in the outbox as refused and delivery goes on; check the broker log and its ACL and size limits, then run \`otsentry outbox retry --config FILE --seq ${oldest}\`.` },
+      'error',
+    );
+    this.refuseEvent(oldest, UNKNOWN_CODE, reason);
   }
 
   /** Over the broker's Maximum Packet Size: refuse it here, the broker would disconnect us. */

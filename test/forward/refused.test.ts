@@ -82,6 +82,27 @@ describe.skipIf(mosquittoPath() === undefined)('refused events (mosquitto)', () 
     await until(() => box.depth() === 0 && box.stats().refused === 0, 10_000, 'nothing left');
   });
 
+  it('keeps refused events when the broker also drops the connection after each refusal', { timeout: 60_000 }, async () => {
+    // mosquitto 2.0.11 with max_queued_messages 0 answers an ACL denial with PUBACK 0x87 and then
+    // drops the client.
+    const acl = path.join(tempDir(), 'acl');
+    fs.writeFileSync(acl, 'topic write otsentry/plant-a/gw-1/status\ntopic write otsentry/plant-a/gw-1/assets\n');
+    const b = await broker({ config: [`acl_file ${acl}`], unlimitedQueue: true });
+    const box = outbox();
+    box.append(drafts(2));
+    const f = forwarder({ broker: brokerConfig(b.url, { reconnect_min_ms: 50, reconnect_max_ms: 100 }), outbox: box });
+    f.start();
+    // Both events and the delivery_refused signals about them, which are kept but not reported.
+    await until(() => box.stats().refused >= 3 && box.depth() === 0, 30_000, 'the events and a signal refused');
+    const refused = box.refused(10);
+    expect(refused.filter((r) => r.rule !== REFUSED_RULE).map((r) => r.seq)).toEqual([1, 2]);
+    expect(refused.every((r) => r.reason_code === 135)).toBe(true);
+    const own = refused.filter((r) => r.rule === REFUSED_RULE).length;
+    expect(own).toBeGreaterThanOrEqual(1);
+    expect(own).toBeLessThanOrEqual(2);
+    expect(box.stats().last_seq).toBe(2 + own);
+  });
+
   it('keeps every event an ACL refuses (0x87) without dropping the connection or looping on its own signals', async () => {
     const dir = tempDir();
     const passwd = path.join(dir, 'passwd');
@@ -132,6 +153,27 @@ describe('refused events (fake MQTT 5 broker)', () => {
     expect(f.stats()).toMatchObject({ retried: 2, refused: 0, connects: 1, acked: 8 });
     expect(box.stats().refused).toBe(0);
     expect(fb.connects).toBe(1);
+  });
+
+  it('keeps an event the broker answers by closing the connection, after three single-event losses in a row', async () => {
+    const fb = await startFakeBroker((topic, payload) => (topic === EVENTS && JSON.parse(payload).seq === 3 ? 'close' : 0));
+    cleanup.push(() => fb.close());
+    const box = outbox();
+    box.append(drafts(6));
+    const { logger, lines } = captureLog();
+    const f = forwarder({ broker: brokerConfig(fb.url, { reconnect_min_ms: 50, reconnect_max_ms: 100 }), outbox: box, logger });
+    f.start();
+    await until(() => box.depth() === 0 && box.stats().refused === 1, 20_000, 'seq 3 refused and the rest delivered');
+    const reason = 'the broker closed the connection 3 times in a row while this event awaited its PUBACK';
+    expect(box.refused(10)).toEqual([expect.objectContaining({ seq: 3, reason_code: -1, reason })]);
+    // In the first window, then alone three times; then the rest and the refusal signal.
+    const delivered = fb.publishes.filter((p) => p.topic === EVENTS && p.reasonCode === 0).map((p) => JSON.parse(p.payload) as RiskSignal);
+    expect([...new Set(delivered.map((s) => s.seq))]).toEqual([1, 2, 4, 5, 6, 7]);
+    expect(delivered.find((s) => s.seq === 7)).toMatchObject({ rule: REFUSED_RULE, evidence: { refused: [{ seq: 3, reason_code: -1, reason }] } });
+    const closes = fb.publishes.filter((p) => p.reasonCode === 'close').length;
+    expect(closes).toBeGreaterThanOrEqual(4);
+    expect(fb.connects).toBe(closes + 1);
+    expect(lines.filter((l) => l.error_code === 'puback_refused')).toHaveLength(1);
   });
 
   it('keeps a payload-format refusal (0x99), reports it once, and does not report its refused report', async () => {
