@@ -9,6 +9,10 @@
 // Evidence for verifiers: `dropped_seqs` names every seq that will never be delivered (folded gap
 // events included) as merged [first, last] ranges, and `dropped_hashes` gives the hash of the last
 // seq of each range: the event after it chains to it, so the chain is checkable across the gap.
+// Those lists grow with every separate range, so a pending gap event of GAP_SEAL_BYTES or more
+// is sealed: no longer folded (folding it on every append would cost its size each time), kept
+// until delivered; the next drop starts a new gap event. Only if retention must drop a sealed one
+// itself (gap events come last in the drop order) is it folded after all: nothing it reported is lost.
 import type Database from 'better-sqlite3';
 import { SEVERITIES, type SignalDraft } from '../signal.js';
 import type { OutboxConfig } from '../config/schema.js';
@@ -17,6 +21,10 @@ import type { DropCounts } from './types.js';
 
 /** Room kept free for the gap event itself (its payload is well under 1 KiB). */
 export const GAP_RESERVE_BYTES = 1024;
+/** A pending gap event this large is sealed (see above): about 180 dropped ranges. */
+export const GAP_SEAL_BYTES = 16 * 1024;
+/** Drop-order rank of gap events: after every severity. */
+export const GAP_DROP_RANK = SEVERITIES.length;
 
 export interface Totals {
   count: number;
@@ -42,6 +50,8 @@ export interface DropReport {
   hashes: Map<number, string>;
   /** payloads of events dropped by this pass, by seq; the hash is read only for range ends */
   payloads: Map<number, string>;
+  /** seqs of sealed gap events: folded only if retention drops them */
+  sealed: Set<number>;
 }
 
 interface Row {
@@ -59,6 +69,7 @@ function emptyCounts(): DropCounts {
 export class Retention {
   private readonly expired: Database.Statement;
   private readonly gapRows: Database.Statement;
+  private readonly gapPayload: Database.Statement;
   private readonly expire: Database.Statement;
   private readonly select: Database.Statement;
   private readonly del: Database.Statement;
@@ -68,7 +79,8 @@ export class Retention {
     private readonly limits: OutboxConfig,
   ) {
     this.expired = db.prepare('SELECT seq FROM events WHERE held_ms < ? ORDER BY seq');
-    this.gapRows = db.prepare('DELETE FROM events WHERE gap = 1 RETURNING seq, bytes, payload');
+    this.gapRows = db.prepare('SELECT seq, bytes FROM events WHERE gap = 1');
+    this.gapPayload = db.prepare('SELECT payload FROM events WHERE seq = ?').pluck();
     this.expire = db.prepare('DELETE FROM events WHERE seq = ? RETURNING seq, severity, bytes, payload');
     this.select = db.prepare('SELECT seq, severity, bytes, payload FROM events ORDER BY severity, seq LIMIT ? OFFSET ?');
     this.del = db.prepare('DELETE FROM events WHERE seq = ?');
@@ -87,9 +99,13 @@ export class Retention {
     const old = (this.expired.all(cutoff) as Array<{ seq: number }>).filter((r) => !inflight.has(r.seq));
     if (!overCount && !overBytes && old.length === 0) return undefined;
 
-    const report: DropReport = { reasons: [], counts: emptyCounts(), total: 0, bytes: 0, first_seq: Infinity, last_seq: 0, replaces: [], fresh: 0, ranges: [], hashes: new Map(), payloads: new Map() };
+    const report: DropReport = { reasons: [], counts: emptyCounts(), total: 0, bytes: 0, first_seq: Infinity, last_seq: 0, replaces: [], fresh: 0, ranges: [], hashes: new Map(), payloads: new Map(), sealed: new Set() };
     this.foldGaps(report, totals);
     const note = (r: Row): void => {
+      if (report.sealed.has(r.seq)) {
+        foldGap(report, totals, r.seq, r.bytes, r.payload);
+        return;
+      }
       report.counts[SEVERITIES[r.severity] ?? 'info']++;
       report.total++;
       report.fresh++;
@@ -136,30 +152,40 @@ export class Retention {
     return report.total > 0 || report.replaces.length > 0 ? report : undefined;
   }
 
-  /** Delete the pending gap events and add what they reported to this report. */
+  /** Delete the pending gap events that are not sealed and add what they reported to this report. */
   private foldGaps(report: DropReport, totals: Totals): void {
-    const rows = this.gapRows.all() as Array<{ seq: number; bytes: number; payload: string }>;
-    for (const row of rows) {
-      totals.count--;
-      totals.bytes -= row.bytes;
-      report.replaces.push(row.seq);
-      report.first_seq = Math.min(report.first_seq, row.seq);
-      report.last_seq = Math.max(report.last_seq, row.seq);
-      const gap = JSON.parse(row.payload) as { hash: string; evidence?: Record<string, unknown> };
-      const ev = gap.evidence ?? {};
-      // The folded gap event itself is never delivered either: its seq joins the dropped ones.
-      report.ranges.push([row.seq, row.seq]);
-      report.hashes.set(row.seq, gap.hash);
-      foldEvidence(report, ev);
-      const dropped = (ev.dropped ?? {}) as Partial<DropCounts>;
-      for (const s of SEVERITIES) report.counts[s] += Number(dropped[s] ?? 0);
-      report.total += Number(ev.dropped_total ?? 0);
-      report.bytes += Number(ev.dropped_bytes ?? 0);
-      report.first_seq = Math.min(report.first_seq, Number(ev.first_seq ?? Infinity));
-      report.last_seq = Math.max(report.last_seq, Number(ev.last_seq ?? 0));
-      for (const r of (ev.reasons ?? []) as Reason[]) if (!report.reasons.includes(r)) report.reasons.push(r);
+    for (const row of this.gapRows.all() as Array<{ seq: number; bytes: number }>) {
+      if (row.bytes >= GAP_SEAL_BYTES) {
+        report.sealed.add(row.seq);
+        continue;
+      }
+      const payload = this.gapPayload.get(row.seq) as string;
+      this.del.run(row.seq);
+      foldGap(report, totals, row.seq, row.bytes, payload);
     }
   }
+}
+
+/** Add what a deleted, undelivered gap event reported to this report. */
+function foldGap(report: DropReport, totals: Totals, seq: number, bytes: number, payload: string): void {
+  totals.count--;
+  totals.bytes -= bytes;
+  report.replaces.push(seq);
+  report.first_seq = Math.min(report.first_seq, seq);
+  report.last_seq = Math.max(report.last_seq, seq);
+  const gap = JSON.parse(payload) as { hash: string; evidence?: Record<string, unknown> };
+  const ev = gap.evidence ?? {};
+  // The folded gap event itself is never delivered either: its seq joins the dropped ones.
+  report.ranges.push([seq, seq]);
+  report.hashes.set(seq, gap.hash);
+  foldEvidence(report, ev);
+  const dropped = (ev.dropped ?? {}) as Partial<DropCounts>;
+  for (const s of SEVERITIES) report.counts[s] += Number(dropped[s] ?? 0);
+  report.total += Number(ev.dropped_total ?? 0);
+  report.bytes += Number(ev.dropped_bytes ?? 0);
+  report.first_seq = Math.min(report.first_seq, Number(ev.first_seq ?? Infinity));
+  report.last_seq = Math.max(report.last_seq, Number(ev.last_seq ?? 0));
+  for (const r of (ev.reasons ?? []) as Reason[]) if (!report.reasons.includes(r)) report.reasons.push(r);
 }
 
 /** Take over a folded gap event's dropped ranges and range-end hashes (v1 ones: first..last). */

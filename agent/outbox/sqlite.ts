@@ -26,7 +26,7 @@ import Database from 'better-sqlite3';
 import { CATEGORIES, SEVERITIES, SIGNAL_SCHEMA_VERSION, severityRank, type RiskSignal, type SignalDraft } from '../signal.js';
 import type { OutboxConfig } from '../config/schema.js';
 import { GENESIS_HASH, sealSignal } from './canonical.js';
-import { Retention, gapDraft, type Totals } from './retention.js';
+import { GAP_DROP_RANK, Retention, gapDraft, type Totals } from './retention.js';
 import { OutboxError, type Outbox, type OutboxEntry, type OutboxStats, type RefusedEntry, type Refusal } from './types.js';
 import { describeSqliteError } from './errors.js';
 import { SigningKeyError, ephemeralSigner, type Signer } from '../signing/keys.js';
@@ -271,7 +271,8 @@ export class SqliteOutbox implements Outbox {
         const add = (d: SignalDraft, gap = 0): void => {
           const payload = this.seal(d, chain);
           const bytes = Buffer.byteLength(payload, 'utf8');
-          this.insert.run(chain.seq, severityRank(d.severity), nowMs, clockMs, bytes, gap, payload);
+          // Gap events go last in the drop order: dropping one only folds it into the next.
+          this.insert.run(chain.seq, gap === 1 ? GAP_DROP_RANK : severityRank(d.severity), nowMs, clockMs, bytes, gap, payload);
           totals.count++;
           totals.bytes += bytes;
           out.push(JSON.parse(payload) as RiskSignal);

@@ -20,6 +20,9 @@ export function exitCodeOf(out: VerifyOutput): number {
   return out.ok ? EXIT_VERIFIED : EXIT_PROBLEMS;
 }
 
+/** Gap ranges listed in the text report (unreported ones first); --json has them all. */
+const MAX_GAPS_SHOWN = 20;
+
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 export function formatText(out: VerifyOutput): string {
@@ -38,7 +41,9 @@ export function formatText(out: VerifyOutput): string {
     const covered = a.gaps.filter((g) => g.covered_by !== undefined);
     const open = a.gaps.filter((g) => g.covered_by === undefined);
     const range = (g: { first: number; last: number }) => (g.first === g.last ? `${g.first}` : `${g.first}-${g.last}`);
-    lines.push(`  gaps        ${a.gaps.length === 0 ? 'none' : [...covered.map((g) => `${range(g)} (gap event seq ${g.covered_by})`), ...open.map((g) => `${range(g)} (NOT reported)`)].join(', ')}`);
+    const listed = [...open.map((g) => `${range(g)} (NOT reported)`), ...covered.map((g) => `${range(g)} (gap event seq ${g.covered_by})`)];
+    const more = listed.length > MAX_GAPS_SHOWN ? `, … ${listed.length - MAX_GAPS_SHOWN} more (--json lists all)` : '';
+    lines.push(`  gaps        ${a.gaps.length === 0 ? 'none' : `${plural(a.gaps.length, 'gap')}: ${listed.slice(0, MAX_GAPS_SHOWN).join(', ')}${more}`}`);
     for (const p of a.problems) lines.push(`  ! ${p.message}`);
   }
   if (out.agents.length > 0) {

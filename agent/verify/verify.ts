@@ -228,14 +228,38 @@ function gapEvidence(entries: readonly Entry[]): { ranges: Array<GapRange & { by
     const h = s.evidence?.dropped_hashes;
     if (h !== null && typeof h === 'object') for (const [seq, hash] of Object.entries(h as Record<string, unknown>)) if (typeof hash === 'string') hashes.set(Number(seq), hash);
   }
-  return { ranges, hashes };
+  // Disjoint and sorted, for binary search: overlapping ranges (a folded gap event's, repeated
+  // by the one that replaced it) are joined and keep the first reporter.
+  ranges.sort((a, b) => a.first - b.first);
+  const disjoint: typeof ranges = [];
+  for (const r of ranges) {
+    const top = disjoint[disjoint.length - 1];
+    if (top !== undefined && r.first <= top.last) top.last = Math.max(top.last, r.last);
+    else disjoint.push({ ...r });
+  }
+  return { ranges: disjoint, hashes };
+}
+
+/** Index of the last range starting at or before seq (-1 if none); ranges sorted and disjoint. */
+function rangeAt(ranges: readonly GapRange[], seq: number): number {
+  let lo = 0;
+  let hi = ranges.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (ranges[mid]!.first <= seq) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return hi;
 }
 
 /** Seq continuity and chain links, across gaps via the gap events' evidence. */
 function checkChain(entries: readonly Entry[], report: AgentReport, opts: VerifyOptions): void {
   const problems = report.problems;
   const { ranges, hashes } = gapEvidence(entries);
-  const coverOf = (seq: number) => ranges.find((r) => seq >= r.first && seq <= r.last);
+  const coverOf = (seq: number) => {
+    const r = ranges[rangeAt(ranges, seq)];
+    return r !== undefined && seq <= r.last ? r : undefined;
+  };
 
   /** Report the absent seqs first..last as gaps, covered or not; true when all are covered. */
   const absent = (first: number, last: number): boolean => {
@@ -250,8 +274,8 @@ function checkChain(entries: readonly Entry[], report: AgentReport, opts: Verify
         continue;
       }
       // Uncovered until the next covered seq (or the end).
-      let end = last;
-      for (const r of ranges) if (r.first > q && r.first - 1 < end) end = r.first - 1;
+      const next = ranges[rangeAt(ranges, q) + 1];
+      const end = next === undefined ? last : Math.min(last, next.first - 1);
       report.gaps.push({ first: q, last: end });
       problems.push({ code: 'missing', seq: q, message: `seq ${q === end ? q : `${q}-${end}`}: missing and not reported by a gap event (removed, or not captured).` });
       allCovered = false;

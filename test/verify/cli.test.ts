@@ -43,7 +43,7 @@ describe('otsentry verify', () => {
     expect(r.code).toBe(0);
     expect(r.out).toContain('lab/gw-e2e: OK');
     expect(r.out).toMatch(/key {9}[0-9a-f]{16} \(from status message, line 1\)/);
-    expect(r.out).toMatch(/gaps {8}1-\d+ \(gap event seq \d+\)/);
+    expect(r.out).toMatch(/gaps {8}1 gap: 1-\d+ \(gap event seq \d+\)\n/);
     expect(r.out).toContain('verified: no problems.');
   });
 
