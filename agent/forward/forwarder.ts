@@ -10,6 +10,8 @@
 //   the rest keep flowing on the same connection; a built-in signal reports it;
 // - transient (quota, busy): new transmissions pause for a backoff, then the refused event and
 //   the ones after it go out again in seq order.
+// Refusals a broker does not attribute (an undefined PUBACK code, DISCONNECT 0x95, closing the
+// connection on an event) go to the oldest unacked publish: refuseOldest(), noteDrop().
 //
 // MQTT version: broker.protocol_version, 5 by default. No silent fallback: a broker that refuses
 // MQTT 5 is an error naming the fix, since MQTT 3.1.1 cannot report a refused publish.
