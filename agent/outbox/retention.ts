@@ -118,7 +118,8 @@ export class Retention {
       totals.bytes -= r.bytes;
     };
 
-    const expired = old.map((r) => this.expire.get(r.seq) as Row);
+    // Gap events among them were folded (deleted) above.
+    const expired = old.map((r) => this.expire.get(r.seq) as Row | undefined).filter((r): r is Row => r !== undefined);
     if (expired.length > 0) {
       if (!report.reasons.includes('max_age')) report.reasons.push('max_age');
       expired.forEach(note);

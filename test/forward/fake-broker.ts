@@ -1,14 +1,15 @@
 // A minimal MQTT 5 broker built on mqtt-packet, for PUBACK reason codes a real broker cannot be
 // made to send (0x97 quota exceeded, 0x99 payload format invalid): it accepts every CONNECT and
 // answers each QoS 1 PUBLISH with the reason code `decide` returns, or closes the connection
-// without an answer when it returns 'close' (as some brokers do with a packet they refuse).
+// without an answer when it returns 'close' (as some brokers do with a packet they refuse), or
+// never answers when it returns 'hold'.
 import net from 'node:net';
 import mqttPacket, { type IPublishPacket, type Packet } from 'mqtt-packet';
 
 export interface FakePublish {
   topic: string;
   payload: string;
-  reasonCode: number | 'close';
+  reasonCode: number | 'close' | 'hold';
 }
 
 export interface FakeBroker {
@@ -18,7 +19,7 @@ export interface FakeBroker {
   close(): Promise<void>;
 }
 
-export async function startFakeBroker(decide: (topic: string, payload: string) => number | 'close'): Promise<FakeBroker> {
+export async function startFakeBroker(decide: (topic: string, payload: string) => number | 'close' | 'hold'): Promise<FakeBroker> {
   const publishes: FakePublish[] = [];
   const sockets = new Set<net.Socket>();
   const state = { connects: 0 };
@@ -39,7 +40,7 @@ export async function startFakeBroker(decide: (topic: string, payload: string) =
         const reasonCode = decide(pub.topic, payload);
         publishes.push({ topic: pub.topic, payload, reasonCode });
         if (reasonCode === 'close') sock.end();
-        else if (pub.qos === 1) send({ cmd: 'puback', messageId: pub.messageId, reasonCode });
+        else if (pub.qos === 1 && reasonCode !== 'hold') send({ cmd: 'puback', messageId: pub.messageId, reasonCode });
       } else if (p.cmd === 'pingreq') {
         send({ cmd: 'pingresp' });
       } else if (p.cmd === 'disconnect') {

@@ -77,6 +77,18 @@ describe('outbox clock', () => {
     c2.mono += 2 * 60_000;
     expect(box.enforceRetention()?.evidence).toMatchObject({ reasons: ['max_age'], dropped_total: 3 });
   });
+
+  it('folds a gap event that is itself past max_age_hours into the next one', () => {
+    const c = { wall: Date.UTC(2026, 0, 1), mono: 0 };
+    const box = openBox(':memory:', { max_age_hours: 1 }, c);
+    box.append(drafts(5));
+    c.mono += 2 * HOUR;
+    expect(box.enforceRetention()?.seq).toBe(6);
+    box.append(drafts(2));
+    c.mono += 2 * HOUR;
+    expect(box.enforceRetention()?.evidence).toMatchObject({ dropped_total: 7, replaces: [6] });
+    expect(held(box).map((s) => s.seq)).toEqual([9]);
+  });
 });
 
 describe('events in flight', () => {
