@@ -133,7 +133,7 @@ describe.skipIf(serialSkip !== null)('pymodbus server over a serial line (pty pa
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('RTU over a serial port through modbus-serial', async () => {
+  it('RTU over a serial port (native link on the serialport package)', async () => {
     // A pty takes no parity setting, hence 8N1.
     await checkDevice({ type: 'rtu', path: ours, baud_rate: 19200, parity: 'none' });
   });
