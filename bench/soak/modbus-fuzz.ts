@@ -192,14 +192,17 @@ export function fuzzHolds(r: FuzzResult, heapGrowthMb: number): boolean {
 
 export const modbusFuzzSection: SoakSection = {
   name: 'modbus-fuzz',
-  title: '1,000,000 random and mutated Modbus answers (Modbus TCP and RTU framing) fed to the native link',
+  title: '1,000,000 random and mutated Modbus answers (Modbus TCP and RTU framing) fed to the native link, 50,000 to the modbus-serial fallback',
   async run(say) {
     let ok = true;
-    for (const [framing, seed] of [
-      ['mbap', 1],
-      ['rtu', 2],
+    // 500,000 per framing through the native link, then the modbus-serial fallback on top.
+    for (const [framing, client, responses, concurrency, seed] of [
+      ['mbap', 'native', 500_000, 100, 1],
+      ['rtu', 'native', 500_000, 100, 2],
+      ['mbap', 'modbus-serial', 50_000, 20, 3],
     ] as const) {
-      const r = await runModbusFuzz({ framing, responses: 500_000, concurrency: 200, seed, timeoutMs: 200, progress: (n) => say(`${framing}: ${n} fed`) });
+      const progress = (n: number): void => say(`${framing} (${client}): ${n} fed`);
+      const r = await runModbusFuzz({ framing, client, responses, concurrency, seed, timeoutMs: 200, progress });
       for (const line of describeFuzz(r)) say(line);
       ok = fuzzHolds(r, 100) && ok;
     }
