@@ -40,6 +40,11 @@ export class Capture {
       return;
     }
     const space = t.indexOf(' ');
+    if (space === -1 && t.includes('/')) {
+      // `mosquitto_sub -v` prints a topic alone for an empty message (a cleared retained topic).
+      this.stats.other++;
+      return;
+    }
     if (space === -1) {
       this.bad(line, 'neither a JSON signal nor `topic payload` (capture with `mosquitto_sub -v`, or one signal per line)', t);
       return;
@@ -50,6 +55,10 @@ export class Capture {
   /** One MQTT message; `line` numbers it in reports. */
   message(topic: string, payload: string, line: number): void {
     const kind = topic.slice(topic.lastIndexOf('/') + 1);
+    if (payload === '' || payload === '(null)') {
+      this.stats.other++;
+      return;
+    }
     if (kind === 'events') this.event(payload, line);
     else if (kind === 'status' || kind === 'assets') this.announcement(kind, payload, line);
     else this.stats.other++;

@@ -98,6 +98,10 @@ describe('otsentry verify against the real agent', () => {
     // The key announced in status is the one `otsentry key` prints.
     const key = JSON.parse(otsentry(['key', '--config', config, '--json']).out);
     expect(a.keys.map((k: { key_id: string }) => k.key_id)).toEqual([key.key_id]);
+    // ... and the retained assets carry it too.
+    const assets = fs.readFileSync(captureFile, 'utf8').split('\n').filter((l) => l.startsWith('otsentry/lab/gw-e2e/assets '));
+    expect(assets.length).toBeGreaterThan(0);
+    for (const l of assets) expect(JSON.parse(l.slice(l.indexOf(' ') + 1)).signing_key).toEqual({ algorithm: 'Ed25519', key_id: key.key_id, public_key: key.public_key });
 
     // One byte of one captured signal's message changed: exit 3, naming that seq.
     const lines = fs.readFileSync(captureFile, 'utf8').split('\n');
