@@ -11,7 +11,7 @@
 // - transient (quota, busy): new transmissions pause for a backoff, then the refused event and
 //   the ones after it go out again in seq order.
 // Refusals a broker does not attribute (an undefined PUBACK code, DISCONNECT 0x95, closing the
-// connection on an event) go to the oldest unacked publish: refuseOldest(), noteDrop().
+// connection on an event, see drops.ts) go to the oldest unacked publish.
 //
 // MQTT version: broker.protocol_version, 5 by default. No silent fallback: a broker that refuses
 // MQTT 5 is an error naming the fix, since MQTT 3.1.1 cannot report a refused publish.
@@ -24,6 +24,7 @@ import { explainError, explainPubackFailure, type Explained } from './errors.js'
 import { clientOptions, redactUrl, topicsFor, type Topics } from './options.js';
 import { Refusals, isTransientRefusal } from './refusals.js';
 import { SentOrder } from './sent.js';
+import { DropWatch } from './drops.js';
 import { mqttGuarantees, onlineStatus, stoppedStatus, willStatus, type DeliveryStatus, type StatusContext } from './status.js';
 import { packageVersion } from '../package.js';
 
@@ -124,9 +125,7 @@ export class Forwarder {
   /** transient PUBACK refusals: no new event is sent while it is paused */
   private readonly retry: RetryGate;
   private readonly refusals: Refusals;
-  /** after a connection loss, one event at a time until a PUBACK; see noteDrop() */
-  private probing = false;
-  private suspect?: { seq: number; closes: number };
+  private readonly drops = new DropWatch(DROPS_TO_REFUSE);
 
   private readonly counters = { attempts: 0, connects: 0, sent: 0, acked: 0, rejected: 0, retried: 0, inflight_peak: 0 };
   private lastError?: ForwarderStats['last_error'];
@@ -294,7 +293,8 @@ export class Forwarder {
     this.connected = false;
     clearInterval(this.statusTimer);
     this.retry.cancel();
-    if (wasConnected && !this.stopping) this.noteDrop();
+    const dropped = wasConnected && !this.stopping ? this.drops.lost(this.inflight) : undefined;
+    if (dropped !== undefined) this.refuseDropped(dropped.seq, dropped.closes);
     this.inflight.clear();
     this.sent.clear();
     this.flushAcks();
@@ -332,7 +332,7 @@ export class Forwarder {
     if (!this.connected || client === undefined || this.stopping || this.retry.paused) return;
     const gen = this.gen;
     try {
-      const window = this.probing ? 1 : this.window;
+      const window = this.drops.probing ? 1 : this.window;
       while (this.inflight.size < window) {
         const batch = this.opts.outbox.pending(window - this.inflight.size, this.cursor);
         if (batch.length === 0) break;
@@ -364,8 +364,7 @@ export class Forwarder {
       this.ackBuffer.push(seq);
       if (gen === this.gen) this.inflight.delete(seq);
       this.retry.succeeded();
-      this.probing = false;
-      this.suspect = undefined;
+      this.drops.acked();
       this.schedulePump();
       return;
     }
@@ -411,27 +410,8 @@ export class Forwarder {
     this.refuseEvent(seq, rc, reason);
   }
 
-  /**
-   * Some brokers drop the connection instead of refusing a publish (mosquitto 2.0 with
-   * max_queued_messages 0, for an ACL denial or an event over message_size_limit), without
-   * flushing the PUBACKs of the events before it: resending would stall on it forever. So after
-   * a loss with events in flight the next connection sends one event at a time until a PUBACK
-   * arrives; when DROPS_TO_REFUSE of those single-event connections in a row are lost with the
-   * same event, it is kept as refused (and retryable) and delivery goes on.
-   */
-  private noteDrop(): void {
-    if (!this.probing) {
-      this.probing = this.inflight.size > 0;
-      return;
-    }
-    const oldest = this.inflight.values().next().value;
-    if (oldest === undefined) {
-      this.suspect = undefined;
-      return;
-    }
-    const closes = this.suspect?.seq === oldest ? this.suspect.closes + 1 : 1;
-    this.suspect = closes < DROPS_TO_REFUSE ? { seq: oldest, closes } : undefined;
-    if (closes < DROPS_TO_REFUSE) return;
+  /** The broker closed the connection every time this event was sent alone (drops.ts). */
+  private refuseDropped(oldest: number, closes: number): void {
     this.counters.rejected++;
     const reason = `the broker closed the connection ${closes} times in a row while this event awaited its PUBACK`;
     this.record(

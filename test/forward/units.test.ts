@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Backoff, Forwarder, defaultClientId, topicsFor } from '../../agent/forward/index.js';
 import { explainError, explainPubackFailure } from '../../agent/forward/errors.js';
 import { isTransientRefusal } from '../../agent/forward/refusals.js';
+import { DropWatch } from '../../agent/forward/drops.js';
 import { clientOptions, redactUrl } from '../../agent/forward/options.js';
 import { SqliteOutbox } from '../../agent/outbox/index.js';
 import { freePort } from '../helpers/ports.js';
@@ -146,5 +147,22 @@ describe('broker.protocol_version', () => {
     expect(parseConfigText(`${base}broker: { url: "mqtt://h:1883", protocol_version: 3 }\n`).problems).toEqual([
       { path: 'broker.protocol_version', message: 'use 5 (MQTT 5) or 4 (MQTT 3.1.1)' },
     ]);
+  });
+});
+
+describe('DropWatch', () => {
+  it('probes one event at a time after a loss and names an event lost three times alone', () => {
+    const w = new DropWatch(3);
+    expect(w.lost(new Set([4, 5, 6]))).toBeUndefined();
+    expect(w.probing).toBe(true);
+    expect(w.lost(new Set([4]))).toBeUndefined();
+    expect(w.lost(new Set([4]))).toBeUndefined();
+    expect(w.lost(new Set([4]))).toEqual({ seq: 4, closes: 3 });
+    // Another event, or a PUBACK in between, starts the count again.
+    expect(w.lost(new Set([5]))).toBeUndefined();
+    w.acked();
+    expect(w.probing).toBe(false);
+    expect(w.lost(new Set())).toBeUndefined();
+    expect(w.probing).toBe(false);
   });
 });
