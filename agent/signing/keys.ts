@@ -8,6 +8,7 @@
 import crypto, { type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { secretFileProblem } from '../config/permissions.js';
 
 export const SIGNING_KEY_FILE = 'signing_key.pem';
 export const SIGNATURE_ALGORITHM = 'Ed25519';
@@ -108,14 +109,8 @@ export function loadSigningKey(dataDir: string, opts: LoadKeyOptions): Signer {
   const file = signingKeyFile(dataDir);
   let text: string;
   try {
-    const st = fs.statSync(file);
-    if ((st.mode & 0o077) !== 0) {
-      throw new SigningKeyError(
-        `signing key ${file} is readable or writable by group/others (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}); ` +
-          `only the otsentry user may read it: chmod 600 ${file}`,
-        'signing_key_permissions',
-      );
-    }
+    const unsafe = secretFileProblem(file);
+    if (unsafe !== undefined) throw new SigningKeyError(`signing key: ${unsafe}`, 'signing_key_permissions');
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
     if (e instanceof SigningKeyError) throw e;

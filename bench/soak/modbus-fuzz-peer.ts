@@ -3,19 +3,13 @@
 // share: a seeded PRNG, the device model's true answer, and the mutations.
 import net from 'node:net';
 import { crc16 } from '../../protocols/modbus/frame.js';
+import { createRng } from '../../simulators/modbus/rng.js';
 
 export type FuzzFraming = 'mbap' | 'rtu';
 
-/** mulberry32: small, fast, seeded, good enough to pick mutations. */
+/** Seeded uniform numbers in [0, 1) to pick mutations (the simulators' mulberry32). */
 export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return createRng(seed).next;
 }
 
 const int = (rnd: () => number, n: number): number => Math.floor(rnd() * n);

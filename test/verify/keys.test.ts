@@ -42,7 +42,7 @@ describe('loadSigningKey', () => {
     const e = thrown(() => loadSigningKey(dir, { create: true }));
     expect(e).toBeInstanceOf(SigningKeyError);
     expect(e.code).toBe('signing_key_permissions');
-    expect(e.message).toContain(`signing key ${file} is readable or writable by group/others (mode 0644)`);
+    expect(e.message).toContain(`signing key: secret file ${file} can be accessed by group and others (mode 644)`);
     expect(e.message).toContain(`chmod 600 ${file}`);
   });
 

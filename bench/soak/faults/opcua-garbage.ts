@@ -11,6 +11,7 @@ import { silentLogger } from '../../../agent/log.js';
 import { opcuaDeviceSchema } from '../../../protocols/opcua/config.js';
 import { OpcuaPoller } from '../../../protocols/opcua/poller.js';
 import { agentPkiDir, ensureAgentCertificate, openCertificateManager } from '../../../protocols/opcua/pki.js';
+import { createRng } from '../../../simulators/modbus/rng.js';
 
 /** A UA TCP header: 3-letter type, 'F', total length (little endian). */
 export function uaHeader(type: string, length: number): Buffer {
@@ -27,16 +28,9 @@ export function uaAck(): Buffer {
   return Buffer.concat([uaHeader('ACK', 28), body]);
 }
 
-/** mulberry32: small, seeded, good enough to pick mutations. */
+/** Seeded uniform numbers in [0, 1) to pick mutations (the simulators' mulberry32). */
 function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return createRng(seed).next;
 }
 
 type Answer = (s: net.Socket, rnd: () => number) => void;
