@@ -45,7 +45,7 @@ export function makeFinding(rule: ResolvedRule, texts: TypeTexts, a: FindingArgs
     rule: rule.id,
     device: rule.device,
     category: rule.category,
-    severity: rule.severity,
+    severity: rule.review === undefined ? rule.severity : 'info',
     active: a.active,
     ts: a.ts,
     message: render(template, vars),
@@ -56,5 +56,6 @@ export function makeFinding(rule: ResolvedRule, texts: TypeTexts, a: FindingArgs
   if (a.observed !== undefined) f.observed = a.observed;
   if (a.expected !== undefined) f.expected = a.expected;
   if (a.evidence !== undefined) f.evidence = a.evidence;
+  if (rule.review !== undefined) f.evidence = { ...f.evidence, review: rule.review };
   return f;
 }

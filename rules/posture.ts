@@ -146,7 +146,7 @@ class PostureDetector implements Detector {
       vars,
     });
     const sev = this.rule.params.severities?.[check];
-    if (sev) finding.severity = sev;
+    if (sev && this.rule.review === undefined) finding.severity = sev; // a rule in review signals at info
     out.push(finding);
   }
 }

@@ -17,6 +17,11 @@ export const ruleBaseSchema = z
     clear_message: z.string().min(1).optional().describe('Message template of the cleared signal'),
     response: z.string().min(1).optional().describe('What the operator should do first'),
     enabled: z.boolean().default(true).describe('false keeps the rule validated but inactive'),
+    review: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Set by learn on rules from a tag whose baseline had not converged (why): the rule signals at info until approved (otsentry approve removes it)'),
   })
   .passthrough();
 

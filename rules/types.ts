@@ -54,6 +54,8 @@ export interface ResolvedRule<P = unknown> {
   clear_message?: string;
   response?: string;
   enabled: boolean;
+  /** not approved yet (why): every finding is emitted at severity info, with evidence.review */
+  review?: string;
   params: P;
 }
 

@@ -137,6 +137,7 @@ function checkRule(raw: unknown, i: number, devices: ReadonlyMap<string, DeviceR
       clear_message: p.clear_message,
       response: p.response,
       enabled: p.enabled,
+      review: p.review,
       params: p,
     },
   };

@@ -40,7 +40,7 @@ describe('validateRules', () => {
     ['no tag', { id: 'x', type: 'stuck', device: 'tank1' }, ['rules[0].tag: a stuck rule needs tag (one tag) or tags (a list)']],
     ['tag on a device rule', { id: 'x', type: 'availability', device: 'tank1', tag: 'level' }, ['rules[0].tag: an availability rule watches the whole device and takes no tag; remove tag']],
     ['tag on an integrity rule', { id: 'x', type: 'integrity', device: 'tank1', tag: 'kp', baseline: { kp: 1 } }, ['rules[0].tag: an integrity rule takes its tags from baseline; remove tag']],
-    ['typo in a field', { id: 'x', type: 'range', device: 'tank1', tag: 'level', maxx: 1 }, ['rules[0].maxx: unknown field for a range rule; its own fields are min, max, hysteresis (common: id, type, device, tag, tags, severity, category, message, clear_message, response, enabled)']],
+    ['typo in a field', { id: 'x', type: 'range', device: 'tank1', tag: 'level', maxx: 1 }, ['rules[0].maxx: unknown field for a range rule; its own fields are min, max, hysteresis (common: id, type, device, tag, tags, severity, category, message, clear_message, response, enabled, review)']],
     ['wrong type of a field', { id: 'x', type: 'range', device: 'tank1', tag: 'level', max: 'high' }, ['rules[0].max: Invalid input: expected number, received string']],
     ['range without bounds', { id: 'x', type: 'range', device: 'tank1', tag: 'level' }, ['rules[0].max: give min, max or both']],
     ['range min above max', { id: 'x', type: 'range', device: 'tank1', tag: 'level', min: 5, max: 1 }, ['rules[0].max: max (1) must not be below min (5)']],
