@@ -161,10 +161,14 @@ export class SimServer {
     if (this.tempPki) fs.rmSync(this.pkiDir, { recursive: true, force: true });
   }
 
-  /** Restart the OPC UA server on the same port, as a process restart would: connections drop at once, sessions and subscriptions are gone. */
-  async restart(): Promise<void> {
+  /**
+   * Restart the OPC UA server on the same port, as a process restart would: connections drop at once, sessions and
+   * subscriptions are gone. `whileDown` (if given) runs while the port is closed, e.g. to wait until a client saw the outage.
+   */
+  async restart(whileDown?: () => Promise<void>): Promise<void> {
     for (const ep of this.server?.endpoints ?? []) ep.abruptlyInterruptChannels();
     await this.stopServer();
+    await whileDown?.();
     this.offline = false;
     this.swaps = 0;
     await this.startServer();
