@@ -166,6 +166,8 @@ export interface CentralStore {
   signalById(id: string): Promise<StoredSignal | undefined>;
   /** stored signals of one agent with seq in [from, to], by seq */
   signalsBySeq(site: string, agent: string, from: number, to: number): Promise<StoredSignal[]>;
+  /** stored outbox gap events of one agent with seq > after_seq, by seq (they cover holes before them) */
+  gapSignals(site: string, agent: string, after_seq: number): Promise<StoredSignal[]>;
   /** the SIEM's read: signals with arrival > cursor, in arrival order, at most `limit` */
   signalsAfter(cursor: number, limit: number): Promise<StoredSignal[]>;
   /** the console's read: newest first */
