@@ -4,15 +4,15 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError, formatProblems, loadConfig } from './config/load.js';
 import { rulesFileWarnings } from './config/warnings.js';
-import { createLogger } from './log.js';
-import { parseDuration } from './duration.js';
-import { packageVersion } from './package.js';
+import { createLogger } from '../protocols/log.js';
+import { parseDuration } from '../protocols/duration.js';
+import { packageVersion } from '../protocols/package.js';
 import { runAgent } from './runtime.js';
 // Commands load their heavy parts (simulators, OPC UA, demo) only when they run: `run` and
 // `validate` stay small and start fast.
-import { addDataCommands } from './record/commands.js';
-import { addVerifyCommands } from './verify/commands.js';
-import { addOutboxCommands } from './outbox/commands.js';
+import { addDataCommands } from './cli/record.js';
+import { addVerifyCommands } from './cli/verify.js';
+import { addOutboxCommands } from './cli/outbox.js';
 import { RecordingWriter } from './record/record.js';
 import { mergeRuleFiles } from '../rules/learn/rulesfile.js';
 import { ExitStatus } from '../rules/replay/report.js';
@@ -149,7 +149,7 @@ export function buildProgram(): Command {
     .option('--duration <duration>', 'how long the scenario lasts, e.g. 30s (default: until stopped)')
     .action(async (opts) => {
       const logger = createLogger(process.env.OTSENTRY_LOG_LEVEL ?? 'info');
-      const { simulateModbus } = await import('../simulators/modbus/cli.js');
+      const { simulateModbus } = await import('./cli/simulate-modbus.js');
       const handle = await simulateModbus({ ...opts, logger });
       await untilSignal();
       await handle.stop();
@@ -170,7 +170,7 @@ export function buildProgram(): Command {
     .option('--duration <duration>', 'how long the scenario lasts, e.g. 30s (default: until stopped)')
     .action(async (opts) => {
       const logger = createLogger(process.env.OTSENTRY_LOG_LEVEL ?? 'info');
-      const { simulateOpcua } = await import('../simulators/opcua/cli.js');
+      const { simulateOpcua } = await import('./cli/simulate-opcua.js');
       const handle = await simulateOpcua({ ...opts, logger });
       await untilSignal();
       await handle.stop();

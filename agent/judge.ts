@@ -2,11 +2,11 @@
 // cycle's samples and facts, passes findings through the alert lifecycle, and commits the
 // resulting drafts to the outbox in one transaction per cycle.
 import { ruleFailureFinding, type RuleEngine, type Finding, type RuleFailure } from '../rules/index.js';
-import type { AlertManager } from './alerts/index.js';
+import type { AlertManager } from '../rules/alerts/index.js';
 import type { Outbox } from './outbox/index.js';
-import type { SignalDraft } from './signal.js';
+import type { SignalDraft } from '../rules/signal.js';
 import type { CycleOutput } from './scheduler.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../protocols/log.js';
 
 /** Built-in rule: a device whose poll schedule cannot be kept (never stretched silently). */
 export const SCHEDULE_RULE = 'otsentry.poll_schedule';

@@ -2,13 +2,13 @@
 // the stages' own counters when scraped, so metrics add nothing to the poll hot path.
 import http from 'node:http';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Logger } from './log.js';
+import type { Logger } from '../protocols/log.js';
 import type { DeviceScheduler } from './scheduler.js';
 import type { Judge } from './judge.js';
 import type { Outbox } from './outbox/index.js';
 import type { Forwarder } from './forward/index.js';
-import type { AlertManager } from './alerts/index.js';
-import { SITE_LEVELS } from './alerts/index.js';
+import type { AlertManager } from '../rules/alerts/index.js';
+import { SITE_LEVELS } from '../rules/alerts/index.js';
 
 export interface MetricSources {
   schedulers: ReadonlyMap<string, DeviceScheduler>;

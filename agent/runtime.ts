@@ -2,10 +2,11 @@
 //   schedulers (one per device) → judge (rules + alerts) → outbox → forwarder
 import fs from 'node:fs';
 import type { LoadedConfig } from './config/load.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../protocols/log.js';
 import { createPoller } from '../protocols/registry.js';
 import { RuleEngine } from '../rules/index.js';
-import { AlertManager, loadOpenAlerts, OpenAlertsFile } from './alerts/index.js';
+import { AlertManager } from '../rules/alerts/index.js';
+import { loadOpenAlerts, OpenAlertsFile } from './alerts/persist.js';
 import { openOutbox, type Outbox } from './outbox/index.js';
 import { startControlServer, type ControlServer } from './outbox/control.js';
 import { Forwarder } from './forward/index.js';

@@ -5,7 +5,7 @@
 // and reported as such (state `restarting`, `loop_restart` in the next output), never as `down`.
 import type { Fact, PollError, PollResult, Poller, Sample } from '../protocols/types.js';
 import { errorText } from '../rules/failures.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../protocols/log.js';
 
 export type LinkState = 'connecting' | 'up' | 'degraded' | 'down' | 'restarting' | 'stopped';
 

@@ -2,7 +2,7 @@
 // line on stdout, what it cost: CPU seconds per second, peak RSS, samples/s and schedule keeping.
 // Usage: node dist/bench/agent-child.js CONFIG WARMUP_S MEASURE_S
 import { loadConfig } from '../agent/config/load.js';
-import { silentLogger } from '../agent/log.js';
+import { silentLogger } from '../protocols/log.js';
 import { runAgent } from '../agent/runtime.js';
 
 export interface AgentLoadFigures {

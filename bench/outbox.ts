@@ -8,7 +8,7 @@ import { startEmbeddedBroker } from '../agent/broker/embedded.js';
 import type { BrokerConfig } from '../agent/config/schema.js';
 import { Forwarder } from '../agent/forward/index.js';
 import { SqliteOutbox } from '../agent/outbox/index.js';
-import type { SignalDraft } from '../agent/signal.js';
+import type { SignalDraft } from '../rules/signal.js';
 
 const LIMITS = { max_events: 10_000_000, max_bytes: 4 * 1024 * 1024 * 1024, max_age_hours: 720 };
 

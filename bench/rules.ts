@@ -6,7 +6,7 @@
 // (integrity, range, rate, high-high range, toggle count), plus availability, exceptions,
 // diagnostics, identity and two cross-tag expressions per device.
 import { performance } from 'node:perf_hooks';
-import { AlertManager } from '../agent/alerts/manager.js';
+import { AlertManager } from '../rules/alerts/manager.js';
 import type { Fact, Sample } from '../protocols/types.js';
 import { RuleEngine } from '../rules/engine.js';
 import type { DeviceRef } from '../rules/types.js';

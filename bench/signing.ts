@@ -5,7 +5,7 @@ import crypto from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { SqliteOutbox } from '../agent/outbox/index.js';
 import { ephemeralSigner, keyIdOf } from '../agent/signing/keys.js';
-import type { RiskSignal, SignalDraft } from '../agent/signal.js';
+import type { RiskSignal, SignalDraft } from '../rules/signal.js';
 import { verifySignals } from '../agent/verify/verify.js';
 import { benchOutboxCommits } from './outbox.js';
 

@@ -1,6 +1,6 @@
 // Protocol registry: maps a device's protocol name to the factory of its Poller.
 import type { Logger } from 'pino';
-import type { DeviceConfig } from '../agent/config/schema.js';
+import type { DeviceConfig } from './devices.js';
 import { createModbusPoller } from './modbus/poller.js';
 import { createOpcuaPoller } from './opcua/poller.js';
 import { agentPkiDir } from './opcua/pki.js';

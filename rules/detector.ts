@@ -1,6 +1,6 @@
 // What a detector type declares to the registry: its parameter schema, defaults and factory.
 import type { z } from 'zod';
-import type { Category, Severity } from '../agent/signal.js';
+import type { Category, Severity } from './signal.js';
 import type { TypeTexts } from './finding.js';
 import { ExprError, parseExpr } from './expr/parse.js';
 import type { Detector, DetectorContext, DeviceRef, ResolvedRule, RuleIssue } from './types.js';

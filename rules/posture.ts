@@ -3,7 +3,7 @@
 // Raises when an insecure policy or anonymous login is offered, when the certificate changes,
 // has expired or expires soon, and when the server clock drifts; each is its own alert.
 import { z } from 'zod';
-import { SEVERITIES } from '../agent/signal.js';
+import { SEVERITIES } from './signal.js';
 import type { Fact } from '../protocols/types.js';
 import { defineDetector } from './detector.js';
 import { makeFinding, type TypeTexts } from './finding.js';

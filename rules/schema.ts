@@ -2,7 +2,7 @@
 // Detector-specific fields are checked per type by the registry (rules/registry.ts) through
 // validateRules (rules/validate.ts); the config schema only needs ruleBaseSchema.
 import { z } from 'zod';
-import { CATEGORIES, SEVERITIES } from '../agent/signal.js';
+import { CATEGORIES, SEVERITIES } from './signal.js';
 
 export const ruleBaseSchema = z
   .object({

@@ -1,10 +1,10 @@
 // Types shared by the rule engine and its detectors: Finding, Detector, ResolvedRule, DeviceRef.
-import type { Category, Severity } from '../agent/signal.js';
+import type { Category, Severity } from './signal.js';
 import type { Fact, FactKind, Sample } from '../protocols/types.js';
 
 /**
  * A condition report. Detectors emit one only when a condition starts (active: true) or ends
- * (active: false); the alert stage (agent/alerts) turns findings into raised/cleared signals.
+ * (active: false); the alert stage (rules/alerts) turns findings into raised/cleared signals.
  * One alert exists per (rule, device, tag, condition).
  */
 export interface Finding {

@@ -3,8 +3,8 @@
 // of open alerts changed, which happens only when signals are emitted.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Logger } from '../log.js';
-import type { AlertManager, PersistedAlert } from './manager.js';
+import type { Logger } from '../../protocols/log.js';
+import type { AlertManager, PersistedAlert } from '../../rules/alerts/manager.js';
 
 const FILE = 'alerts.json';
 

@@ -2,28 +2,14 @@
 // and reports every problem at once as `path: message` lines (Vector's validation style).
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseDocument } from 'yaml';
-import type { z } from 'zod';
 import { configSchema, type AgentConfig, type SecretRef } from './schema.js';
 import { crossCheck } from './checks.js';
 import { resolveSecret, SecretError } from './secrets.js';
 import { secretFileProblem } from './permissions.js';
 import { brokerWarnings, writableFileWarnings } from './warnings.js';
+import { ConfigError, parseText, zodProblems, type ConfigProblem } from '../../protocols/problems.js';
 
-export interface ConfigProblem {
-  path: string;
-  message: string;
-}
-
-export class ConfigError extends Error {
-  readonly code = 'config_invalid';
-  constructor(
-    readonly file: string,
-    readonly problems: ConfigProblem[],
-  ) {
-    super(`${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n` + formatProblems(problems));
-  }
-}
+export { ConfigError, formatPath, formatProblems, type ConfigProblem } from '../../protocols/problems.js';
 
 export interface LoadedConfig {
   config: AgentConfig;
@@ -34,54 +20,6 @@ export interface LoadedConfig {
   dataDir: string;
   /** what the agent starts with but warns about (log and status topic), as `path: message` */
   warnings: ConfigProblem[];
-}
-
-export function formatProblems(problems: ConfigProblem[]): string {
-  return problems.map((p) => `${p.path || '(root)'}: ${p.message}`).join('\n');
-}
-
-/** `devices[0].tags[2].address` from zod's path array. */
-export function formatPath(p: ReadonlyArray<PropertyKey>): string {
-  let out = '';
-  for (const k of p) out += typeof k === 'number' ? `[${k}]` : out === '' ? String(k) : `.${String(k)}`;
-  return out;
-}
-
-function zodProblems(error: z.ZodError): ConfigProblem[] {
-  return error.issues.flatMap((i): ConfigProblem[] => {
-    if (i.code === 'unrecognized_keys') {
-      return i.keys.map((k) => ({ path: formatPath([...i.path, k]), message: `unknown key '${k}' (check the spelling; the README lists the allowed keys)` }));
-    }
-    if (i.code === 'invalid_union' && 'discriminator' in i && i.discriminator) {
-      return [{ path: formatPath(i.path), message: `${i.message}; set ${String(i.discriminator)} to a supported value` }];
-    }
-    return [{ path: formatPath(i.path), message: i.message }];
-  });
-}
-
-/**
- * YAML (a superset of JSON) to plain data. Generated configs are often plain JSON: those take
- * JSON.parse, which is far cheaper in time and peak memory than a YAML document for thousands of
- * tags; anything else, and JSON with an error, goes through the YAML parser for its messages.
- */
-function parseText(text: string): { raw: unknown } | { problems: ConfigProblem[] } {
-  if (/^\s*\{/.test(text)) {
-    try {
-      return { raw: JSON.parse(text) as unknown };
-    } catch {
-      // fall through: the YAML parser names the line and column
-    }
-  }
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    return {
-      problems: doc.errors.map((e) => ({
-        path: e.linePos ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : 'yaml',
-        message: `${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')} (fix the YAML syntax)`,
-      })),
-    };
-  }
-  return { raw: doc.toJS() as unknown };
 }
 
 /** Parse and validate config text; pure (no file or network I/O besides secrets when asked). */

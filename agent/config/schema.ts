@@ -1,9 +1,10 @@
 // The agent's config file schema, composed from one schema per part (agent, broker, outbox,
 // devices per protocol, rules). Types come from z.infer so code and schema cannot drift.
 import { z } from 'zod';
-import { modbusDeviceSchema } from '../../protocols/modbus/config.js';
-import { opcuaDeviceSchema } from '../../protocols/opcua/config.js';
-import { alertsConfigSchema } from '../alerts/config.js';
+import { deviceSchema } from '../../protocols/devices.js';
+import { alertsConfigSchema } from '../../rules/alerts/config.js';
+
+export { deviceSchema, type DeviceConfig } from '../../protocols/devices.js';
 
 /** A secret is never written in the file itself: it comes from an environment variable or a file. */
 export const secretRefSchema = z
@@ -75,8 +76,6 @@ export const outboxSchema = z
   })
   .strict();
 
-export const deviceSchema = z.discriminatedUnion('protocol', [modbusDeviceSchema, opcuaDeviceSchema]);
-
 export const configSchema = z
   .object({
     agent: agentSectionSchema,
@@ -92,5 +91,4 @@ export const configSchema = z
 export type SecretRef = z.infer<typeof secretRefSchema>;
 export type BrokerConfig = z.infer<typeof brokerSchema>;
 export type OutboxConfig = z.infer<typeof outboxSchema>;
-export type DeviceConfig = z.infer<typeof deviceSchema>;
 export type AgentConfig = z.infer<typeof configSchema>;

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { packageRoot } from '../package.js';
+import { packageRoot } from '../../protocols/package.js';
 
 export function sampleConfigPath(): string {
   return path.join(packageRoot(), 'protocols', 'modbus', 'sample.yaml');

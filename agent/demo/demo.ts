@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { loadConfig } from '../config/load.js';
-import { createLogger } from '../log.js';
+import { createLogger } from '../../protocols/log.js';
 import { runAgent } from '../runtime.js';
 import { startEmbeddedBroker } from '../broker/embedded.js';
 import { startModbusSimulator, SCENARIO_NAMES, tankSimulatorConfig } from '../../simulators/modbus/index.js';

@@ -2,7 +2,7 @@
 // line per signal, status and asset change, and verifies what arrived as `otsentry verify` does:
 // hashes, chain, signatures (key from the retained status), seq continuity and gap events.
 import mqtt from 'mqtt';
-import type { RiskSignal, Severity } from '../signal.js';
+import type { RiskSignal, Severity } from '../../rules/signal.js';
 import { Capture } from '../verify/capture.js';
 import { verifySignals } from '../verify/verify.js';
 

@@ -17,7 +17,7 @@
 // MQTT 5 is an error naming the fix, since MQTT 3.1.1 cannot report a refused publish.
 import mqtt, { type IClientOptions, type IConnackPacket, type MqttClient } from 'mqtt';
 import type { BrokerConfig } from '../config/schema.js';
-import { silentLogger, type Logger } from '../log.js';
+import { silentLogger, type Logger } from '../../protocols/log.js';
 import type { Outbox, OutboxEntry } from '../outbox/types.js';
 import { Backoff, RetryGate } from './backoff.js';
 import { explainError, explainPubackFailure, type Explained } from './errors.js';
@@ -26,7 +26,7 @@ import { Refusals, isTransientRefusal } from './refusals.js';
 import { SentOrder } from './sent.js';
 import { DropWatch } from './drops.js';
 import { mqttGuarantees, onlineStatus, stoppedStatus, willStatus, type DeliveryStatus, type StatusContext } from './status.js';
-import { packageVersion } from '../package.js';
+import { packageVersion } from '../../protocols/package.js';
 
 export type ConnectFn = (url: string, opts: IClientOptions) => MqttClient;
 

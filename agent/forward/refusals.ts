@@ -11,7 +11,7 @@
 // Transient: the broker turned the event down for now, not for what it is.
 //   0x97 quota exceeded, 0x89 server busy (not a PUBACK code in MQTT 5.0, some brokers send it),
 //   0x91 packet identifier in use (a client/broker bookkeeping race).
-import type { SignalDraft } from '../signal.js';
+import type { SignalDraft } from '../../rules/signal.js';
 import type { Outbox } from '../outbox/types.js';
 
 export const REFUSED_RULE = 'otsentry.delivery_refused';

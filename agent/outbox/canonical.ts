@@ -16,7 +16,7 @@
 //   sha256hex(canonical(rest)) === hash && rest.prev_hash === previous.hash
 //   && ed25519.verify(publicKey(rest.key_id), ascii(hash), base64(sig))
 import { createHash } from 'node:crypto';
-import type { RiskSignal } from '../signal.js';
+import type { RiskSignal } from '../../rules/signal.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
 export const GAP_RULE = 'otsentry.outbox_gap';

@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import type { Logger } from '../log.js';
+import type { Logger } from '../../protocols/log.js';
 import { OutboxError, type Outbox, type OutboxEntry, type RefusedEntry } from './types.js';
 
 export function controlSocketPath(dataDir: string): string {

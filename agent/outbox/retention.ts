@@ -14,7 +14,7 @@
 // until delivered; the next drop starts a new gap event. Only if retention must drop a sealed one
 // itself (gap events come last in the drop order) is it folded after all: nothing it reported is lost.
 import type Database from 'better-sqlite3';
-import { SEVERITIES, type SignalDraft } from '../signal.js';
+import { SEVERITIES, type SignalDraft } from '../../rules/signal.js';
 import type { OutboxConfig } from '../config/schema.js';
 import { GAP_RULE } from './canonical.js';
 import type { DropCounts } from './types.js';

@@ -23,7 +23,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { CATEGORIES, SEVERITIES, SIGNAL_SCHEMA_VERSION, severityRank, type RiskSignal, type SignalDraft } from '../signal.js';
+import { CATEGORIES, SEVERITIES, SIGNAL_SCHEMA_VERSION, severityRank, type RiskSignal, type SignalDraft } from '../../rules/signal.js';
 import type { OutboxConfig } from '../config/schema.js';
 import { GENESIS_HASH, sealSignal } from './canonical.js';
 import { GAP_DROP_RANK, Retention, gapDraft, type Totals } from './retention.js';

@@ -1,5 +1,5 @@
 // The outbox contract: a durable, ordered, hash-chained store of risk signals awaiting delivery.
-import type { RiskSignal, Severity, SignalDraft } from '../signal.js';
+import type { RiskSignal, Severity, SignalDraft } from '../../rules/signal.js';
 
 /** One stored event as it will be published: payload is the exact JSON that was hashed. */
 export interface OutboxEntry {

@@ -3,11 +3,11 @@
 // of a config's devices without rules, outbox or broker, for `otsentry record` and `learn --duration`.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Logger } from '../log.js';
+import type { Logger } from '../../protocols/log.js';
 import type { LoadedConfig } from '../config/load.js';
 import { createPoller } from '../../protocols/registry.js';
 import { DeviceScheduler, type CycleOutput } from '../scheduler.js';
-import { packageVersion } from '../package.js';
+import { packageVersion } from '../../protocols/package.js';
 
 export interface RecordingStats {
   cycles: number;

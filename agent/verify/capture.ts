@@ -3,7 +3,7 @@
 // verify.ts; status and assets messages give each agent's announced public key. A line that is
 // not usable is recorded with its number and why, never thrown.
 import { keyIdOf, parsePublicKey } from '../signing/keys.js';
-import type { RiskSignal } from '../signal.js';
+import type { RiskSignal } from '../../rules/signal.js';
 import type { CapturedSignal, KnownKey } from './verify.js';
 
 export interface BadLine {

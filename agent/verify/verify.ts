@@ -4,7 +4,7 @@
 import type { KeyObject } from 'node:crypto';
 import { GAP_RULE, GENESIS_HASH, canonicalJson, gapEventRanges, hashSignal, type GapRange } from '../outbox/canonical.js';
 import { verifySignature } from '../signing/keys.js';
-import type { RiskSignal } from '../signal.js';
+import type { RiskSignal } from '../../rules/signal.js';
 
 export interface CapturedSignal {
   /** 1-based line of the capture (or message number of a subscription) */

@@ -6,7 +6,7 @@
 import type { Fact, Sample } from '../../protocols/types.js';
 import { numericValue } from '../engine.js';
 import type { DeviceRef } from '../types.js';
-import type { RecordEvent } from '../replay/recording.js';
+import type { RecordEvent } from '../recording/recording.js';
 import { CycleFeeder, type CycleConsumer } from '../replay/stream.js';
 import { FactStats } from './facts.js';
 import { findGrid } from '../grid.js';

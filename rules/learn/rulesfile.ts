@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
-import { ConfigError, type ConfigProblem } from '../../agent/config/load.js';
+import { ConfigError, type ConfigProblem } from '../../protocols/problems.js';
 import type { DeviceRef } from '../types.js';
 import { validateRules } from '../validate.js';
 

@@ -1,13 +1,13 @@
 // Replay: a rule set over a recording at full speed, with the recording's own timestamps as the
 // only clock. The rule engine judges every sample, fact and cycle; the alert stage turns findings
 // into the signals the agent would emit; per rule counts, per cycle flags and label scores come out.
-import { AlertManager, alertKey, type AlertsConfigInput } from '../../agent/alerts/index.js';
-import type { SignalDraft } from '../../agent/signal.js';
+import { AlertManager, alertKey, type AlertsConfigInput } from '../alerts/index.js';
+import type { SignalDraft } from '../signal.js';
 import type { Fact, Sample } from '../../protocols/types.js';
 import { RuleEngine } from '../engine.js';
 import { ruleFailureFinding } from '../failures.js';
 import type { DeviceRef, Finding } from '../types.js';
-import type { RecordEvent } from './recording.js';
+import type { RecordEvent } from '../recording/recording.js';
 import { scoreRows, type LabelScore, type ScoredRow } from './score.js';
 import { CycleFeeder, type CycleConsumer } from './stream.js';
 

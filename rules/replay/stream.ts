@@ -2,7 +2,7 @@
 // `cycle` line (a CSV row) ends a device's cycle; for a device that has neither, a cycle ends
 // when one of its tags comes again (a poll reads each tag once).
 import type { Fact, Sample } from '../../protocols/types.js';
-import type { RecordEvent } from './recording.js';
+import type { RecordEvent } from '../recording/recording.js';
 
 export interface CycleConsumer {
   sample(s: Sample): void;

@@ -2,7 +2,7 @@
 // line {"ready":true,"plcs":[...]} once every PLC listens, and stops cleanly on SIGTERM/SIGINT.
 // Tests and benchmarks use it so the agent's CPU is measured apart from the simulator's.
 import { pathToFileURL } from 'node:url';
-import { createLogger, type Logger } from '../../agent/log.js';
+import { createLogger, type Logger } from '../../protocols/log.js';
 import { loadSimulatorConfig } from './config.js';
 import { startModbusSimulator, type ModbusSimulator } from './index.js';
 

@@ -1,6 +1,6 @@
 // Durations in the simulator config and flags: a number of seconds, or text like 500ms, 10s, 2m, 1h
 // (the agent's own duration syntax).
-import { parseDuration as parseDurationText } from '../../agent/duration.js';
+import { parseDuration as parseDurationText } from '../../protocols/duration.js';
 
 /** Milliseconds, or null when the value is not a duration. */
 export function parseDuration(v: string | number): number | null {

@@ -1,6 +1,6 @@
 // Programmatic API of the Modbus PLC simulator: start PLCs from a config, reach their registers,
 // run attack scenarios, stop. Plus ready-made configs for tests and load benchmarks.
-import { silentLogger, type Logger } from '../../agent/log.js';
+import { silentLogger, type Logger } from '../../protocols/log.js';
 import { parseSimulatorConfig, type ScenarioEntry, type SimulatorConfig, type SimulatorConfigInput } from './config.js';
 import type { Framing } from './framing.js';
 import { Plc, type PlcInfo } from './plc.js';

@@ -6,8 +6,8 @@
 import fs from 'node:fs';
 import zlib from 'node:zlib';
 import { z } from 'zod';
-import { cellValue, splitCsvLine, timeParser, type TimeParser } from '../../rules/replay/csv.js';
-import { csvLayout, recordingFormat, RecordingError } from '../../rules/replay/recording.js';
+import { cellValue, splitCsvLine, timeParser, type TimeParser } from '../../rules/recording/csv.js';
+import { csvLayout, recordingFormat, RecordingError } from '../../rules/recording/recording.js';
 import type { TagDef } from './tags.js';
 import type { ModelIo, ProcessModel } from './models/types.js';
 

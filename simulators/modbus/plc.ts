@@ -1,6 +1,6 @@
 // One simulated PLC: register image, process model on its own tick, Modbus unit, TCP server, and the
 // hooks attack scenarios use (reading overrides, response filters, delays, timers, offline).
-import type { Logger } from '../../agent/log.js';
+import type { Logger } from '../../protocols/log.js';
 import { DiagnosticCounters } from './diagnostics.js';
 import type { FrameErrorKind, Framing } from './framing.js';
 import type { Identity } from './identity.js';

@@ -1,7 +1,7 @@
 // The TCP side of one simulated PLC: accepts connections, deframes requests, hands them to the PLC and
 // writes responses back (in order, after the PLC's response delay). Can go offline and come back.
 import net from 'node:net';
-import type { Logger } from '../../agent/log.js';
+import type { Logger } from '../../protocols/log.js';
 import { createDeframer, encodeAdu, type Deframer, type FrameErrorKind, type Framing } from './framing.js';
 
 export interface ServerEndpoint {

@@ -1,6 +1,6 @@
 // The scenario timeline of a config: each entry starts `at` seconds after the simulator and, with a
 // duration, stops that long after it started.
-import type { Logger } from '../../agent/log.js';
+import type { Logger } from '../../protocols/log.js';
 import type { ScenarioEntry } from './config.js';
 import type { ScenarioRun } from './scenarios/runner.js';
 

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { packageRoot } from '../../agent/package.js';
+import { packageRoot } from '../../protocols/package.js';
 import { agentPkiDir, ensureAgentCertificate, openCertificateManager, trustServerCertificate } from '../../protocols/opcua/pki.js';
 import type { OpcuaSimulator } from './index.js';
 

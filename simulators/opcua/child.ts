@@ -9,7 +9,7 @@
 // Tests and benchmarks use it so the agent and the servers do not share one event loop.
 import readline from 'node:readline';
 import { pathToFileURL } from 'node:url';
-import { createLogger } from '../../agent/log.js';
+import { createLogger } from '../../protocols/log.js';
 import { loadOpcuaSimConfig, parseOpcuaSimConfig } from './config.js';
 import { startOpcuaSimulator, type OpcuaSimulator } from './index.js';
 

@@ -3,7 +3,7 @@
 // --trust-client would do), its device and rules for the agent config, and its scenarios.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Logger } from '../../agent/log.js';
+import type { Logger } from '../../protocols/log.js';
 import { opcuaAgentConfig, pairAgentWithSimulator } from './agent-config.js';
 import { DEFAULT_SIM_USER } from './config.js';
 import { OPCUA_SCENARIO_NAMES, startOpcuaSimulator, tankOpcuaConfig, type OpcuaSimulator } from './index.js';

@@ -1,6 +1,6 @@
 // Programmatic API of the OPC UA simulator: start servers from a config, reach their process models,
 // run scenarios (the Modbus process attacks and the OPC UA security ones), restart, stop.
-import { silentLogger, type Logger } from '../../agent/log.js';
+import { silentLogger, type Logger } from '../../protocols/log.js';
 import { formatIssues } from '../modbus/config.js';
 import { runTimeline, type Timeline } from '../modbus/timeline.js';
 import { ScenarioError } from '../modbus/scenarios/types.js';

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
-import { packageRoot } from '../../agent/package.js';
+import { packageRoot } from '../../protocols/package.js';
 import type { OpcuaSimConfigInput } from './config.js';
 import type { SimServerInfo } from './server.js';
 

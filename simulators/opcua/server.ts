@@ -9,7 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { ICertificateKeyPairProvider, OPCUACertificateManager, OPCUAServer } from 'node-opcua';
-import type { Logger } from '../../agent/log.js';
+import type { Logger } from '../../protocols/log.js';
 import { loadOpcua, setOpcuaLogger, type NodeOpcua } from '../../protocols/opcua/lib.js';
 import { certificateInfo, type CertificateInfo } from '../../protocols/opcua/pki.js';
 import { plcSchema } from '../modbus/config.js';

@@ -1,11 +1,11 @@
 // Alert lifecycle: raise once, clear, no repeats, flap suppression, rate limit, score and site level.
 import { describe, expect, it } from 'vitest';
-import { AlertManager } from '../../agent/alerts/manager.js';
-import { RiskScorer, siteLevel } from '../../agent/alerts/score.js';
-import { alertsConfigSchema } from '../../agent/alerts/config.js';
-import { TokenBucket } from '../../agent/alerts/bucket.js';
+import { AlertManager } from '../../rules/alerts/manager.js';
+import { RiskScorer, siteLevel } from '../../rules/alerts/score.js';
+import { alertsConfigSchema } from '../../rules/alerts/config.js';
+import { TokenBucket } from '../../rules/alerts/bucket.js';
 import type { Finding } from '../../rules/types.js';
-import type { Severity } from '../../agent/signal.js';
+import type { Severity } from '../../rules/signal.js';
 
 const T0 = Date.parse('2025-03-01T08:00:00Z');
 const S = 1000;

@@ -1,7 +1,7 @@
 // Open alerts survive a restart: a condition that still holds is not raised twice, and one that
 // is gone is cleared after the grace period, saying why.
 import { describe, expect, it } from 'vitest';
-import { AlertManager } from '../../agent/alerts/manager.js';
+import { AlertManager } from '../../rules/alerts/manager.js';
 import type { Finding } from '../../rules/types.js';
 
 const T0 = Date.UTC(2026, 0, 1);

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startModbusSimulator, tankSimulatorConfig, type ModbusSimulator } from '../../simulators/modbus/index.js';
 import { collect, startTestBroker, type Collector, type TestBroker } from '../helpers/broker.js';
 import { verifyChain } from '../../agent/outbox/index.js';
-import { CATEGORIES, SEVERITIES, type RiskSignal } from '../../agent/signal.js';
+import { CATEGORIES, SEVERITIES, type RiskSignal } from '../../rules/signal.js';
 import { outboxState, startAgent, tempDir, uniqueSignals, until, withOutput, writeAgentConfig, type AgentProcess } from './harness.js';
 
 // An operator toggling the mode register between auto (1) and maintenance (2) against a

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import type { RiskSignal } from '../../agent/signal.js';
+import type { RiskSignal } from '../../rules/signal.js';
 import { openOutbox } from '../../agent/outbox/index.js';
 import { distEntry, type Received } from '../helpers/broker.js';
 

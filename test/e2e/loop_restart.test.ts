@@ -3,12 +3,12 @@
 // (isConnected() throws, poll() resolves to nothing), judged into a real SQLite outbox. The device
 // never shows `down` nor raises `unreachable`; the restart is a signal of its own, and it clears.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AlertManager } from '../../agent/alerts/index.js';
+import { AlertManager } from '../../rules/alerts/index.js';
 import { Judge, LOOP_RESTART_RULE } from '../../agent/judge.js';
-import { createLogger } from '../../agent/log.js';
+import { createLogger } from '../../protocols/log.js';
 import { openOutbox } from '../../agent/outbox/index.js';
 import { DeviceScheduler, type CycleOutput, type LinkState } from '../../agent/scheduler.js';
-import type { RiskSignal } from '../../agent/signal.js';
+import type { RiskSignal } from '../../rules/signal.js';
 import { modbusDeviceSchema } from '../../protocols/modbus/config.js';
 import { createPoller } from '../../protocols/registry.js';
 import type { Poller, PollResult } from '../../protocols/types.js';

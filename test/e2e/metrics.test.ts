@@ -1,7 +1,7 @@
 // Prometheus metrics of a running agent: per-device poll counters, outbox and broker state.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../agent/config/load.js';
-import { silentLogger } from '../../agent/log.js';
+import { silentLogger } from '../../protocols/log.js';
 import { runAgent, type RunningAgent } from '../../agent/runtime.js';
 import { startModbusSimulator, tankSimulatorConfig, type ModbusSimulator } from '../../simulators/modbus/index.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';

@@ -4,7 +4,7 @@
 // the metrics, one log line.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../agent/config/load.js';
-import { createLogger } from '../../agent/log.js';
+import { createLogger } from '../../protocols/log.js';
 import { runAgent, type RunningAgent } from '../../agent/runtime.js';
 import { rangeType } from '../../rules/range.js';
 import type { Detector } from '../../rules/types.js';

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { modbusDeviceSchema } from '../../protocols/modbus/config.js';
 import { createPoller } from '../../protocols/registry.js';
 import { DeviceScheduler, type CycleOutput } from '../../agent/scheduler.js';
-import { silentLogger } from '../../agent/log.js';
+import { silentLogger } from '../../protocols/log.js';
 import { startModbusSimulator, tankSimulatorConfig, type ModbusSimulator } from '../../simulators/modbus/index.js';
 import { freePort } from '../helpers/ports.js';
 

@@ -3,9 +3,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { evalBatadal } from '../../rules/eval/batadal.js';
-import { evalMsu } from '../../rules/eval/msu.js';
-import { batadalReport, dataDir, msuReport, runEval } from '../../rules/eval/run.js';
+import { evalBatadal } from '../../bench/eval/batadal.js';
+import { evalMsu } from '../../bench/eval/msu.js';
+import { batadalReport, dataDir, msuReport, runEval } from '../../bench/eval/run.js';
 
 const saved = process.env.OTSENTRY_DATA;
 afterEach(() => {

@@ -1,7 +1,7 @@
 // Shared pieces for forwarder tests: broker config, a log capture, signal parsing helpers.
 import type { BrokerConfig } from '../../agent/config/schema.js';
-import { createLogger, type Logger } from '../../agent/log.js';
-import type { RiskSignal } from '../../agent/signal.js';
+import { createLogger, type Logger } from '../../protocols/log.js';
+import type { RiskSignal } from '../../rules/signal.js';
 import type { Received } from '../helpers/broker.js';
 
 export function brokerConfig(url: string, over: Partial<BrokerConfig> = {}): BrokerConfig {

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Forwarder, type ForwarderOptions } from '../../agent/forward/index.js';
 import { REFUSED_RULE } from '../../agent/forward/refusals.js';
 import { SqliteOutbox } from '../../agent/outbox/index.js';
-import type { RiskSignal } from '../../agent/signal.js';
+import type { RiskSignal } from '../../rules/signal.js';
 import { collect, mosquittoPath, startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { draft, drafts, roomyLimits, tempDir } from '../outbox/drafts.js';
 import { brokerConfig, captureLog, firstArrivals, range, signals, until } from './fixtures.js';

@@ -4,12 +4,12 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../agent/config/load.js';
-import { AlertManager } from '../../agent/alerts/index.js';
+import { AlertManager } from '../../rules/alerts/index.js';
 import { Judge } from '../../agent/judge.js';
-import { silentLogger } from '../../agent/log.js';
+import { silentLogger } from '../../protocols/log.js';
 import { DeviceScheduler, type Clock } from '../../agent/scheduler.js';
 import type { Outbox } from '../../agent/outbox/index.js';
-import type { RiskSignal, SignalDraft } from '../../agent/signal.js';
+import type { RiskSignal, SignalDraft } from '../../rules/signal.js';
 import { ModbusError } from '../../protocols/modbus/errors.js';
 import { checkResponse } from '../../protocols/modbus/frame.js';
 import type { ModbusLink } from '../../protocols/modbus/link.js';

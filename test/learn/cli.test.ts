@@ -8,12 +8,12 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { RecordingWriter } from '../../agent/record/record.js';
-import { silentLogger } from '../../agent/log.js';
-import { learnCommand, type LearnCommandOptions } from '../../rules/learn/cli.js';
+import { silentLogger } from '../../protocols/log.js';
+import { learnCommand, type LearnCommandOptions } from '../../agent/cli/learn.js';
 import { readRulesFile } from '../../rules/learn/rulesfile.js';
-import { replayCommand } from '../../rules/replay/cli.js';
+import { replayCommand } from '../../agent/cli/replay.js';
 import { ExitStatus } from '../../rules/replay/report.js';
-import { openRecording } from '../../rules/replay/recording.js';
+import { openRecording } from '../../rules/recording/recording.js';
 import { distEntry } from '../helpers/broker.js';
 import { TANK_TAG_NAMES, TankStream, type Scenario } from '../rules/tank_stream.js';
 

@@ -2,7 +2,7 @@
 // their evidence, the learned set raises nothing on held-back normal data (other seeds), and it
 // catches every simulator scenario.
 import { describe, expect, it } from 'vitest';
-import { AlertManager } from '../../agent/alerts/manager.js';
+import { AlertManager } from '../../rules/alerts/manager.js';
 import { Learner, type LearnResult } from '../../rules/learn/learner.js';
 import { RuleEngine } from '../../rules/engine.js';
 import type { Finding } from '../../rules/types.js';

@@ -3,7 +3,7 @@ import { createHash, createPublicKey, verify } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { GENESIS_HASH, canonicalJson, hashSignal, sealSignal, verifyChain } from '../../agent/outbox/canonical.js';
 import { SqliteOutbox } from '../../agent/outbox/index.js';
-import type { RiskSignal } from '../../agent/signal.js';
+import type { RiskSignal } from '../../rules/signal.js';
 import { draft, drafts, roomyLimits } from './drafts.js';
 
 function memoryBox(): SqliteOutbox {

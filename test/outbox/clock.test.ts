@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GAP_RULE, SqliteOutbox, verifyChain } from '../../agent/outbox/index.js';
 import type { OutboxConfig } from '../../agent/config/schema.js';
-import type { RiskSignal } from '../../agent/signal.js';
+import type { RiskSignal } from '../../rules/signal.js';
 import { bySeverity, drafts, roomyLimits, tempDir, testSigner } from './drafts.js';
 
 const HOUR = 3_600_000;

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../agent/config/load.js';
-import { silentLogger } from '../../agent/log.js';
+import { silentLogger } from '../../protocols/log.js';
 import { runAgent, type RunningAgent } from '../../agent/runtime.js';
 import { SqliteOutbox, openOutbox, outboxFile } from '../../agent/outbox/index.js';
 import { controlSocketPath } from '../../agent/outbox/control.js';

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Severity, SignalDraft } from '../../agent/signal.js';
+import type { Severity, SignalDraft } from '../../rules/signal.js';
 import type { OutboxConfig } from '../../agent/config/schema.js';
 import { ephemeralSigner } from '../../agent/signing/keys.js';
 

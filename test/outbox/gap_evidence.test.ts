@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GAP_RULE, SqliteOutbox } from '../../agent/outbox/index.js';
 import { GAP_SEAL_BYTES } from '../../agent/outbox/retention.js';
-import type { RiskSignal } from '../../agent/signal.js';
+import type { RiskSignal } from '../../rules/signal.js';
 import { verifySignals } from '../../agent/verify/verify.js';
 import { knownKey } from '../verify/fixtures.js';
 import { bySeverity, roomyLimits, tempDir, testSigner } from './drafts.js';

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GENESIS_HASH, OutboxError, SqliteOutbox, verifyChain } from '../../agent/outbox/index.js';
-import { SIGNAL_SCHEMA_VERSION, type RiskSignal, type SignalDraft } from '../../agent/signal.js';
+import { SIGNAL_SCHEMA_VERSION, type RiskSignal, type SignalDraft } from '../../rules/signal.js';
 import { draft, drafts, roomyLimits, tempDir, testSigner } from './drafts.js';
 
 const open: SqliteOutbox[] = [];

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { GAP_RULE, SqliteOutbox, verifyChain } from '../../agent/outbox/index.js';
 import type { OutboxConfig } from '../../agent/config/schema.js';
-import type { RiskSignal } from '../../agent/signal.js';
+import type { RiskSignal } from '../../rules/signal.js';
 import { bySeverity, draft, roomyLimits } from './drafts.js';
 
 const boxes: SqliteOutbox[] = [];

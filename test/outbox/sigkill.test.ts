@@ -6,7 +6,7 @@ import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { SqliteOutbox, verifyChain } from '../../agent/outbox/index.js';
-import type { RiskSignal } from '../../agent/signal.js';
+import type { RiskSignal } from '../../rules/signal.js';
 import { loadSigningKey } from '../../agent/signing/keys.js';
 import { distEntry } from '../helpers/broker.js';
 import { draft, roomyLimits, tempDir } from './drafts.js';

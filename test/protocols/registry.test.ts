@@ -2,7 +2,7 @@
 // protocols can be added.
 import { describe, expect, it } from 'vitest';
 import { deviceSchema, type DeviceConfig } from '../../agent/config/schema.js';
-import { silentLogger } from '../../agent/log.js';
+import { silentLogger } from '../../protocols/log.js';
 import { createPoller, pollerFactory, registerProtocol, registeredProtocols } from '../../protocols/registry.js';
 import type { Poller } from '../../protocols/types.js';
 

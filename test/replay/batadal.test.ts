@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Learner } from '../../rules/learn/learner.js';
-import { openRecording, type CsvOptions, type RecordEvent } from '../../rules/replay/recording.js';
+import { openRecording, type CsvOptions, type RecordEvent } from '../../rules/recording/recording.js';
 import { Replay } from '../../rules/replay/run.js';
 
 const DATA = process.env.OTSENTRY_DATA ? path.resolve(process.env.OTSENTRY_DATA) : path.resolve(import.meta.dirname, '../../../shared/data');

@@ -10,7 +10,7 @@ import zlib from 'node:zlib';
 import { stringify } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Learner } from '../../rules/learn/learner.js';
-import { openRecording, type CsvOptions } from '../../rules/replay/recording.js';
+import { openRecording, type CsvOptions } from '../../rules/recording/recording.js';
 import { Replay } from '../../rules/replay/run.js';
 import { startModbusSimulator, type ModbusSimulator } from '../../simulators/modbus/index.js';
 import { loadPlayback, playbackTags, type PlaybackModel } from '../../simulators/modbus/playback.js';

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { silentLogger } from '../../agent/log.js';
+import { silentLogger } from '../../protocols/log.js';
 import { parseSimulatorConfig } from '../../simulators/modbus/config.js';
 import { Plc } from '../../simulators/modbus/plc.js';
 import { loadPlayback, playbackTags } from '../../simulators/modbus/playback.js';

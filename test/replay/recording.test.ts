@@ -5,8 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { openRecording, readCsv, readJsonl, type CsvOptions, type RecordEvent } from '../../rules/replay/recording.js';
-import { patternParser, parseIso, splitCsvLine } from '../../rules/replay/csv.js';
+import { openRecording, readCsv, readJsonl, type CsvOptions, type RecordEvent } from '../../rules/recording/recording.js';
+import { patternParser, parseIso, splitCsvLine } from '../../rules/recording/csv.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otsentry-rec-'));
 function file(name: string, text: string | Buffer): string {

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openRecording } from '../../rules/replay/recording.js';
+import { openRecording } from '../../rules/recording/recording.js';
 import { Replay } from '../../rules/replay/run.js';
 import { batadalScore, scoreRows } from '../../rules/replay/score.js';
 import { distEntry } from '../helpers/broker.js';

@@ -4,8 +4,8 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { AlertManager } from '../../agent/alerts/manager.js';
-import type { SignalDraft } from '../../agent/signal.js';
+import { AlertManager } from '../../rules/alerts/manager.js';
+import type { SignalDraft } from '../../rules/signal.js';
 import { RuleEngine } from '../../rules/engine.js';
 import type { Finding } from '../../rules/types.js';
 import { TANK_TAG_NAMES, TankStream, type Scenario } from './tank_stream.js';

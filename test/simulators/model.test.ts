@@ -2,7 +2,7 @@
 // live reading sticks, the level controller and modes behave, runs are deterministic per seed; the
 // bench drifts slowly.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../agent/log.js';
+import { silentLogger } from '../../protocols/log.js';
 import { parseSimulatorConfig, type SimulatorConfigInput } from '../../simulators/modbus/config.js';
 import { benchSimulatorConfig, tankSimulatorConfig } from '../../simulators/modbus/index.js';
 import { TankModel } from '../../simulators/modbus/models/tank.js';

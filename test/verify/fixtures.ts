@@ -4,7 +4,7 @@ import { createPublicKey } from 'node:crypto';
 import { SqliteOutbox } from '../../agent/outbox/index.js';
 import { sealSignal } from '../../agent/outbox/canonical.js';
 import { ephemeralSigner, type Signer } from '../../agent/signing/keys.js';
-import type { RiskSignal, SignalDraft } from '../../agent/signal.js';
+import type { RiskSignal, SignalDraft } from '../../rules/signal.js';
 import type { OutboxConfig } from '../../agent/config/schema.js';
 import { verifySignals, type CapturedSignal, type KnownKey, type VerifyOptions, type VerifyReport } from '../../agent/verify/verify.js';
 import { drafts, roomyLimits } from '../outbox/drafts.js';

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { ephemeralSigner } from '../../agent/signing/keys.js';
 import { GAP_RULE } from '../../agent/outbox/index.js';
-import type { RiskSignal } from '../../agent/signal.js';
+import type { RiskSignal } from '../../rules/signal.js';
 import { bySeverity, drafts, tempDir } from '../outbox/drafts.js';
 import { agentKey, knownKey, pendingSignals, problemsOf, reseal, signedChain, tightBox, v1Chain, verify } from './fixtures.js';
 

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import readline from 'node:readline';
 import mqtt, { type MqttClient } from 'mqtt';
 import { GAP_RULE, GENESIS_HASH, hashSignal } from '../../../agent/outbox/index.js';
-import type { RiskSignal } from '../../../agent/signal.js';
+import type { RiskSignal } from '../../../rules/signal.js';
 
 export interface Capture {
   file: string;

@@ -7,7 +7,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
-import { silentLogger } from '../../../agent/log.js';
+import { silentLogger } from '../../../protocols/log.js';
 import { opcuaDeviceSchema } from '../../../protocols/opcua/config.js';
 import { OpcuaPoller } from '../../../protocols/opcua/poller.js';
 import { agentPkiDir, ensureAgentCertificate, openCertificateManager } from '../../../protocols/opcua/pki.js';

@@ -6,7 +6,7 @@
 import crypto from 'node:crypto';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../agent/log.js';
+import { silentLogger } from '../../../protocols/log.js';
 import { DeviceScheduler, type CycleOutput } from '../../../agent/scheduler.js';
 import { OpcuaPoller } from '../../../protocols/opcua/poller.js';
 import { agentPkiDir, ensureAgentCertificate, openCertificateManager } from '../../../protocols/opcua/pki.js';

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { OPCUAServer } from 'node-opcua';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../agent/log.js';
+import { silentLogger } from '../../../protocols/log.js';
 import { MAX_FACT_CHARS } from '../../../protocols/opcua/decode.js';
 import { loadOpcua } from '../../../protocols/opcua/lib.js';
 import { OpcuaPoller } from '../../../protocols/opcua/poller.js';

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../agent/log.js';
+import { silentLogger } from '../../../protocols/log.js';
 import { DeviceScheduler, type CycleOutput } from '../../../agent/scheduler.js';
 import { OpcuaPoller } from '../../../protocols/opcua/poller.js';
 import { agentCertificateFile, agentPkiDir, ensureAgentCertificate, openCertificateManager, readPin } from '../../../protocols/opcua/pki.js';

@@ -7,10 +7,10 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../agent/log.js';
+import { silentLogger } from '../../../protocols/log.js';
 import { openCertificateManager } from '../../../protocols/opcua/pki.js';
 import { discoverEndpoints, summarizeEndpoints } from '../../../protocols/opcua/session.js';
-import { simulateOpcua } from '../../../simulators/opcua/cli.js';
+import { simulateOpcua } from '../../../agent/cli/simulate-opcua.js';
 import { OPCUA_SCENARIO_NAMES, parseOpcuaSimConfig, startOpcuaSimulator, type OpcuaSimulator } from '../../../simulators/opcua/index.js';
 import { distEntry } from '../../helpers/broker.js';
 

@@ -4,10 +4,10 @@
 import fs from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig } from '../config/load.js';
-import { connectControl, fileAccess, type OutboxAccess } from './control.js';
-import { outboxFile } from './index.js';
-import { SqliteOutbox } from './sqlite.js';
-import type { OutboxEntry, RefusedEntry } from './types.js';
+import { connectControl, fileAccess, type OutboxAccess } from '../outbox/control.js';
+import { outboxFile } from '../outbox/index.js';
+import { SqliteOutbox } from '../outbox/sqlite.js';
+import type { OutboxEntry, RefusedEntry } from '../outbox/types.js';
 
 export interface OutboxCommandKit {
   /** the CLI's usage error (printed as is, exit code 2) */

@@ -1,7 +1,7 @@
 // Alert lifecycle over findings: raise once, clear when the condition is gone, no repeats while
 // active, flap suppression, per-rule rate limit (delayed and counted, never dropped), per-device
 // risk score and site level. Pure: its clock is the findings' timestamps unless one is injected.
-import type { Finding } from '../../rules/types.js';
+import type { Finding } from '../types.js';
 import { severityRank, type Severity, type SignalDraft, type SignalState } from '../signal.js';
 import { TokenBucket } from './bucket.js';
 import { alertsConfigSchema, type AlertsConfig, type AlertsConfigInput } from './config.js';

@@ -3,9 +3,9 @@
 // the rest (all traffic) is replayed through the rule engine and scored per attack burst: a burst
 // is the attack frames of one category with less than BURST_GAP_MS between them; it is detected
 // when a condition starts between its first frame and GRACE_MS after its last one.
-import { Learner, type LearnResult } from '../learn/learner.js';
-import type { LearnOptions } from '../learn/options.js';
-import { Replay } from '../replay/run.js';
+import { Learner, type LearnResult } from '../../rules/learn/learner.js';
+import type { LearnOptions } from '../../rules/learn/options.js';
+import { Replay } from '../../rules/replay/run.js';
 import { FramePlc, MSU_DEVICE, MSU_TAGS, pollFrames, readFrames, type Frame } from './msu_plc.js';
 
 export const BURST_GAP_MS = 30_000;

@@ -2,9 +2,9 @@
 // capture what the agent polls, learn a baseline from it, and judge a recording with a rule set.
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig } from '../config/load.js';
-import { createLogger } from '../log.js';
-import { replayCommand, ReplayUsageError } from '../../rules/replay/cli.js';
-import { recordDevices } from './record.js';
+import { createLogger } from '../../protocols/log.js';
+import { replayCommand, ReplayUsageError } from './replay.js';
+import { recordDevices } from '../record/record.js';
 
 export interface CommandKit {
   /** resolves on SIGINT or SIGTERM */
@@ -78,7 +78,7 @@ export function addDataCommands(program: Command, kit: CommandKit): void {
     .action((o: { config?: string; from?: string; duration?: number; out: string; margin?: number; noise?: number; invariants: boolean; models: boolean; device?: string; timeColumn?: string; timeFormat?: string; labels?: string; ignore?: string[] }) =>
       guarded(kit, async () => {
         const logger = createLogger(process.env.OTSENTRY_LOG_LEVEL ?? 'warn');
-        const { learnCommand } = await import('../../rules/learn/cli.js');
+        const { learnCommand } = await import('./learn.js');
         await learnCommand({
           ...o,
           durationMs: o.duration,

@@ -3,8 +3,8 @@
 // Skips with a message (exit 0) when the data folder or a dataset is absent.
 import fs from 'node:fs';
 import path from 'node:path';
-import { packageRoot } from '../../agent/package.js';
-import { formatDuration } from '../replay/report.js';
+import { packageRoot } from '../../protocols/package.js';
+import { formatDuration } from '../../rules/replay/report.js';
 import { evalBatadal, type BatadalResult } from './batadal.js';
 import { evalMsu, BURST_GAP_MS, GRACE_MS, type MsuResult } from './msu.js';
 import { MSU_POLLING } from './msu_plc.js';

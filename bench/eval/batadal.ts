@@ -3,12 +3,12 @@
 // -999 rows) with the official score S = 0.5 S_TTD + 0.5 (TPR + TNR) / 2.
 import fs from 'node:fs';
 import path from 'node:path';
-import { Learner, type LearnResult } from '../learn/learner.js';
-import type { LearnOptions } from '../learn/options.js';
-import { openRecording, type CsvOptions } from '../replay/recording.js';
-import { Replay } from '../replay/run.js';
-import { batadalScore, scoreRows, type LabelScore, type ScoredRow } from '../replay/score.js';
-import { parseIso } from '../replay/csv.js';
+import { Learner, type LearnResult } from '../../rules/learn/learner.js';
+import type { LearnOptions } from '../../rules/learn/options.js';
+import { openRecording, type CsvOptions } from '../../rules/recording/recording.js';
+import { Replay } from '../../rules/replay/run.js';
+import { batadalScore, scoreRows, type LabelScore, type ScoredRow } from '../../rules/replay/score.js';
+import { parseIso } from '../../rules/recording/csv.js';
 
 export const BATADAL_DEVICE = 'ctown';
 const CSV: CsvOptions = { device: BATADAL_DEVICE, timeColumn: 'DATETIME', timeFormat: 'DD/MM/YY hh', labels: 'ATT_FLAG' };

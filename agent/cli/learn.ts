@@ -2,15 +2,15 @@
 // devices for a while (--duration), and write a reviewable baseline rules file (--out).
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadConfig } from '../../agent/config/load.js';
-import type { Logger } from '../../agent/log.js';
-import { packageVersion } from '../../agent/package.js';
-import { pollDevices } from '../../agent/record/record.js';
-import { openRecording, type CsvOptions, type RecordEvent } from '../replay/recording.js';
-import { ReplayUsageError } from '../replay/cli.js';
-import { Learner, type LearnResult } from './learner.js';
-import type { LearnOptions } from './options.js';
-import { baselineYaml } from './write.js';
+import { loadConfig } from '../config/load.js';
+import type { Logger } from '../../protocols/log.js';
+import { packageVersion } from '../../protocols/package.js';
+import { pollDevices } from '../record/record.js';
+import { openRecording, type CsvOptions, type RecordEvent } from '../../rules/recording/recording.js';
+import { ReplayUsageError } from './replay.js';
+import { Learner, type LearnResult } from '../../rules/learn/learner.js';
+import type { LearnOptions } from '../../rules/learn/options.js';
+import { baselineYaml } from '../../rules/learn/write.js';
 
 export interface LearnCommandOptions extends CsvOptions {
   config?: string;

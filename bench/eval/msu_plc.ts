@@ -5,8 +5,8 @@
 // agent polls it every poll_ms of capture time: samples, a diagnostics fact and a link fact.
 import type { Fact, Sample } from '../../protocols/types.js';
 import { DiagnosticCounters } from '../../simulators/modbus/diagnostics.js';
-import { splitCsvLine } from '../replay/csv.js';
-import { readLines } from '../replay/recording.js';
+import { splitCsvLine } from '../../rules/recording/csv.js';
+import { readLines } from '../../rules/recording/recording.js';
 
 export const MSU_DEVICE = 'pipeline-plc';
 const UNIT = 4;

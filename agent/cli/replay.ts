@@ -4,13 +4,13 @@
 // 4 a quality gate (--min-recall, --max-fpr) failed.
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadConfig } from '../../agent/config/load.js';
-import { mergeRuleFiles } from '../learn/rulesfile.js';
-import type { DeviceRef } from '../types.js';
-import type { AlertsConfigInput } from '../../agent/alerts/index.js';
-import { openRecording, type CsvOptions, type RecordingSource } from './recording.js';
-import { ExitStatus, replayJson, replayText } from './report.js';
-import { Replay, type ReplaySummary } from './run.js';
+import { loadConfig } from '../config/load.js';
+import { mergeRuleFiles } from '../../rules/learn/rulesfile.js';
+import type { DeviceRef } from '../../rules/types.js';
+import type { AlertsConfigInput } from '../../rules/alerts/index.js';
+import { openRecording, type CsvOptions, type RecordingSource } from '../../rules/recording/recording.js';
+import { ExitStatus, replayJson, replayText } from '../../rules/replay/report.js';
+import { Replay, type ReplaySummary } from '../../rules/replay/run.js';
 
 export interface ReplayCommandOptions extends CsvOptions {
   input: string;

@@ -2,11 +2,11 @@
 // from flags, print one line per server with what a client needs (endpoint, namespace, login,
 // certificate thumbprint), and run the scenario timeline. agent/cli.ts stops the handle on SIGINT.
 import path from 'node:path';
-import type { Logger } from '../../agent/log.js';
-import { parseDuration, DURATION_HINT } from '../modbus/duration.js';
-import { loadOpcuaSimConfig, parseOpcuaSimConfig, DEFAULT_SIM_USER, type OpcuaSimConfigInput } from './config.js';
-import { findOpcuaScenario, OPCUA_SCENARIO_NAMES } from './scenarios/index.js';
-import { benchOpcuaConfig, startOpcuaSimulator, tankOpcuaConfig, type OpcuaSimulator } from './index.js';
+import type { Logger } from '../../protocols/log.js';
+import { parseDuration, DURATION_HINT } from '../../simulators/modbus/duration.js';
+import { loadOpcuaSimConfig, parseOpcuaSimConfig, DEFAULT_SIM_USER, type OpcuaSimConfigInput } from '../../simulators/opcua/config.js';
+import { findOpcuaScenario, OPCUA_SCENARIO_NAMES } from '../../simulators/opcua/scenarios/index.js';
+import { benchOpcuaConfig, startOpcuaSimulator, tankOpcuaConfig, type OpcuaSimulator } from '../../simulators/opcua/index.js';
 
 export interface SimulateOpcuaOptions {
   config?: string;

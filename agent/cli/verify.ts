@@ -5,9 +5,9 @@ import readline from 'node:readline';
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import { loadSigningKey, keyIdOf, parsePublicKey, signingKeyFile } from '../signing/keys.js';
-import { Capture } from './capture.js';
-import { exitCodeOf, formatText, verifyOutput } from './report.js';
-import { verifySignals, type KnownKey } from './verify.js';
+import { Capture } from '../verify/capture.js';
+import { exitCodeOf, formatText, verifyOutput } from '../verify/report.js';
+import { verifySignals, type KnownKey } from '../verify/verify.js';
 
 export interface VerifyKit {
   /** resolves on SIGINT or SIGTERM */
@@ -100,7 +100,7 @@ export function addVerifyCommands(program: Command, kit: VerifyKit): void {
       const capture = new Capture();
       if (o.broker !== undefined) {
         // mqtt.js is loaded only for a live subscription.
-        const { subscribeCapture } = await import('./subscribe.js');
+        const { subscribeCapture } = await import('../verify/subscribe.js');
         const lost = await subscribeCapture(capture, {
           url: o.broker,
           topic: o.topic,

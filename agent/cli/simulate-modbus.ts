@@ -1,12 +1,12 @@
 // `otsentry simulate modbus`: start the simulator from a config file or from flags, print one line per
 // PLC, run the scenario timeline. The caller (agent/cli.ts) stops the returned handle on SIGINT.
-import type { Logger } from '../../agent/log.js';
-import { loadSimulatorConfig, parseSimulatorConfig, type SimulatorConfigInput } from './config.js';
-import { DURATION_HINT, parseDuration } from './duration.js';
-import { FRAMINGS, type Framing } from './framing.js';
-import { MODEL_TYPES, type ModelType } from './models/index.js';
-import { findScenario, SCENARIO_NAMES } from './scenarios/index.js';
-import { benchSimulatorConfig, startModbusSimulator, tankSimulatorConfig, type ModbusSimulator } from './index.js';
+import type { Logger } from '../../protocols/log.js';
+import { loadSimulatorConfig, parseSimulatorConfig, type SimulatorConfigInput } from '../../simulators/modbus/config.js';
+import { DURATION_HINT, parseDuration } from '../../simulators/modbus/duration.js';
+import { FRAMINGS, type Framing } from '../../simulators/modbus/framing.js';
+import { MODEL_TYPES, type ModelType } from '../../simulators/modbus/models/index.js';
+import { findScenario, SCENARIO_NAMES } from '../../simulators/modbus/scenarios/index.js';
+import { benchSimulatorConfig, startModbusSimulator, tankSimulatorConfig, type ModbusSimulator } from '../../simulators/modbus/index.js';
 
 export interface SimulateModbusOptions {
   /** simulator config file (YAML/JSON); the PLC flags are then ignored */
