@@ -2,7 +2,7 @@
 // with their pinned keys, retained assets, central findings, the console's alert response
 // records, and a cursor per output (SIEM). SQLite (sqlite.ts) and PostgreSQL (postgres.ts)
 // implement it; test/central/store.contract.ts runs one suite against both.
-import type { RiskSignal } from '../../signal.js';
+import type { RiskSignal } from '../../../rules/signal.js';
 
 /** How central judged a signal it stored (refused signals are not stored: they become findings). */
 export type SignalVerdict = 'verified' | 'unsigned';
