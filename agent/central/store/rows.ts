@@ -1,6 +1,6 @@
 // Rows <-> records for both SQL stores: one column list and one mapping, so SQLite and
 // PostgreSQL cannot drift apart. Values are plain (numbers, strings, JSON text).
-import type { RiskSignal } from '../../signal.js';
+import type { RiskSignal } from '../../../rules/signal.js';
 import type { AgentPatch, AgentRecord, AssetsRecord, ChainState, FindingInput, StoredFinding, StoredResponse, StoredSignal } from './types.js';
 
 export type Row = Record<string, unknown>;
