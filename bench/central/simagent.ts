@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { GENESIS_HASH, sealSignal } from '../../agent/outbox/canonical.js';
 import { ephemeralSigner, type Signer } from '../../agent/signing/keys.js';
-import { SIGNAL_SCHEMA_VERSION, type RiskSignal, type SignalDraft } from '../../agent/signal.js';
+import { SIGNAL_SCHEMA_VERSION, type RiskSignal, type SignalDraft } from '../../rules/signal.js';
 
 export interface Sealed {
   signal: RiskSignal;
