@@ -38,6 +38,7 @@ export class Plc implements ModbusUnit, ServerEndpoint {
   private readonly server: ModbusServer;
   private readonly overrides = new Map<string, ReadingOverride[]>();
   private filters: ResponseFilter[] = [];
+  private watchers: Array<(unitId: number, pdu: Buffer) => void> = [];
   private delays: Array<{ ms: number }> = [];
   private readonly timers = new Set<NodeJS.Timeout>();
   private ticker: NodeJS.Timeout | null = null;
@@ -162,6 +163,14 @@ export class Plc implements ModbusUnit, ServerEndpoint {
     };
   }
 
+  /** Call fn with every request frame that arrives from the wire (tests: what a master sent); returns the undo. */
+  onRequest(fn: (unitId: number, pdu: Buffer) => void): () => void {
+    this.watchers = [...this.watchers, fn];
+    return () => {
+      this.watchers = this.watchers.filter((w) => w !== fn);
+    };
+  }
+
   /** A repeating timer owned by the PLC (cleared when it stops); returns the cancel. */
   every(ms: number, fn: () => void): () => void {
     const t = setInterval(fn, ms);
@@ -181,6 +190,7 @@ export class Plc implements ModbusUnit, ServerEndpoint {
   // --- ServerEndpoint ---
 
   handleFrame(unitId: number, pdu: Buffer): Buffer | null {
+    for (const w of this.watchers) w(unitId, pdu);
     return handleFrame(this, unitId, pdu);
   }
 

@@ -8,6 +8,7 @@ import { GAP_RULE, SqliteOutbox, verifyChain } from '../../agent/outbox/index.js
 import type { OutboxConfig } from '../../agent/config/schema.js';
 import type { RiskSignal } from '../../rules/signal.js';
 import { bySeverity, drafts, roomyLimits, tempDir, testSigner } from './drafts.js';
+import { writeFormat1File } from './format1.js';
 
 const HOUR = 3_600_000;
 const boxes: SqliteOutbox[] = [];
@@ -129,28 +130,8 @@ describe('events in flight', () => {
 
 describe('format 1 outbox files', () => {
   it('are migrated in place: events kept, chain continued, old wall-clock ages ignored', () => {
-    // Sealed payloads from a scratch outbox, written into a file with the format 1 layout.
-    const scratch = SqliteOutbox.open({ file: ':memory:', agent: 'gw-1', site: 'plant-a', limits: roomyLimits });
-    const signals = scratch.append(drafts(3));
-    const payloads = scratch.pending(10);
-    scratch.close();
     const file = path.join(tempDir(), 'outbox.sqlite');
-    const db = new Database(file);
-    db.pragma('journal_mode = WAL');
-    db.exec(`
-      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
-      CREATE TABLE events (seq INTEGER PRIMARY KEY, severity INTEGER NOT NULL, created_ms INTEGER NOT NULL,
-        bytes INTEGER NOT NULL, gap INTEGER NOT NULL, payload TEXT NOT NULL) STRICT;
-      CREATE INDEX events_by_severity ON events (severity, seq);
-      CREATE INDEX events_by_age ON events (created_ms);
-      CREATE INDEX events_gaps ON events (seq) WHERE gap = 1;`);
-    const meta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
-    for (const [k, v] of [['format', '1'], ['agent', 'gw-1'], ['site', 'plant-a'], ['last_seq', '3'], ['last_hash', signals[2].hash]]) meta.run(k, v);
-    const ins = db.prepare('INSERT INTO events (seq, severity, created_ms, bytes, gap, payload) VALUES (?, 1, ?, ?, 0, ?)');
-    // Committed "in 1999" by a gateway whose clock was wrong.
-    for (const p of payloads) ins.run(p.seq, Date.UTC(1999, 0, 1), Buffer.byteLength(p.payload), p.payload);
-    db.close();
-
+    const { signals, payloads } = writeFormat1File(file, 'gw-1', 'plant-a', testSigner);
     const c = { wall: Date.UTC(2026, 0, 1), mono: 0 };
     const box = openBox(file, { max_age_hours: 1 }, c);
     expect(box.pending(10)).toEqual(payloads);
