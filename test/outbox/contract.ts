@@ -12,7 +12,7 @@ import crypto from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { OutboxConfig } from '../../agent/config/schema.js';
 import { GAP_RULE, canonicalJson, hashSignal, verifyChain, type Outbox } from '../../agent/outbox/index.js';
-import type { RiskSignal, SignalDraft } from '../../agent/signal.js';
+import type { RiskSignal, SignalDraft } from '../../rules/signal.js';
 import type { Signer } from '../../agent/signing/keys.js';
 import { bySeverity, draft, drafts } from './drafts.js';
 

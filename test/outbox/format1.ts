@@ -3,7 +3,7 @@
 // gateway whose clock was wrong.
 import Database from 'better-sqlite3';
 import { SqliteOutbox } from '../../agent/outbox/index.js';
-import type { RiskSignal } from '../../agent/signal.js';
+import type { RiskSignal } from '../../rules/signal.js';
 import type { Signer } from '../../agent/signing/keys.js';
 import { drafts, roomyLimits } from './drafts.js';
 

@@ -1,7 +1,7 @@
 // Modbus devices for the Poller contract: the bundled tank PLC simulator over Modbus TCP (native
 // and modbus-serial clients) and RTU over TCP, and the same PLC on a serial line (a socat pty
 // pair), with the requests each received named by function code.
-import { silentLogger } from '../../../agent/log.js';
+import { silentLogger } from '../../../protocols/log.js';
 import { modbusDeviceSchema, type ModbusDeviceConfig } from '../../../protocols/modbus/config.js';
 import { createModbusPoller } from '../../../protocols/modbus/poller.js';
 import { Plc, parseSimulatorConfig, startModbusSimulator, tankSimulatorConfig, tankTags } from '../../../simulators/modbus/index.js';

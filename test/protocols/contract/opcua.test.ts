@@ -2,7 +2,7 @@
 // and subscription (the changes the server pushed), each against its own bundled OPC UA
 // simulator over Basic256Sha256/SignAndEncrypt, trusted both ways; down = the server restarts
 // and keeps its port closed until the suite brings it back.
-import { silentLogger } from '../../../agent/log.js';
+import { silentLogger } from '../../../protocols/log.js';
 import { agentPkiDir } from '../../../protocols/opcua/pki.js';
 import { createOpcuaPoller } from '../../../protocols/opcua/poller.js';
 import { startOpcuaSimulator } from '../../../simulators/opcua/index.js';
