@@ -1,6 +1,7 @@
 // Runs the real agent (runAgent) in its own process under a given config and reports, as one JSON
 // line on stdout, what it cost: CPU seconds per second, peak RSS, samples/s and schedule keeping.
 // Usage: node dist/bench/agent-child.js CONFIG WARMUP_S MEASURE_S
+import v8 from 'node:v8';
 import { loadConfig } from '../agent/config/load.js';
 import { silentLogger } from '../protocols/log.js';
 import { runAgent } from '../agent/runtime.js';
@@ -69,6 +70,8 @@ async function main(): Promise<void> {
     signals: after.signals - before.signals,
   };
   process.stdout.write(JSON.stringify(figures) + '\n');
+  // Profiling: what is alive in the agent's heap at the end of the measured window.
+  if (process.env.OTSENTRY_BENCH_HEAP_SNAPSHOT) v8.writeHeapSnapshot(process.env.OTSENTRY_BENCH_HEAP_SNAPSHOT);
   await agent.stop();
   process.exit(0);
 }

@@ -175,7 +175,9 @@ export interface AgentRun extends AgentLoadFigures {
 
 /** Run bench/agent-child.js on a config file; resolve with its figures. */
 export async function runAgentChild(configFile: string, warmupS: number, measureS: number, sim?: ChildProcess): Promise<AgentRun> {
-  const child = track(spawn(process.execPath, [path.join(DIST, 'bench/agent-child.js'), configFile, String(warmupS), String(measureS)], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  // Node flags for the agent process only (profiling: --cpu-prof, --trace-gc); see bench/step.ts.
+  const flags = (process.env.OTSENTRY_BENCH_AGENT_FLAGS ?? '').split(' ').filter(Boolean);
+  const child = track(spawn(process.execPath, [...flags, path.join(DIST, 'bench/agent-child.js'), configFile, String(warmupS), String(measureS)], { stdio: ['ignore', 'pipe', 'pipe'] }));
   let out = '';
   let err = '';
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
@@ -192,7 +194,10 @@ export async function runAgentChild(configFile: string, warmupS: number, measure
   clearTimeout(mark);
   clearTimeout(killer);
   const simCpu = (processCpuS(sim?.pid) - simCpu0) / ((performance.now() - simT0) / 1000);
-  const last = out.trim().split('\n').pop() ?? '';
+  const lines = out.trim().split('\n');
+  const last = lines.filter((l) => l.startsWith('{')).pop() ?? '';
+  // What the node flags make the agent print (--trace-gc) goes to stderr.
+  if (flags.length > 0) for (const l of lines) if (!l.startsWith('{')) process.stderr.write(`agent: ${l}\n`);
   if (code !== 0 || !last.startsWith('{')) throw new Error(`agent child exited with ${code}: ${err.trim() || out.trim()}`);
   return { ...(JSON.parse(last) as AgentLoadFigures), sim_cpu_s_per_s: Number(simCpu.toFixed(3)) };
 }

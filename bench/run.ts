@@ -1,5 +1,7 @@
-// `npm run bench`: prints every benchmark figure of issues 2, 3 and 4 (poll path, ceiling, request
+// `npm run bench`: prints every benchmark figure of issues 2, 3, 4 and 9 (poll path, ceiling, request
 // planning, outbox and drain, rules, OPC UA), one section each; `--json` prints one JSON object instead.
+// `npm run bench -- --only ceiling,opcua` runs some sections (poll ceiling plan outbox rules opcua);
+// `--no-opcua` leaves OPC UA out; `--ceiling-no-rules` runs the ceiling without the bench rules.
 // It never asserts a time: the figures are for reading, next to the references the issues give.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -10,6 +12,7 @@ import type { ModbusDeviceConfig } from '../protocols/modbus/config.js';
 import { planRequests } from '../protocols/modbus/planner.js';
 import { benchSimulatorConfig } from '../simulators/modbus/index.js';
 import { ceilingSearch, runStep, targetRate, type LoadStep, type StepResult } from './load.js';
+import { mean, n, pct, perCpuS, row, stepLine } from './format.js';
 import { runModbusPollBench } from './modbus-poll.js';
 import { benchOutbox } from './outbox.js';
 import { killAll, startBroker, startSimulator, type BrokerChild, type SimulatorChild } from './procs.js';
@@ -18,6 +21,24 @@ import { runOpcuaBench, type OpcuaBenchResult } from './opcua.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const JSON_OUT = process.argv.includes('--json');
+const SECTIONS = ['poll', 'ceiling', 'plan', 'outbox', 'rules', 'opcua'] as const;
+type Section = (typeof SECTIONS)[number];
+
+/** Sections to run: all, or those of `--only a,b` (or `--only=a,b`), less opcua with --no-opcua. */
+function selectedSections(argv: readonly string[]): Set<Section> {
+  const i = argv.findIndex((a) => a === '--only' || a.startsWith('--only='));
+  const list = i < 0 ? [...SECTIONS] : (argv[i].startsWith('--only=') ? argv[i].slice(7) : (argv[i + 1] ?? '')).split(',').filter(Boolean);
+  const unknown = list.filter((x) => !(SECTIONS as readonly string[]).includes(x));
+  if (unknown.length > 0 || list.length === 0) {
+    process.stderr.write(`bench: --only: unknown section ${unknown.join(', ') || '(none given)'}; sections are ${SECTIONS.join(', ')}\n`);
+    process.exit(2);
+  }
+  const out = new Set(list as Section[]);
+  if (argv.includes('--no-opcua')) out.delete('opcua');
+  return out;
+}
+const RUN = selectedSections(process.argv.slice(2));
+const CEILING_RULES = !process.argv.includes('--ceiling-no-rules');
 /** Human output goes to stdout; with --json, progress goes to stderr and stdout holds one object. */
 const say = (line = ''): void => void (JSON_OUT ? undefined : process.stdout.write(line + '\n'));
 const progress = (line: string): void => void process.stderr.write(`  .. ${line}\n`);
@@ -25,15 +46,10 @@ const progress = (line: string): void => void process.stderr.write(`  .. ${line}
 const REF = { nodeRedCpu: 0.17, nodeRedRssMb: 200, aimCpu: 0.09, aimRssMb: 120, nodeRedCeiling: 730_000, aimCeiling: 1_500_000, aimRulesPct: 30 };
 const BASE: LoadStep = { devices: 100, registers: 100, intervalMs: 100 };
 const CEILING_STEPS: LoadStep[] = [
-  ...[100, 50, 25, 20, 15, 10].map((intervalMs) => ({ devices: 100, registers: 125, intervalMs })),
-  ...[125, 150, 200].map((devices) => ({ devices, registers: 125, intervalMs: 10 })),
+  ...[100, 50, 25, 20, 15, 10].map((intervalMs) => ({ devices: 100, registers: 125, intervalMs, rules: CEILING_RULES })),
+  ...[125, 150, 200].map((devices) => ({ devices, registers: 125, intervalMs: 10, rules: CEILING_RULES })),
 ];
 const SIM_PLCS = 200;
-
-const n = (x: number, digits = 0): string => (Number.isFinite(x) ? x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : 'n/a');
-const pct = (x: number, digits = 1): string => `${n(x * 100, digits)}%`;
-const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
-const row = (label: string, value: string, note = ''): string => `  ${label.padEnd(34)} ${value.padStart(16)}${note ? `   ${note}` : ''}`;
 
 function machine() {
   const cpus = os.cpus();
@@ -50,16 +66,6 @@ function machine() {
 function heading(title: string): void {
   say();
   say(`== ${title}`);
-}
-
-function stepLine(r: StepResult): string {
-  const s = r.step;
-  return (
-    `  ${String(s.devices).padStart(3)} x ${String(s.registers).padStart(3)} reg / ${String(s.intervalMs).padStart(3)} ms` +
-    `  target ${n(r.target_registers_per_s).padStart(9)}/s  good ${n(r.good_samples_per_s).padStart(9)}/s (${pct(r.good_share)})` +
-    `  skipped ${pct(r.skipped_share, 2).padStart(6)}  failed ${String(r.failed_cycles).padStart(4)}` +
-    `  agent ${n(r.cpu_s_per_s, 3)} CPU-s/s ${r.rss_mb_peak} MB  sim ${n(r.sim_cpu_s_per_s, 2)} CPU-s/s  ${r.sustained ? 'sustained' : 'NOT sustained'}`
-  );
 }
 
 /** Section 1 and the rules comparison: alternate runs without and with rules at 100k registers/s. */
@@ -88,6 +94,7 @@ function printPollPath(plain: StepResult[]): void {
   const failed = plain.reduce((a, r) => a + r.failed_cycles, 0);
   say(row('samples/s (all / good)', `${n(mean(plain.map((r) => r.samples_per_s)))} / ${n(mean(plain.map((r) => r.good_samples_per_s)))}`, `target ${n(targetRate(BASE))}`));
   say(row('agent CPU', `${n(cpu, 4)} CPU-s/s`, `Node-RED ${REF.nodeRedCpu}, aim < ${REF.aimCpu}: ${cpu < REF.aimCpu ? 'within aim' : 'ABOVE aim'}`));
+  say(row('samples per agent CPU-second', n(perCpuS(mean(plain.map((r) => r.samples_per_s)), cpu)), 'the same work on another machine compares by this'));
   say(row('agent peak RSS', `${rss} MB`, `Node-RED ${REF.nodeRedRssMb} MB, aim < ${REF.aimRssMb} MB: ${rss < REF.aimRssMb ? 'within aim' : 'ABOVE aim'}`));
   say(row('agent heap used at the end', `${plain.map((r) => r.heap_mb).join(', ')} MB`, 'V8 lets garbage pile up between full collections'));
   say(row('cycles done / poll slots', `${n(cycles)} / ${n(slots)}`, `${pct(cycles / slots, 2)}`));
@@ -97,12 +104,12 @@ function printPollPath(plain: StepResult[]): void {
 
 async function ceilingSection(sim: SimulatorChild, broker: BrokerChild) {
   heading('2. Ceiling: highest load the agent keeps on schedule (skipped < 1%, good samples >= 98% of target)');
-  say('  The real agent process per step (no rules), 2 s warm-up, 5 s measured; a step not sustained is');
+  say(`  The real agent process per step (${CEILING_RULES ? 'with about five rules per tag' : 'no rules'}), 2 s warm-up, 5 s measured; a step not sustained is`);
   say('  retried once; the search stops after two such steps in a row.');
   const result = await ceilingSearch(sim, broker.url, CEILING_STEPS, {
     warmupS: 2,
     measureS: 5,
-    budgetS: 110,
+    budgetS: 150,
     onStep: (r) => {
       progress(`ceiling step ${n(r.target_registers_per_s)} registers/s: ${r.sustained ? 'sustained' : 'not sustained'}`);
       say(stepLine(r));
@@ -193,6 +200,8 @@ function rulesSection(plain: StepResult[], ruled: StepResult[]) {
   for (const r of ruled) say(stepLine(r));
   say(row('agent CPU without rules', `${n(cpuPlain, 4)} CPU-s/s`, plain.map((r) => n(r.cpu_s_per_s, 4)).join(', ')));
   say(row('agent CPU with rules', `${n(cpuRuled, 4)} CPU-s/s`, ruled.map((r) => n(r.cpu_s_per_s, 4)).join(', ')));
+  say(row('agent peak RSS with rules', `${Math.max(...ruled.map((r) => r.rss_mb_peak))} MB`, `${ruled.map((r) => r.rss_mb_peak).join(', ')} MB; aim < ${REF.aimRssMb} MB`));
+  say(row('samples per agent CPU-second', `${n(perCpuS(mean(plain.map((r) => r.samples_per_s)), cpuPlain))} / ${n(perCpuS(mean(ruled.map((r) => r.samples_per_s)), cpuRuled))}`, 'without / with rules'));
   say(row('rule evaluations/s in the agent', n(evalRate), `${n(evalRate / mean(ruled.map((r) => r.samples_per_s)), 2)} per sample`));
   say(row('signals with rules / without', `${ruled.reduce((a, r) => a + r.signals, 0)} / ${plain.reduce((a, r) => a + r.signals, 0)}`, 'expected 0; skipped cycles raise the built-in schedule signal'));
   say(row('rules add (measured A/B)', pct(increase), `share of poll-and-judge cost in rules ${pct(1 - cpuPlain / cpuRuled)}; aim < ${REF.aimRulesPct}%: ${increase * 100 < REF.aimRulesPct ? 'within aim' : 'ABOVE aim'}`));
@@ -211,6 +220,7 @@ async function opcuaSection(): Promise<OpcuaBenchResult> {
   for (const ph of [r.read, r.subscription]) {
     if (!ph) continue;
     say(row(`${ph.mode} mode samples/s`, n(ph.samplesPerS), `${ph.mode === 'subscription' ? `${n(ph.notificationsPerS)} new values/s from the server; ` : ''}agent ${n(ph.agentCpuSPerS, 3)} CPU-s/s, RSS ${n(ph.agentRssMbMax)} MB, heap ${n(ph.agentHeapMbMax)} MB; simulator ${ph.simulatorCpuSPerS === null ? 'n/a' : n(ph.simulatorCpuSPerS, 2)} CPU-s/s`));
+    say(row(`${ph.mode} mode samples/CPU-s`, n(perCpuS(ph.samplesPerS, ph.agentCpuSPerS)), 'samples per second of the agent side\'s CPU time'));
   }
   say('  reference: NeuronEX 100,000 OPC UA points/s at ~2.4 cores and 594 MB; aim 100,000 samples/s in subscription mode under one core and 250 MB');
   return r;
@@ -227,18 +237,19 @@ async function main(): Promise<void> {
   const sim = await startSimulator(benchSimulatorConfig({ plcs: SIM_PLCS, registers: 125 }));
   say(`  broker: ${broker.kind}; simulator: ${sim.plcs.length} bench PLCs x 125 holding registers in a child process`);
   try {
-    const { plain, ruled } = await pollPath(sim, broker, 3, 8);
-    printPollPath(plain);
-    const ceiling = await ceilingSection(sim, broker);
-    const plan = planSection();
-    const outbox = await outboxSection(broker);
-    const rules = rulesSection(plain, ruled);
-    const opcua = process.argv.includes('--no-opcua') ? undefined : await opcuaSection();
+    const path1 = RUN.has('poll') || RUN.has('rules') ? await pollPath(sim, broker, 3, 8) : undefined;
+    if (path1 && RUN.has('poll')) printPollPath(path1.plain);
+    const ceiling = RUN.has('ceiling') ? await ceilingSection(sim, broker) : undefined;
+    const plan = RUN.has('plan') ? planSection() : undefined;
+    const outbox = RUN.has('outbox') ? await outboxSection(broker) : undefined;
+    const rules = path1 && RUN.has('rules') ? rulesSection(path1.plain, path1.ruled) : undefined;
+    const opcua = RUN.has('opcua') ? await opcuaSection() : undefined;
     const total = Math.round((performance.now() - t0) / 1000);
     say();
     say(`done in ${total} s; load average at end: ${os.loadavg().map((x) => x.toFixed(2)).join(' / ')}`);
     if (JSON_OUT) {
-      const poll = { runs: plain, cpu_s_per_s: mean(plain.map((r) => r.cpu_s_per_s)), rss_mb_peak: Math.max(...plain.map((r) => r.rss_mb_peak)) };
+      const plain = path1?.plain;
+      const poll = plain && { runs: plain, cpu_s_per_s: mean(plain.map((r) => r.cpu_s_per_s)), rss_mb_peak: Math.max(...plain.map((r) => r.rss_mb_peak)) };
       const loadavgEnd = os.loadavg().map((x) => Number(x.toFixed(2)));
       process.stdout.write(JSON.stringify({ machine: { ...info, loadavg_end: loadavgEnd }, broker: broker.kind, seconds: total, poll_path: poll, ceiling, plan, outbox, rules, opcua }) + '\n');
     }
