@@ -24,6 +24,8 @@ export interface ModbusPollerContext {
   link?: ModbusLink;
   /** wall clock for sample and fact timestamps (epoch ms) */
   now?: () => number;
+  /** monotonic ms for round-trip times, pacing and fact rechecks (tests run it on a virtual clock) */
+  monotonic?: () => number;
 }
 
 /** Build the link for a device's transport. */
@@ -56,6 +58,7 @@ export class ModbusPoller implements Poller {
   private readonly link: ModbusLink;
   private readonly log: Logger | undefined;
   private readonly now: () => number;
+  private readonly mono: () => number;
   private queue: Promise<unknown> = Promise.resolve();
   private requestsSent = 0;
   private exceptionAnswers = 0;
@@ -77,6 +80,7 @@ export class ModbusPoller implements Poller {
     this.link = ctx.link ?? createLink(cfg);
     this.log = ctx.logger?.child({ device: cfg.id, link: this.link.describe });
     this.now = ctx.now ?? Date.now;
+    this.mono = ctx.monotonic ?? (() => performance.now());
     this.link.onLost = (err) => {
       this.wasConnected = false;
       const fields = { error_code: (err as ModbusError).code, err: err.message };
@@ -153,7 +157,7 @@ export class ModbusPoller implements Poller {
           result.errors.push({ code: 'aborted', message: `poll aborted before ${this.plan.length - i} of ${this.plan.length} requests` });
           break;
         }
-        const t0 = performance.now();
+        const t0 = this.mono();
         try {
           const res = await this.ask(req.pdu, this.cfg.retries, signal);
           this.decode(result.samples, req, res);
@@ -163,7 +167,7 @@ export class ModbusPoller implements Poller {
             result.errors.push(err.toPollError());
             break;
           }
-          this.badSamples(result.samples, req, err, round3(performance.now() - t0));
+          this.badSamples(result.samples, req, err, round3(this.mono() - t0));
           result.errors.push(err.toPollError());
           if (err.code === 'connection_lost' || err.code === 'not_connected') {
             // The rest of this cycle cannot be read; the next poll reconnects.
@@ -198,20 +202,20 @@ export class ModbusPoller implements Poller {
     for (let attempt = 0; ; attempt++) {
       const gap = this.cfg.pause_between_requests_ms;
       if (gap > 0) {
-        const wait = this.lastAnswerAt + gap - performance.now();
+        const wait = this.lastAnswerAt + gap - this.mono();
         if (wait > 0) await pause(wait, signal);
       }
       if (signal?.aborted) throw new ModbusError('aborted', 'poll aborted');
-      const t0 = performance.now();
+      const t0 = this.mono();
       this.requestsSent++;
       try {
         const res = await this.link.exchange(pdu);
-        this.lastAnswerAt = performance.now();
+        this.lastAnswerAt = this.mono();
         this.lastRtt = this.lastAnswerAt - t0;
         this.healthy = true;
         return res;
       } catch (e) {
-        this.lastAnswerAt = performance.now();
+        this.lastAnswerAt = this.mono();
         const err = asModbusError(e);
         if (err.code === 'modbus_exception') this.exceptionAnswers++;
         if (attempt >= retries || !isRetryable(err) || signal?.aborted) throw err;
@@ -245,8 +249,8 @@ export class ModbusPoller implements Poller {
 
   private async factsNow(kinds: ReadonlyArray<'identity' | 'diagnostics'>, signal?: AbortSignal): Promise<Fact[]> {
     const facts: Fact[] = [];
-    const wantId = kinds.includes('identity') && performance.now() >= this.identityRecheckAt;
-    const wantDiag = kinds.includes('diagnostics') && performance.now() >= this.diagnosticsRecheckAt;
+    const wantId = kinds.includes('identity') && this.mono() >= this.identityRecheckAt;
+    const wantDiag = kinds.includes('diagnostics') && this.mono() >= this.diagnosticsRecheckAt;
     if (!wantId && !wantDiag) return facts;
     if (await this.ensureConnected(signal)) return facts;
     // No retries for facts: a device that ignores FC43/FC08 should cost one timeout, not several.
@@ -258,7 +262,7 @@ export class ModbusPoller implements Poller {
           facts.push({ device: this.device, kind: 'identity', ts: this.now(), data: { ...(await readIdentity(ask)) } });
         } catch (e) {
           const err = asModbusError(e);
-          if (refusesFacts(err)) this.identityRecheckAt = performance.now() + this.cfg.unsupported_recheck_ms;
+          if (refusesFacts(err)) this.identityRecheckAt = this.mono() + this.cfg.unsupported_recheck_ms;
           this.log?.debug({ error_code: err.code, err: err.message }, 'No device identification (FC43).');
         }
       }
@@ -266,7 +270,7 @@ export class ModbusPoller implements Poller {
         try {
           const d = await readDiagnostics(ask, () => this.requestsSent, this.cfg.diagnostics_counters);
           if (d.unsupported) {
-            this.diagnosticsRecheckAt = performance.now() + this.cfg.unsupported_recheck_ms;
+            this.diagnosticsRecheckAt = this.mono() + this.cfg.unsupported_recheck_ms;
             this.log?.debug('The device does not answer FC08 diagnostics.');
           } else if (Object.keys(d.counters).length > 0) {
             const data = {
@@ -278,7 +282,7 @@ export class ModbusPoller implements Poller {
           }
         } catch (e) {
           const err = asModbusError(e);
-          if (refusesFacts(err)) this.diagnosticsRecheckAt = performance.now() + this.cfg.unsupported_recheck_ms;
+          if (refusesFacts(err)) this.diagnosticsRecheckAt = this.mono() + this.cfg.unsupported_recheck_ms;
           this.log?.debug({ error_code: err.code, err: err.message }, 'Diagnostics read failed.');
         }
       }

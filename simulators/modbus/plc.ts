@@ -41,6 +41,8 @@ export class Plc implements ModbusUnit, ServerEndpoint {
   private watchers: Array<(unitId: number, pdu: Buffer) => void> = [];
   private delays: Array<{ ms: number }> = [];
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** timers of a PLC a test drives with step(): due on plant time */
+  private plantTimers: Array<{ every: number; due: number; fn: () => void }> = [];
   private ticker: NodeJS.Timeout | null = null;
   private readonly io: ModelIo;
   private readonly seed: number;
@@ -98,6 +100,7 @@ export class Plc implements ModbusUnit, ServerEndpoint {
     this.ticker = null;
     for (const t of this.timers) clearInterval(t);
     this.timers.clear();
+    this.plantTimers = [];
     await this.server.close();
   }
 
@@ -105,6 +108,9 @@ export class Plc implements ModbusUnit, ServerEndpoint {
   step(ms: number): void {
     this.timeMs += ms;
     this.model.step(ms, this.io);
+    for (const t of this.plantTimers) {
+      for (; t.due <= this.timeMs && this.plantTimers.includes(t); t.due += t.every) t.fn();
+    }
   }
 
   tag(name: string): TagDef {
@@ -171,8 +177,19 @@ export class Plc implements ModbusUnit, ServerEndpoint {
     };
   }
 
-  /** A repeating timer owned by the PLC (cleared when it stops); returns the cancel. */
+  /**
+   * A repeating timer owned by the PLC (cleared when it stops); returns the cancel. On the wall
+   * clock while the PLC runs its own ticker (start()); on plant time, fired by step(), when a
+   * test drives a PLC that was not started (a virtual clock).
+   */
   every(ms: number, fn: () => void): () => void {
+    if (!this.ticker) {
+      const entry = { every: ms, due: this.timeMs + ms, fn };
+      this.plantTimers = [...this.plantTimers, entry];
+      return () => {
+        this.plantTimers = this.plantTimers.filter((x) => x !== entry);
+      };
+    }
     const t = setInterval(fn, ms);
     this.timers.add(t);
     return () => {
