@@ -14,7 +14,8 @@ import { addDataCommands } from './cli/record.js';
 import { addVerifyCommands } from './cli/verify.js';
 import { addOutboxCommands } from './cli/outbox.js';
 import { RecordingWriter } from './record/record.js';
-import { mergeRuleFiles } from '../rules/learn/rulesfile.js';
+import { loadBaseline } from './approve/baseline.js';
+import { addApproveCommands } from './cli/approve.js';
 import { ExitStatus } from '../rules/replay/report.js';
 
 /** An error meant for the user: its message is printed as is. */
@@ -75,10 +76,13 @@ export function buildProgram(): Command {
     .action((opts: { config: string; rules?: string[] }) => {
       const loaded = loadConfig(opts.config);
       const c = loaded.config;
-      if (opts.rules) c.rules = mergeRuleFiles(c.rules, opts.rules, c.devices, loaded.file);
+      // What the agent would enforce: the rules files and the approvals in force over them.
+      const baseline = loadBaseline(loaded.file, c.rules, opts.rules ?? [], c.devices, Date.now());
+      c.rules = baseline.rules;
+      for (const s of baseline.skipped) process.stderr.write(`warning: ${s.approval.id}: approval of ${s.approval.rule} is not applied: ${s.why}\n`);
       for (const w of [...loaded.warnings, ...rulesFileWarnings(opts.rules)]) process.stderr.write(`warning: ${w.path}: ${w.message}\n`);
       const tags = c.devices.reduce((n, d) => n + d.tags.length, 0);
-      process.stdout.write(`${loaded.file}: valid (${c.devices.length} device${c.devices.length === 1 ? '' : 's'}, ${tags} tags, ${c.rules.length} rules)\n`);
+      process.stdout.write(`${loaded.file}: valid (${c.devices.length} device${c.devices.length === 1 ? '' : 's'}, ${tags} tags, ${c.rules.length} rules${baseline.approvals.length > 0 ? `, ${baseline.approvals.length} approval${baseline.approvals.length === 1 ? '' : 's'} in force` : ''})\n`);
     });
 
   program
@@ -91,7 +95,6 @@ export function buildProgram(): Command {
       // Everything the daemon creates (outbox, its -wal/-shm, alerts.json, keys) is for its user only.
       process.umask(0o077);
       const loaded = loadConfig(opts.config);
-      if (opts.rules) loaded.config.rules = mergeRuleFiles(loaded.config.rules, opts.rules, loaded.config.devices, loaded.file);
       loaded.warnings.push(...rulesFileWarnings(opts.rules));
       const logger = createLogger(process.env.OTSENTRY_LOG_LEVEL ?? loaded.config.agent.log_level);
       // A daemon's last line of defence: a stray rejection is logged and the agent goes on (every
@@ -102,7 +105,12 @@ export function buildProgram(): Command {
         process.exit(70);
       });
       const recorder = opts.record ? new RecordingWriter(opts.record, loaded.config.devices.filter((d) => d.enabled)) : undefined;
-      const agent = await runAgent(loaded, { logger, onCycle: recorder && ((out) => recorder.writeCycle(out)) });
+      // SIGHUP reloads the rules files and approvals (a file watch does it too); a bad file keeps the
+      // old rules. Taken from the start: by default SIGHUP would end the process.
+      let reload: (() => void) | undefined;
+      process.on('SIGHUP', () => reload?.());
+      const agent = await runAgent(loaded, { logger, rulesFiles: opts.rules, onCycle: recorder && ((out) => recorder.writeCycle(out)) });
+      reload = () => agent.rules.reload('SIGHUP');
       const sig = await untilSignal();
       logger.info({ signal: sig }, 'Stopping.');
       // A broker or PLC that never answers must not hold the stop: every committed event is in
@@ -194,6 +202,7 @@ export function buildProgram(): Command {
   addDataCommands(program, { untilSignal, usage: (m) => new UsageError(m), durationArg });
   addVerifyCommands(program, { untilSignal, usage: (m) => new UsageError(m), durationArg, exit: (code) => new ExitStatus(code) });
   addOutboxCommands(program, { usage: (m) => new UsageError(m) });
+  addApproveCommands(program, { usage: (m) => new UsageError(m), durationArg });
 
   return program;
 }

@@ -4,7 +4,7 @@
 import { ruleFailureFinding, type RuleEngine, type Finding, type RuleFailure } from '../rules/index.js';
 import type { AlertManager } from '../rules/alerts/index.js';
 import type { Outbox } from './outbox/index.js';
-import type { SignalDraft } from '../rules/signal.js';
+import type { RiskSignal, SignalDraft } from '../rules/signal.js';
 import type { CycleOutput } from './scheduler.js';
 import type { Logger } from '../protocols/log.js';
 
@@ -29,12 +29,26 @@ export class Judge {
   readonly ruleFailures = new Map<string, { device: string; rule: string; count: number }>();
 
   constructor(
-    private readonly engine: RuleEngine,
+    private engine: RuleEngine,
     private readonly alerts: AlertManager,
     private readonly outbox: Outbox,
-    private readonly onCommitted: () => void,
+    private readonly onCommitted: (signals: readonly RiskSignal[]) => void,
     private readonly log: Logger,
   ) {}
+
+  /** Live reload: the next cycle is judged by this engine (between two cycles, so none is lost). */
+  setEngine(engine: RuleEngine): void {
+    this.engine = engine;
+  }
+
+  get currentEngine(): RuleEngine {
+    return this.engine;
+  }
+
+  /** Commit signals that no rule raised (approvals and their expiry) with the cycle's own retry. */
+  emit(drafts: SignalDraft[]): void {
+    if (drafts.length > 0) this.commit(drafts);
+  }
 
   /** Samples judged and detector evaluations made (metrics, benchmark). */
   engineStats(): { samples: number; evaluations: number; rules: number; suspended: number } {
@@ -170,14 +184,14 @@ export class Judge {
     const batch = this.uncommitted.length > 0 ? [...this.uncommitted, ...drafts] : drafts;
     if (this.lostUncommitted > 0) batch.push(this.lossDraft(batch[batch.length - 1]?.ts ?? new Date().toISOString()));
     try {
-      this.outbox.append(batch);
+      const signals = this.outbox.append(batch);
       this.uncommitted = [];
       this.counters.signals += batch.length;
       if (this.lostUncommitted > 0) {
         this.log.warn({ lost: this.lostUncommitted }, 'Outbox accepts events again; some could not be kept in memory meanwhile (reported as an event).');
         this.lostUncommitted = 0;
       }
-      this.onCommitted();
+      this.onCommitted(signals);
     } catch (e) {
       this.counters.commit_failures++;
       this.uncommitted = this.lostUncommitted > 0 ? batch.slice(0, -1) : batch;

@@ -15,11 +15,16 @@ import { Judge } from './judge.js';
 import { Inventory } from './inventory.js';
 import { startMetricsServer, type MetricsServer } from './metrics.js';
 import { privateDirProblem } from './config/permissions.js';
+import { LiveRules } from './approve/live.js';
+import { AlertSignals } from './approve/signals.js';
+import { approveHandlers } from './approve/control.js';
 
 export interface RunOptions {
   logger: Logger;
   /** every poll cycle after it was judged (e.g. `run --record`); keep it cheap */
   onCycle?: (out: CycleOutput) => void;
+  /** baseline files (`run --rules`), reloaded live with the config's rules and their approvals */
+  rulesFiles?: readonly string[];
 }
 
 export interface RunningAgent {
@@ -27,6 +32,8 @@ export interface RunningAgent {
   forwarder: Forwarder;
   schedulers: ReadonlyMap<string, DeviceScheduler>;
   judge: Judge;
+  /** the rules in force and their live reloads (SIGHUP calls reload) */
+  rules: LiveRules;
   /** http://host:port/metrics when agent.metrics_listen is set */
   metricsUrl?: string;
   stop(): Promise<void>;
@@ -52,10 +59,22 @@ export async function runAgent(loaded: LoadedConfig, opts: RunOptions): Promise<
   for (const w of warnings) log.warn({ path: w.path, error_code: 'unsafe_setting' }, `${w.path}: ${w.message}.`);
   const outbox = openOutbox(loaded.dataDir, config.agent.id, config.agent.site, config.outbox);
   // Rules are validated against every configured device; a disabled device just never sends samples.
-  const engine = new RuleEngine(config.rules, config.devices);
+  // The baseline: the config's rules, the --rules files, and the approvals in force over them.
+  let baseline;
+  try {
+    baseline = LiveRules.load(loaded.file, config.rules, opts.rulesFiles ?? [], config.devices);
+  } catch (e) {
+    outbox.close();
+    throw e;
+  }
+  const engine = new RuleEngine(baseline.rules, config.devices);
   const alerts = new AlertManager(config.alerts, { devices: devices.map((d) => d.id) });
-  alerts.restore(loadOpenAlerts(loaded.dataDir, log), Date.now());
-  const openAlerts = new OpenAlertsFile(loaded.dataDir, alerts, log);
+  const restored = loadOpenAlerts(loaded.dataDir, log);
+  alerts.restore(restored, Date.now());
+  const alertSignals = new AlertSignals();
+  alertSignals.restore(restored);
+  const openAlerts = new OpenAlertsFile(loaded.dataDir, alerts, log, (a) => alertSignals.idOf(a.first));
+  let rules: LiveRules | undefined;
   const inventory = new Inventory(devices);
   const schedulers = new Map<string, DeviceScheduler>();
 
@@ -74,18 +93,36 @@ export async function runAgent(loaded: LoadedConfig, opts: RunOptions): Promise<
     devices: () => Object.fromEntries([...schedulers].map(([id, s]) => [id, { state: s.health.state, skipped_cycles: s.health.skipped_cycles }])),
     assets,
     // Consumers take the public key that verifies every signal's `sig` from the retained status.
-    statusExtra: () => ({ signing_key: outbox.signer.info, warnings: warnings.map((w) => `${w.path}: ${w.message}`) }),
+    statusExtra: () => ({ signing_key: outbox.signer.info, warnings: warnings.map((w) => `${w.path}: ${w.message}`), rules: rules?.status() }),
   });
   const judge = new Judge(
     engine,
     alerts,
     outbox,
-    () => {
+    (signals) => {
+      alertSignals.note(signals);
       openAlerts.save();
       forwarder.notify();
     },
     log.child({ stage: 'judge' }),
   );
+  const live = new LiveRules(
+    {
+      configFile: loaded.file,
+      rulesFiles: opts.rulesFiles ?? [],
+      devices: config.devices,
+      dataDir: loaded.dataDir,
+      judge,
+      alerts,
+      log: log.child({ stage: 'rules' }),
+      onChanged: () => {
+        openAlerts.save();
+        forwarder.publishStatus();
+      },
+    },
+    baseline,
+  );
+  rules = live;
 
   let lastAssets = 0;
   const onCycle = (out: CycleOutput) => {
@@ -119,11 +156,12 @@ export async function runAgent(loaded: LoadedConfig, opts: RunOptions): Promise<
     }
   }
   // `otsentry outbox ...` reaches the locked outbox through this socket while the agent runs.
-  const control: ControlServer | undefined = await startControlServer(loaded.dataDir, outbox, (seqs) => forwarder.redeliver(seqs), log).catch((e: NodeJS.ErrnoException) => {
+  const control: ControlServer | undefined = await startControlServer(loaded.dataDir, outbox, (seqs) => forwarder.redeliver(seqs), log, approveHandlers(live, alerts, alertSignals)).catch((e: NodeJS.ErrnoException) => {
     log.warn({ err: e.code ?? e.message }, 'Cannot serve outbox commands on data_dir/control.sock; `otsentry outbox` works only while the agent is stopped.');
     return undefined;
   });
   forwarder.start();
+  live.start();
   for (const s of schedulers.values()) s.start();
   // Age-based retention also runs when nothing is appended for a long time.
   const retention = setInterval(() => {
@@ -142,11 +180,13 @@ export async function runAgent(loaded: LoadedConfig, opts: RunOptions): Promise<
     forwarder,
     schedulers,
     judge,
+    rules: live,
     metricsUrl: metrics?.url,
     async stop() {
       if (stopped) return;
       stopped = true;
       clearInterval(retention);
+      live.close();
       await Promise.all([...schedulers.values()].map((s) => s.stop()));
       await forwarder.stop();
       await control?.close();

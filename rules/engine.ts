@@ -53,6 +53,11 @@ interface Trouble {
   clearAt?: number;
 }
 
+/** A rule's content without its position: equal keys, equal behaviour. */
+function ruleKey(r: ResolvedRule): string {
+  return JSON.stringify([r.id, r.type, r.device, r.tags, r.category, r.severity, r.message, r.clear_message, r.response, r.review, r.params]);
+}
+
 /** A sample as a number: booleans 1/0; NaN for null, strings and any quality but good. */
 export function numericValue(s: Sample): number {
   if (s.quality !== 'good') return NaN;
@@ -78,23 +83,54 @@ export class RuleEngine {
   /**
    * @param rules   the `rules:` list of the config (raw or already parsed by ruleBaseSchema)
    * @param devices the devices; only `id` and `tags[].name` are used
+   * @param previous a live reload: rules that did not change keep their detector from this engine,
+   *        with its state (raised conditions, hold times, learned identity), and every device keeps
+   *        its latest values, so nothing is raised or cleared twice by the reload itself
    * @throws RuleConfigError listing every problem when a rule is invalid
    */
-  constructor(rules: readonly unknown[], devices: readonly DeviceRef[]) {
+  constructor(rules: readonly unknown[], devices: readonly DeviceRef[], previous?: RuleEngine) {
     const { rules: resolved, issues } = compileRules(rules, devices);
     if (issues.length) throw new RuleConfigError(issues);
     for (const d of devices) {
       const names = d.tags.map((t) => t.name);
       const index = new Map(names.map((n, i) => [n, i]));
-      const values: DeviceValues = { names, index, values: new Float64Array(names.length).fill(NaN) };
+      const old = previous?.devs.get(d.id)?.values;
+      const same = old !== undefined && old.names.length === names.length && old.names.every((n, i) => n === names[i]);
+      const values: DeviceValues = same ? old : { names, index, values: new Float64Array(names.length).fill(NaN) };
       const tags = new Map<string, TagEntry>(names.map((n, i) => [n, { index: i, dets: [], slots: [] }]));
       this.devs.set(d.id, { values, tags, facts: new Map(), cycle: [], troubled: [] });
     }
     this.rules = resolved.filter((r) => r.enabled);
+    const reusable = previous?.reusableDetectors();
     for (const rule of this.rules) {
       const dev = this.devs.get(rule.device)!;
-      this.attach(dev, DETECTOR_TYPES.get(rule.type)!.create(rule, { device: dev.values }));
+      const key = ruleKey(rule);
+      const kept = reusable?.get(key);
+      // A kept detector must read the very value array it was built with.
+      if (kept && previous!.devs.get(rule.device)!.values === dev.values) {
+        reusable!.delete(key);
+        this.attach(dev, kept);
+      } else {
+        this.attach(dev, DETECTOR_TYPES.get(rule.type)!.create(rule, { device: dev.values }));
+      }
     }
+  }
+
+  /** Attached detectors that never failed, by their rule's content (see ruleKey). */
+  private reusableDetectors(): Map<string, Detector> {
+    const out = new Map<string, Detector>();
+    const troubled = new Set<Detector>();
+    for (const d of this.devs.values()) for (const t of d.troubled) troubled.add(t.det);
+    for (const det of this.attached.keys()) if (!troubled.has(det)) out.set(ruleKey(det.rule), det);
+    return out;
+  }
+
+  /** Ids of the enabled rules whose detector was taken over from `previous` (live reload). */
+  keptFrom(previous: RuleEngine): Set<string> {
+    const old = new Set(previous.attached.keys());
+    const out = new Set<string>();
+    for (const det of this.attached.keys()) if (old.has(det)) out.add(det.rule.id);
+    return out;
   }
 
   /** Judge one sample. The result is empty (and shared) unless a condition started or ended. */

@@ -37,11 +37,14 @@ export class OpenAlertsFile {
     private readonly dataDir: string,
     private readonly alerts: AlertManager,
     private readonly log: Logger,
+    /** id of the raised signal of an open alert, kept with it for `otsentry alerts` */
+    private readonly signalOf?: (a: PersistedAlert) => string | undefined,
   ) {}
 
   /** Write the open alerts if they changed since the last write. */
   save(): void {
-    const text = JSON.stringify({ v: 1, alerts: this.alerts.openAlerts() });
+    const open = this.alerts.openAlerts();
+    const text = JSON.stringify({ v: 1, alerts: this.signalOf ? open.map((a) => ({ ...a, signal: this.signalOf!(a) })) : open });
     if (text === this.last) return;
     const file = path.join(this.dataDir, FILE);
     const tmp = `${file}.tmp`;

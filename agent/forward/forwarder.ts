@@ -176,6 +176,11 @@ export class Forwarder {
     if (this.connected && this.client) this.sendAssets(this.client);
   }
 
+  /** Something the status reports changed (e.g. a rules reload): republish it now (or on connect). */
+  publishStatus(): void {
+    if (this.connected && this.client) this.sendStatus(this.client);
+  }
+
   stats(): ForwarderStats {
     return {
       connected: this.connected,

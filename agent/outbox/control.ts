@@ -40,7 +40,7 @@ const MAX_REQUEST = 1 << 20;
  * (the forwarder resends them). Call only once the outbox is open: its exclusive lock proves
  * that no other agent uses this data_dir, so a socket file left by a killed agent is removed.
  */
-export async function startControlServer(dataDir: string, outbox: Outbox, onRetry: (seqs: number[]) => void, log: Logger): Promise<ControlServer> {
+export async function startControlServer(dataDir: string, outbox: Outbox, onRetry: (seqs: number[]) => void, log: Logger, extra: ControlHandlers = {}): Promise<ControlServer> {
   const file = controlSocketPath(dataDir);
   fs.rmSync(file, { force: true });
   const server = net.createServer((sock) => {
@@ -52,7 +52,7 @@ export async function startControlServer(dataDir: string, outbox: Outbox, onRetr
       if (buf.length > MAX_REQUEST) return void sock.destroy();
       const nl = buf.indexOf('\n');
       if (nl < 0) return;
-      sock.end(JSON.stringify(answer(buf.slice(0, nl), outbox, onRetry)) + '\n');
+      sock.end(JSON.stringify(answer(buf.slice(0, nl), outbox, onRetry, extra)) + '\n');
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -74,9 +74,11 @@ export async function startControlServer(dataDir: string, outbox: Outbox, onRetr
   };
 }
 
-function answer(line: string, outbox: Outbox, onRetry: (seqs: number[]) => void): unknown {
+function answer(line: string, outbox: Outbox, onRetry: (seqs: number[]) => void, extra: ControlHandlers): unknown {
   try {
     const req = JSON.parse(line) as Request;
+    const own = typeof req.op === 'string' && Object.hasOwn(extra, req.op) ? extra[req.op] : undefined;
+    if (own) return { ok: true, result: own(req as unknown as Record<string, unknown>) };
     if (req.op === 'refused') return { ok: true, result: outbox.refused(req.limit, req.after) };
     if (req.op === 'entries') return { ok: true, result: outbox.entries(req.limit, req.after, req.refused) };
     if (req.op === 'retry') {
@@ -89,6 +91,27 @@ function answer(line: string, outbox: Outbox, onRetry: (seqs: number[]) => void)
     const err = e as Error & { code?: string };
     return { ok: false, error: { code: err instanceof OutboxError ? err.code : 'control_request', message: err.message } };
   }
+}
+
+/** More requests served on the same socket by other stages (alerts, rules reload), by op. */
+export type ControlHandlers = Record<string, (req: Record<string, unknown>) => unknown>;
+
+/** Ask the running agent one request; undefined when no agent answers on its socket. */
+export async function askControl<T>(dataDir: string, req: { op: string } & Record<string, unknown>): Promise<T | undefined> {
+  const file = controlSocketPath(dataDir);
+  if (!(await socketAlive(file))) return undefined;
+  return request<T>(file, req as unknown as Request);
+}
+
+function socketAlive(file: string): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const s = net.connect(file);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
 }
 
 /** Ask the running agent; undefined when no agent answers on the socket (not running). */

@@ -39,6 +39,8 @@ export interface PersistedAlert {
   openedAt: number;
   first: Finding;
   last: Finding;
+  /** id of the raised signal (written by the agent beside the alert; not used here) */
+  signal?: string;
 }
 
 interface RuleState {
@@ -91,8 +93,8 @@ export class AlertManager {
   private readonly rules = new Map<string, RuleState>();
   private readonly held = new Set<Alert>();
   private readonly pending = new Set<Alert>();
-  /** alerts restored after a restart that no finding has confirmed yet, with their deadline */
-  private readonly restored = new Map<Alert, number>();
+  /** alerts restored after a restart (or kept over a rule change) that no finding has confirmed yet, with their deadline */
+  private readonly restored = new Map<Alert, { deadline: number; reload: boolean }>();
   private readonly scorer: RiskScorer;
   private readonly counts: Omit<AlertStats, 'active'> = { raised: 0, cleared: 0, repeats_ignored: 0, rate_limited: 0, flaps_absorbed: 0 };
 
@@ -192,7 +194,47 @@ export class AlertManager {
       a.open = true;
       a.openedAt = p.openedAt;
       a.last = p.last;
-      this.restored.set(a, now + this.config.restore_grace_ms);
+      this.restored.set(a, { deadline: now + this.config.restore_grace_ms, reload: false });
+    }
+  }
+
+  /** Open alerts with what identifies them (for `otsentry alerts` and approvals). */
+  openList(): Array<PersistedAlert & { key: string }> {
+    const out: Array<PersistedAlert & { key: string }> = [];
+    for (const a of this.alerts.values()) if (a.open) out.push({ key: a.key, severity: a.severity, openedAt: a.openedAt, first: a.first, last: a.last });
+    return out;
+  }
+
+  /**
+   * Clear the open alerts that match now, without waiting for their rule (an approval changed
+   * the rule so the condition is accepted, or the rule is gone). `extra` goes into the evidence.
+   */
+  clearWhere(match: (f: Finding) => boolean, now: number, extra: Record<string, unknown>): SignalDraft[] {
+    const out: SignalDraft[] = [];
+    const t = this.advance(now);
+    for (const a of this.alerts.values()) {
+      if (!match(a.first)) continue;
+      this.restored.delete(a);
+      this.held.delete(a);
+      if (a.pending) {
+        a.pending = false;
+        this.pending.delete(a);
+      }
+      a.active = false;
+      if (!a.open) continue;
+      a.last = { ...a.last, active: false, ts: t };
+      this.close(a, t, out, extra);
+    }
+    return out;
+  }
+
+  /**
+   * The rules of these alerts changed (live reload): keep them raised, but their new detector must
+   * confirm them within restore_grace_ms, else they are cleared then, saying why.
+   */
+  expectConfirmation(match: (f: Finding) => boolean, now: number): void {
+    for (const a of this.alerts.values()) {
+      if (a.open && a.active && match(a.first) && !this.restored.has(a)) this.restored.set(a, { deadline: now + this.config.restore_grace_ms, reload: true });
     }
   }
 
@@ -298,12 +340,12 @@ export class AlertManager {
 
   private release(now: number, out: SignalDraft[]): void {
     if (this.restored.size > 0) {
-      for (const [a, deadline] of [...this.restored]) {
+      for (const [a, { deadline, reload }] of [...this.restored]) {
         if (now < deadline) continue;
         this.restored.delete(a);
         a.active = false;
-        a.last = { ...a.last, active: false, ts: now, message: `${a.first.message} (no longer seen after the agent restarted)` };
-        this.close(a, now, out, { reason: 'not_confirmed_after_restart' });
+        a.last = { ...a.last, active: false, ts: now, message: `${a.first.message} (no longer seen after ${reload ? 'its rule changed' : 'the agent restarted'})` };
+        this.close(a, now, out, { reason: reload ? 'not_confirmed_after_rule_change' : 'not_confirmed_after_restart' });
       }
     }
     if (this.held.size > 0) {
