@@ -120,5 +120,14 @@ describe('otsentry approve', () => {
     sim.plc('tank-plc-1').writeTag('mode', 2);
     await withOutput(agent, events.waitFor(() => signals(events).some((s) => s.rule === 'mode-whitelist' && s.state === 'raised'), 15_000, 'a raise by the kept rule'));
     expect(status()!.devices!['tank-plc-1'].skipped_cycles).toBe(0);
+
+    // A reload that keeps the rule (another rule is added) keeps its raised alert: no second raise.
+    fs.writeFileSync(baseline, `rules:\n  - ${JSON.stringify(RULE)}\n  - ${JSON.stringify({ id: 'level-range', type: 'range', device: 'tank-plc-1', tag: 'level', min: -1000, max: 1000 })}\n`);
+    expect(await askControl(dataDir, { op: 'reload' })).toMatchObject({ ok: true, changed: true });
+    const seen = events.messages.filter((m) => m.topic.endsWith('/status')).length;
+    await withOutput(agent, events.waitFor((m) => m.filter((x) => x.topic.endsWith('/status')).length >= seen + 2, 10_000, 'two more status messages (several poll cycles)'));
+    expect(signals(events).filter((s) => s.rule === 'mode-whitelist').map((s) => s.state)).toEqual(['raised']);
+    const open = await askControl<Array<{ rule: string; signal?: string }>>(dataDir, { op: 'alerts' });
+    expect(open?.filter((a) => a.rule === 'mode-whitelist')).toEqual([expect.objectContaining({ signal: signals(events).find((s) => s.rule === 'mode-whitelist')!.id })]);
   });
 });
