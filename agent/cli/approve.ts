@@ -8,7 +8,7 @@ import os from 'node:os';
 import type { Command } from 'commander';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { askControl } from '../outbox/control.js';
-import { appendRecord, type ApprovalRecord } from '../approve/audit.js';
+import { appendRecord, readAudit, unrecordedExpiries, type ApprovalRecord } from '../approve/audit.js';
 import { loadBaseline } from '../approve/baseline.js';
 import { ApproveError, proposeChanges } from '../approve/changes.js';
 import type { RuleAnswer } from '../approve/control.js';
@@ -135,6 +135,11 @@ export function addApproveCommands(program: Command, kit: ApproveCommandKit): vo
       if (opts.dryRun) {
         process.stdout.write(`${lines.join('\n')}\n`);
         return;
+      }
+      // Expiry records the agent could not write (under systemd /etc is read-only for it) are
+      // written by whoever approves next, so the audit file has one per expiry.
+      for (const x of unrecordedExpiries(readAudit(target.audit), now)) {
+        appendRecord(target.audit, { v: 1, type: 'expiry', id: `${x.id}.x`, ts: new Date(now).toISOString(), approval: x.id, rule: x.rule, expired_at: x.expires! });
       }
       appendRecord(target.audit, record);
       process.stdout.write(`${lines.join('\n')}\n  audit: ${target.audit}\n`);

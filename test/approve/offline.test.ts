@@ -20,7 +20,9 @@ describe('otsentry approve (agent stopped)', () => {
     const dir = tempDir('approve-offline');
     const config = writeAgentConfig(dir, { brokerUrl: 'mqtt://127.0.0.1:1', plcs: [{ id: 'tank-plc-1', host: '127.0.0.1', port: 1 }] });
     const baseline = path.join(dir, 'baseline.yaml');
-    const text = 'rules:\n  - { id: level.range, type: range, device: tank-plc-1, tag: level, min: 0.5, max: 4, review: "level: still widening" }\n';
+    const text =
+      'rules:\n  - { id: level.range, type: range, device: tank-plc-1, tag: level, min: 0.5, max: 4, review: "level: still widening" }\n' +
+      '  - { id: flow.range, type: range, device: tank-plc-1, tag: flow_rate, min: 0, max: 9, review: "flow_rate: still widening" }\n';
     fs.writeFileSync(baseline, text);
 
     const r = cli(['approve', '--config', config, '--rules', baseline, 'level.range', '--reason', 'reviewed with the plant engineer', '--by', 'bob']);
@@ -31,8 +33,17 @@ describe('otsentry approve (agent stopped)', () => {
     expect(records).toEqual([expect.objectContaining({ type: 'approval', rule: 'level.range', by: 'bob', from_review: 'level: still widening', changes: [{ op: 'unset', path: ['review'] }], expires: null })]);
     expect(fs.readFileSync(baseline, 'utf8')).toBe(text);
 
+    // An approval that ran out while nobody could write its expiry record gets it with the next approval.
+    const audit = path.join(dir, 'baseline.approvals.jsonl');
+    const old = { ...records[0], id: 'a-old', ts: '2026-01-01T00:00:00.000Z', expires: '2026-01-01T08:00:00.000Z' };
+    fs.appendFileSync(audit, `${JSON.stringify(old)}\n`);
+    const r2 = cli(['approve', '--config', config, '--rules', baseline, 'flow.range', '--reason', 'second look', '--for', '1h']);
+    expect(r2.code).toBe(0);
+    const types = fs.readFileSync(audit, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; approval?: string; rule: string });
+    expect(types.map((t) => [t.type, t.approval ?? t.rule])).toEqual([['approval', 'level.range'], ['approval', 'level.range'], ['expiry', 'a-old'], ['approval', 'flow.range']]);
+
     const v = cli(['validate', '--config', config, '--rules', baseline]);
-    expect(v.out).toContain('1 approval in force');
+    expect(v.out).toContain('2 approvals in force');
     const loaded = loadConfig(config, { checkSecrets: false });
     const b = loadBaseline(loaded.file, loaded.config.rules, [baseline], loaded.config.devices, Date.now());
     expect(b.rules[0]).not.toHaveProperty('review');
