@@ -134,6 +134,56 @@ export function storeContract(name: string, open: () => Promise<CentralStore>): 
       expect((await store.listResponses()).length).toBe(3);
     });
 
+    it('keeps a history point per change of site level, site score or device risk', async () => {
+      const put = (agent: string, ms: number, level: string, score: number, plc: number) =>
+        store.putAssets({ site: 'plant-a', agent, received_ms: ms, payload: { site_level: level, site_score: score, devices: [{ id: 'plc-1', risk_score: plc }, { id: 'plc-2' }] } });
+      await put('gw-1', 10, 'normal', 0, 0);
+      await put('gw-1', 20, 'normal', 0, 0); // unchanged: no point
+      await put('gw-1', 30, 'severe', 90, 90);
+      await put('gw-2', 35, 'elevated', 30, 30);
+      await put('gw-1', 40, 'severe', 90, 95);
+      await store.putAssets({ site: 'plant-b', agent: 'gw-9', received_ms: 50, payload: {} });
+      const a = await store.assetsHistory({ site: 'plant-a', agent: 'gw-1' });
+      expect(a.map((p) => [p.received_ms, p.site_level, p.site_score, p.devices])).toEqual([
+        [10, 'normal', 0, { 'plc-1': 0, 'plc-2': 0 }],
+        [30, 'severe', 90, { 'plc-1': 90, 'plc-2': 0 }],
+        [40, 'severe', 90, { 'plc-1': 95, 'plc-2': 0 }],
+      ]);
+      expect((await store.assetsHistory({ site: 'plant-a' })).map((p) => p.received_ms)).toEqual([10, 30, 35, 40]);
+      expect((await store.assetsHistory({ site: 'plant-a', limit: 2 })).map((p) => p.received_ms)).toEqual([35, 40]);
+      expect((await store.assetsHistory({ since_ms: 36 })).map((p) => [p.agent, p.received_ms])).toEqual([['gw-1', 40], ['gw-9', 50]]);
+      expect((await store.assetsHistory({ site: 'plant-b' }))[0]).toMatchObject({ site_level: 'normal', site_score: 0, devices: {} });
+      await store.prune({ max_age_ms: 10, now_ms: 45 });
+      expect((await store.assetsHistory()).map((p) => p.received_ms)).toEqual([35, 40, 50]);
+    });
+
+    it('lists open alerts: raised above info and not cleared by a later signal of the same rule, device, tag and condition', async () => {
+      const a = new SimAgent('plant-a', 'gw-1');
+      const b = new SimAgent('plant-b', 'gw-9');
+      const d = (over: Partial<ReturnType<SimAgent['draft']>>) => ({ ...a.draft(), ...over });
+      const r1 = a.next(d({ rule: 'level-range', tag: 'level', state: 'raised', severity: 'high' }));
+      const r2 = a.next(d({ rule: 'level-range', tag: 'flow', state: 'raised', severity: 'high' }));
+      const c1 = a.next(d({ rule: 'level-range', tag: 'level', state: 'cleared', severity: 'high' }));
+      const r3 = a.next(d({ rule: 'setpoint', tag: 'sp', state: 'raised', severity: 'critical', evidence: { condition: 'above' } }));
+      const c3other = a.next(d({ rule: 'setpoint', tag: 'sp', state: 'cleared', severity: 'critical', evidence: { condition: 'below' } }));
+      const info = a.next(d({ rule: 'otsentry.approval', state: 'raised', severity: 'info' }));
+      const r4 = a.next(d({ rule: 'level-range', tag: 'level', state: 'raised', severity: 'medium' }));
+      const other = b.next({ ...b.draft(), state: 'raised', severity: 'low' });
+      await store.insertSignals([r1, r2, c1, r3, c3other, info, r4, other].map((x) => input(x)));
+      const open = await store.openAlertSignals();
+      expect(open.map((s) => s.signal.id)).toEqual([other, r4, r3, r2].map((x) => x.signal.id));
+      expect((await store.openAlertSignals({ site: 'plant-a', limit: 2 })).map((s) => s.signal.id)).toEqual([r4, r3].map((x) => x.signal.id));
+    });
+
+    it('reads the response steps of several alerts at once', async () => {
+      await store.addResponse({ alert: 'a', action: 'ack', by: 'alice', ts_ms: 1 });
+      await store.addResponse({ alert: 'b', action: 'ack', by: 'bob', ts_ms: 2 });
+      await store.addResponse({ alert: 'finding:7', action: 'annotate', by: 'bob', ts_ms: 3, text: 'looking' });
+      expect((await store.responsesFor(['finding:7', 'a'])).map((r) => [r.alert, r.by])).toEqual([['a', 'alice'], ['finding:7', 'bob']]);
+      expect(await store.responsesFor([])).toEqual([]);
+      expect(await store.responsesFor(['none'])).toEqual([]);
+    });
+
     it('retention drops by age, then the oldest beyond the size limit', async () => {
       const a = new SimAgent('plant-a', 'gw-1');
       const rows = a.take(10);

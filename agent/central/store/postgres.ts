@@ -3,8 +3,8 @@
 // are committed in the order they are taken and a cursor reader never skips a late commit.
 import pg from 'pg';
 import { GAP_RULE } from '../../outbox/canonical.js';
-import { agentPatchColumns, findingRow, FINDING_COLUMNS, signalRow, SIGNAL_COLUMNS, toAgent, toAssets, toFinding, toResponse, toSignal, whereOf, type Row } from './rows.js';
-import type { AgentKey, AgentPatch, AgentRecord, AssetsRecord, CentralStore, FindingInput, FindingQuery, InsertResult, PruneResult, ResponseInput, RetentionLimits, SignalInput, SignalQuery, StoredFinding, StoredResponse, StoredSignal } from './types.js';
+import { agentPatchColumns, assetsPoint, findingRow, FINDING_COLUMNS, signalRow, SIGNAL_COLUMNS, pointKey, toAgent, toAssets, toAssetsPoint, toFinding, toResponse, toSignal, whereOf, type Row } from './rows.js';
+import type { AgentKey, AgentPatch, AgentRecord, AssetsHistoryQuery, AssetsPoint, AssetsRecord, CentralStore, FindingInput, FindingQuery, InsertResult, OpenAlertQuery, PruneResult, ResponseInput, RetentionLimits, SignalInput, SignalQuery, StoredFinding, StoredResponse, StoredSignal } from './types.js';
 
 /** Advisory lock ids (arbitrary constants): schema creation, signal inserts. */
 const LOCK_DDL = 0x6f7473_01;
@@ -36,7 +36,21 @@ CREATE INDEX IF NOT EXISTS findings_ts ON findings (ts_ms);
 CREATE TABLE IF NOT EXISTS responses (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, alert TEXT NOT NULL, action TEXT NOT NULL, by_user TEXT NOT NULL, ts_ms BIGINT NOT NULL, text TEXT);
 CREATE INDEX IF NOT EXISTS responses_alert ON responses (alert, id);
 CREATE TABLE IF NOT EXISTS cursors (output TEXT PRIMARY KEY, arrival BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS assets_history (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, site TEXT NOT NULL, agent TEXT NOT NULL, received_ms BIGINT NOT NULL,
+  site_level TEXT NOT NULL, site_score DOUBLE PRECISION NOT NULL, devices TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS assets_history_site ON assets_history (site, received_ms);
+CREATE INDEX IF NOT EXISTS assets_history_agent ON assets_history (site, agent, id);
 `;
+
+/** Open alerts: a raised signal no later signal of the same alert key cleared (see CentralStore.openAlertSignals). */
+const OPEN_ALERTS = (where: string, limit: string) => `
+SELECT s.* FROM signals s WHERE s.state = 'raised' AND s.severity <> 'info' ${where}
+AND NOT EXISTS (SELECT 1 FROM signals c WHERE c.site = s.site AND c.agent = s.agent AND c.rule = s.rule AND c.seq > s.seq
+  AND c.state = 'cleared' AND coalesce(c.device, '') = coalesce(s.device, '')
+  AND coalesce(c.payload::jsonb ->> 'tag', '') = coalesce(s.payload::jsonb ->> 'tag', '')
+  AND coalesce(c.payload::jsonb -> 'evidence' ->> 'condition', '') = coalesce(s.payload::jsonb -> 'evidence' ->> 'condition', ''))
+ORDER BY s.arrival DESC LIMIT ${limit}`;
 
 const SIGNAL_TYPES: Record<(typeof SIGNAL_COLUMNS)[number], string> = {
   id: 'text', site: 'text', agent: 'text', seq: 'bigint', device: 'text', rule: 'text', severity: 'text', state: 'text',
@@ -190,6 +204,20 @@ export class PostgresStore implements CentralStore {
 
   async putAssets(a: AssetsRecord): Promise<void> {
     await this.pool.query('INSERT INTO assets (site, agent, payload, received_ms) VALUES ($1, $2, $3, $4) ON CONFLICT (site, agent) DO UPDATE SET payload = excluded.payload, received_ms = excluded.received_ms', [a.site, a.agent, JSON.stringify(a.payload), a.received_ms]);
+    const p = assetsPoint(a);
+    const last = await this.one('SELECT site_level, site_score, devices FROM assets_history WHERE site = $1 AND agent = $2 ORDER BY id DESC LIMIT 1', [a.site, a.agent]);
+    if (last && pointKey({ site_level: String(last.site_level), site_score: Number(last.site_score), devices: JSON.parse(String(last.devices)) as Record<string, number> }) === pointKey(p)) return;
+    await this.pool.query('INSERT INTO assets_history (site, agent, received_ms, site_level, site_score, devices) VALUES ($1, $2, $3, $4, $5, $6)', [p.site, p.agent, p.received_ms, p.site_level, p.site_score, JSON.stringify(p.devices)]);
+  }
+
+  async assetsHistory(q: AssetsHistoryQuery = {}): Promise<AssetsPoint[]> {
+    const w = whereOf([['site =', q.site], ['agent =', q.agent], ['received_ms >=', q.since_ms]], (i) => `$${i}`);
+    return (await this.all(`SELECT * FROM assets_history ${w.sql} ORDER BY id DESC LIMIT $${w.values.length + 1}`, [...w.values, q.limit ?? 1000])).map(toAssetsPoint).reverse();
+  }
+
+  async openAlertSignals(q: OpenAlertQuery = {}): Promise<StoredSignal[]> {
+    const rows = q.site === undefined ? await this.all(OPEN_ALERTS('', '$1'), [q.limit ?? 200]) : await this.all(OPEN_ALERTS('AND s.site = $1', '$2'), [q.site, q.limit ?? 200]);
+    return rows.map(toSignal);
   }
 
   async getAssets(site: string, agent: string): Promise<AssetsRecord | undefined> {
@@ -223,6 +251,11 @@ export class PostgresStore implements CentralStore {
     return (await this.all(`SELECT * FROM responses ${w.sql} ORDER BY id`, w.values)).map(toResponse);
   }
 
+  async responsesFor(alerts: readonly string[]): Promise<StoredResponse[]> {
+    if (alerts.length === 0) return [];
+    return (await this.all('SELECT * FROM responses WHERE alert = ANY($1::text[]) ORDER BY id', [alerts])).map(toResponse);
+  }
+
   async getCursor(output: string): Promise<number> {
     return Number((await this.one('SELECT arrival FROM cursors WHERE output = $1', [output]))?.arrival ?? 0);
   }
@@ -238,6 +271,7 @@ export class PostgresStore implements CentralStore {
       const cut = l.now_ms - l.max_age_ms;
       signals += (await this.pool.query('DELETE FROM signals WHERE received_ms < $1', [cut])).rowCount ?? 0;
       findings += (await this.pool.query('DELETE FROM findings WHERE ts_ms < $1', [cut])).rowCount ?? 0;
+      await this.pool.query('DELETE FROM assets_history WHERE received_ms < $1', [cut]);
     }
     if (l.max_bytes !== undefined) {
       const r = await this.one('SELECT max(arrival) AS a FROM (SELECT arrival, sum(bytes) OVER (ORDER BY arrival DESC) AS total FROM signals) t WHERE total > $1', [l.max_bytes]);

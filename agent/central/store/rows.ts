@@ -1,7 +1,7 @@
 // Rows <-> records for both SQL stores: one column list and one mapping, so SQLite and
 // PostgreSQL cannot drift apart. Values are plain (numbers, strings, JSON text).
 import type { RiskSignal } from '../../../rules/signal.js';
-import type { AgentPatch, AgentRecord, AssetsRecord, ChainState, FindingInput, StoredFinding, StoredResponse, StoredSignal } from './types.js';
+import type { AgentPatch, AgentRecord, AssetsPoint, AssetsRecord, ChainState, FindingInput, StoredFinding, StoredResponse, StoredSignal } from './types.js';
 
 export type Row = Record<string, unknown>;
 
@@ -82,6 +82,28 @@ export function agentPatchColumns(p: AgentPatch): Array<[string, unknown]> {
 
 export function toAssets(r: Row): AssetsRecord {
   return { site: String(r.site), agent: String(r.agent), payload: JSON.parse(String(r.payload)) as Record<string, unknown>, received_ms: num(r.received_ms) };
+}
+
+/** The history point of an assets payload (missing fields read as normal / 0). */
+export function assetsPoint(a: AssetsRecord): AssetsPoint {
+  const p = a.payload;
+  const devices: Record<string, number> = {};
+  if (Array.isArray(p.devices)) {
+    for (const d of p.devices as unknown[]) {
+      const o = d as { id?: unknown; risk_score?: unknown } | null;
+      if (o && typeof o.id === 'string') devices[o.id] = typeof o.risk_score === 'number' ? o.risk_score : 0;
+    }
+  }
+  return { site: a.site, agent: a.agent, received_ms: a.received_ms, site_level: typeof p.site_level === 'string' ? p.site_level : 'normal', site_score: typeof p.site_score === 'number' ? p.site_score : 0, devices };
+}
+
+/** What must differ for a new history point. */
+export function pointKey(p: Pick<AssetsPoint, 'site_level' | 'site_score' | 'devices'>): string {
+  return JSON.stringify([p.site_level, p.site_score, p.devices]);
+}
+
+export function toAssetsPoint(r: Row): AssetsPoint {
+  return { site: String(r.site), agent: String(r.agent), received_ms: num(r.received_ms), site_level: String(r.site_level), site_score: num(r.site_score), devices: JSON.parse(String(r.devices)) as Record<string, number> };
 }
 
 export function findingRow(f: FindingInput): Row {

@@ -5,8 +5,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { GAP_RULE } from '../../outbox/canonical.js';
-import { agentPatchColumns, findingRow, FINDING_COLUMNS, signalRow, SIGNAL_COLUMNS, toAgent, toAssets, toFinding, toResponse, toSignal, whereOf, type Row } from './rows.js';
-import type { AgentKey, AgentPatch, AgentRecord, AssetsRecord, CentralStore, FindingInput, FindingQuery, InsertResult, PruneResult, ResponseInput, RetentionLimits, SignalInput, SignalQuery, StoredFinding, StoredResponse, StoredSignal } from './types.js';
+import { agentPatchColumns, assetsPoint, findingRow, FINDING_COLUMNS, signalRow, SIGNAL_COLUMNS, pointKey, toAgent, toAssets, toAssetsPoint, toFinding, toResponse, toSignal, whereOf, type Row } from './rows.js';
+import type { AgentKey, AgentPatch, AgentRecord, AssetsHistoryQuery, AssetsPoint, AssetsRecord, CentralStore, FindingInput, FindingQuery, InsertResult, OpenAlertQuery, PruneResult, ResponseInput, RetentionLimits, SignalInput, SignalQuery, StoredFinding, StoredResponse, StoredSignal } from './types.js';
 
 const DDL = `
 CREATE TABLE IF NOT EXISTS signals (
@@ -34,7 +34,21 @@ CREATE INDEX IF NOT EXISTS findings_ts ON findings (ts_ms);
 CREATE TABLE IF NOT EXISTS responses (id INTEGER PRIMARY KEY AUTOINCREMENT, alert TEXT NOT NULL, action TEXT NOT NULL, by_user TEXT NOT NULL, ts_ms INTEGER NOT NULL, text TEXT);
 CREATE INDEX IF NOT EXISTS responses_alert ON responses (alert, id);
 CREATE TABLE IF NOT EXISTS cursors (output TEXT PRIMARY KEY, arrival INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS assets_history (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, site TEXT NOT NULL, agent TEXT NOT NULL, received_ms INTEGER NOT NULL,
+  site_level TEXT NOT NULL, site_score REAL NOT NULL, devices TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS assets_history_site ON assets_history (site, received_ms);
+CREATE INDEX IF NOT EXISTS assets_history_agent ON assets_history (site, agent, id);
 `;
+
+/** Open alerts: a raised signal no later signal of the same alert key cleared (see CentralStore.openAlertSignals). */
+const OPEN_ALERTS = (where: string) => `
+SELECT s.* FROM signals s WHERE s.state = 'raised' AND s.severity <> 'info' ${where}
+AND NOT EXISTS (SELECT 1 FROM signals c WHERE c.site = s.site AND c.agent = s.agent AND c.rule = s.rule AND c.seq > s.seq
+  AND c.state = 'cleared' AND coalesce(c.device, '') = coalesce(s.device, '')
+  AND coalesce(json_extract(c.payload, '$.tag'), '') = coalesce(json_extract(s.payload, '$.tag'), '')
+  AND coalesce(json_extract(c.payload, '$.evidence.condition'), '') = coalesce(json_extract(s.payload, '$.evidence.condition'), ''))
+ORDER BY s.arrival DESC LIMIT ?`;
 
 export class SqliteStore implements CentralStore {
   readonly kind = 'sqlite' as const;
@@ -141,6 +155,19 @@ export class SqliteStore implements CentralStore {
     this.db
       .prepare('INSERT INTO assets (site, agent, payload, received_ms) VALUES (?, ?, ?, ?) ON CONFLICT (site, agent) DO UPDATE SET payload = excluded.payload, received_ms = excluded.received_ms')
       .run(a.site, a.agent, JSON.stringify(a.payload), a.received_ms);
+    const p = assetsPoint(a);
+    const last = this.one('SELECT site_level, site_score, devices FROM assets_history WHERE site = ? AND agent = ? ORDER BY id DESC LIMIT 1', a.site, a.agent);
+    if (last && pointKey({ site_level: String(last.site_level), site_score: Number(last.site_score), devices: JSON.parse(String(last.devices)) as Record<string, number> }) === pointKey(p)) return;
+    this.db.prepare('INSERT INTO assets_history (site, agent, received_ms, site_level, site_score, devices) VALUES (?, ?, ?, ?, ?, ?)').run(p.site, p.agent, p.received_ms, p.site_level, p.site_score, JSON.stringify(p.devices));
+  }
+
+  async assetsHistory(q: AssetsHistoryQuery = {}): Promise<AssetsPoint[]> {
+    const w = whereOf([['site =', q.site], ['agent =', q.agent], ['received_ms >=', q.since_ms]], () => '?');
+    return this.all(`SELECT * FROM assets_history ${w.sql} ORDER BY id DESC LIMIT ?`, ...w.values, q.limit ?? 1000).map(toAssetsPoint).reverse();
+  }
+
+  async openAlertSignals(q: OpenAlertQuery = {}): Promise<StoredSignal[]> {
+    return q.site === undefined ? this.all(OPEN_ALERTS(''), q.limit ?? 200).map(toSignal) : this.all(OPEN_ALERTS('AND s.site = ?'), q.site, q.limit ?? 200).map(toSignal);
   }
 
   async getAssets(site: string, agent: string): Promise<AssetsRecord | undefined> {
@@ -174,6 +201,11 @@ export class SqliteStore implements CentralStore {
     return this.all(`SELECT * FROM responses ${w.sql} ORDER BY id`, ...w.values).map(toResponse);
   }
 
+  async responsesFor(alerts: readonly string[]): Promise<StoredResponse[]> {
+    if (alerts.length === 0) return [];
+    return this.all('SELECT * FROM responses WHERE alert IN (SELECT value FROM json_each(?)) ORDER BY id', JSON.stringify(alerts)).map(toResponse);
+  }
+
   async getCursor(output: string): Promise<number> {
     return Number(this.one('SELECT arrival FROM cursors WHERE output = ?', output)?.arrival ?? 0);
   }
@@ -189,6 +221,7 @@ export class SqliteStore implements CentralStore {
       const cut = l.now_ms - l.max_age_ms;
       signals += this.db.prepare('DELETE FROM signals WHERE received_ms < ?').run(cut).changes;
       findings += this.db.prepare('DELETE FROM findings WHERE ts_ms < ?').run(cut).changes;
+      this.db.prepare('DELETE FROM assets_history WHERE received_ms < ?').run(cut);
     }
     if (l.max_bytes !== undefined) {
       // The newest signals whose payloads fit in max_bytes stay; everything older goes.

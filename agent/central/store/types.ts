@@ -74,6 +74,35 @@ export interface AssetsRecord {
   received_ms: number;
 }
 
+/**
+ * One point of an agent's warning-level history (the console's timeline and risk charts): kept
+ * when an assets payload changes the site level, the site score or a device's risk score.
+ */
+export interface AssetsPoint {
+  site: string;
+  agent: string;
+  received_ms: number;
+  /** the agent's site level (normal, elevated, high, severe) */
+  site_level: string;
+  site_score: number;
+  /** device id -> risk score 0-100 */
+  devices: Record<string, number>;
+}
+
+export interface AssetsHistoryQuery {
+  site?: string;
+  agent?: string;
+  since_ms?: number;
+  /** the newest points, returned oldest first; default 1000 */
+  limit?: number;
+}
+
+export interface OpenAlertQuery {
+  site?: string;
+  /** newest first; default 200 */
+  limit?: number;
+}
+
 export type FindingCode =
   | 'malformed'
   | 'oversized'
@@ -137,7 +166,7 @@ export interface StoredResponse extends ResponseInput {
 }
 
 export interface RetentionLimits {
-  /** drop signals and findings older than this (by received/ts ms) */
+  /** drop signals, findings and assets history older than this (by received/ts ms) */
   max_age_ms?: number;
   /** keep the stored signal payloads under about this many bytes, oldest dropped first */
   max_bytes?: number;
@@ -188,9 +217,17 @@ export interface CentralStore {
   /** operator command: pin this key (clears the pending one) */
   acceptKey(site: string, agent: string, key: AgentKey, by: string, now_ms: number): Promise<void>;
 
+  /** keep the latest assets of the agent, and a history point when its levels or scores changed */
   putAssets(rec: AssetsRecord): Promise<void>;
   getAssets(site: string, agent: string): Promise<AssetsRecord | undefined>;
   listAssets(site?: string): Promise<AssetsRecord[]>;
+  /** warning-level and risk history points, oldest first (the newest `limit`) */
+  assetsHistory(q?: AssetsHistoryQuery): Promise<AssetsPoint[]>;
+  /**
+   * Raised signals above info that no later signal of the same alert cleared (same agent, rule,
+   * device, tag and evidence.condition, as the agent's alert key), newest first.
+   */
+  openAlertSignals(q?: OpenAlertQuery): Promise<StoredSignal[]>;
 
   /** store a finding; undefined when its dedupe_key was raised before */
   addFinding(f: FindingInput): Promise<StoredFinding | undefined>;
@@ -199,6 +236,8 @@ export interface CentralStore {
   addResponse(r: ResponseInput): Promise<StoredResponse>;
   /** response steps of one alert (or of all when absent), oldest first */
   listResponses(alert?: string): Promise<StoredResponse[]>;
+  /** response steps of these alerts, oldest first */
+  responsesFor(alerts: readonly string[]): Promise<StoredResponse[]>;
 
   /** an output's cursor (an arrival number; 0 when never set) */
   getCursor(output: string): Promise<number>;
