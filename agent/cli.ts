@@ -16,6 +16,7 @@ import { addOutboxCommands } from './cli/outbox.js';
 import { RecordingWriter } from './record/record.js';
 import { loadBaseline } from './approve/baseline.js';
 import { addApproveCommands } from './cli/approve.js';
+import { addHashPasswordCommand } from './central/console/hash-password.js';
 import { ExitStatus } from '../rules/replay/report.js';
 
 /** An error meant for the user: its message is printed as is. */
@@ -203,6 +204,7 @@ export function buildProgram(): Command {
   addVerifyCommands(program, { untilSignal, usage: (m) => new UsageError(m), durationArg, exit: (code) => new ExitStatus(code) });
   addOutboxCommands(program, { usage: (m) => new UsageError(m) });
   addApproveCommands(program, { usage: (m) => new UsageError(m), durationArg });
+  addHashPasswordCommand(program.command('central').description('the receiving end: verify, store, forward to a SIEM, console'));
 
   return program;
 }

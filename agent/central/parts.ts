@@ -5,6 +5,7 @@ import type { Logger } from '../../protocols/log.js';
 import type { CentralConfig } from './config/schema.js';
 import type { CentralFeed } from './feed.js';
 import type { CentralStore } from './store/types.js';
+import { startConsolePart } from './console/server.js';
 
 export interface CentralContext {
   config: CentralConfig;
@@ -28,4 +29,4 @@ export interface CentralPart {
 export type PartStarter = (ctx: CentralContext) => Promise<CentralPart | undefined>;
 
 /** In start order; stopped in reverse. */
-export const partStarters: PartStarter[] = [];
+export const partStarters: PartStarter[] = [startConsolePart];

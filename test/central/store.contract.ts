@@ -118,6 +118,8 @@ export function storeContract(name: string, open: () => Promise<CentralStore>): 
       const all = await store.listFindings();
       expect(all.map((x) => x.message)).toEqual(['not JSON again.', 'not JSON.', 'seq 4-6 missing.']);
       expect(all[2]).toEqual(first);
+      expect(await store.findingById(first!.id)).toEqual(first);
+      expect(await store.findingById(first!.id + 1000)).toBeUndefined();
       expect((await store.listFindings({ code: 'gap' })).length).toBe(1);
       expect((await store.listFindings({ agent: 'gw-1', since_ms: 51 })).length).toBe(0);
     });

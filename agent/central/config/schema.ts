@@ -3,6 +3,7 @@
 // only gives them their place. Types come from z.infer.
 import { z } from 'zod';
 import { secretRefSchema, tlsSchema } from '../../config/schema.js';
+import { consoleConfigSchema } from '../console/config.js';
 
 const level = z.string().min(1).regex(/^[A-Za-z0-9_-]+$/, 'use letters, digits, _ and -');
 
@@ -93,7 +94,7 @@ export const centralConfigSchema = z
     // Owned by the SIEM output (agent/central/siem/): outputs with a cursor each.
     siem: z.array(z.unknown()).default([]).describe('SIEM outputs (syslog RFC 5424 + CEF)'),
     // Owned by the web console (agent/central/console/).
-    console: z.unknown().optional().describe('Web console for the security team'),
+    console: consoleConfigSchema.optional(),
   })
   .strict();
 

@@ -241,6 +241,11 @@ export class PostgresStore implements CentralStore {
     return (await this.all(`SELECT * FROM findings ${w.sql} ORDER BY id DESC LIMIT $${w.values.length + 1}`, [...w.values, q.limit ?? 100])).map(toFinding);
   }
 
+  async findingById(id: number): Promise<StoredFinding | undefined> {
+    const r = await this.one('SELECT * FROM findings WHERE id = $1', [id]);
+    return r && toFinding(r);
+  }
+
   async addResponse(x: ResponseInput): Promise<StoredResponse> {
     const r = await this.one('INSERT INTO responses (alert, action, by_user, ts_ms, text) VALUES ($1, $2, $3, $4, $5) RETURNING id', [x.alert, x.action, x.by, x.ts_ms, x.text ?? null]);
     return { ...x, id: Number(r!.id) };

@@ -191,6 +191,11 @@ export class SqliteStore implements CentralStore {
     return this.all(`SELECT * FROM findings ${w.sql} ORDER BY id DESC LIMIT ?`, ...w.values, q.limit ?? 100).map(toFinding);
   }
 
+  async findingById(id: number): Promise<StoredFinding | undefined> {
+    const r = this.one('SELECT * FROM findings WHERE id = ?', id);
+    return r && toFinding(r);
+  }
+
   async addResponse(x: ResponseInput): Promise<StoredResponse> {
     const r = this.db.prepare('INSERT INTO responses (alert, action, by_user, ts_ms, text) VALUES (?, ?, ?, ?, ?) RETURNING id').get(x.alert, x.action, x.by, x.ts_ms, x.text ?? null) as { id: number };
     return { ...x, id: r.id };

@@ -232,6 +232,7 @@ export interface CentralStore {
   /** store a finding; undefined when its dedupe_key was raised before */
   addFinding(f: FindingInput): Promise<StoredFinding | undefined>;
   listFindings(q?: FindingQuery): Promise<StoredFinding[]>;
+  findingById(id: number): Promise<StoredFinding | undefined>;
 
   addResponse(r: ResponseInput): Promise<StoredResponse>;
   /** response steps of one alert (or of all when absent), oldest first */
