@@ -4,7 +4,7 @@ export const LEVELS = ['normal', 'elevated', 'high', 'severe'];
 export const LEVEL_COLORS = { normal: '#2f6fde', elevated: '#d9a600', high: '#ea6a0c', severe: '#d42020' };
 
 function append(el, children) {
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === undefined || c === null || c === false) continue;
     el.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
