@@ -85,3 +85,17 @@ describe('console config and passwords', () => {
     expect(noTty.stderr).toContain('--stdin');
   });
 });
+
+describe('deploy/central.yaml console block', () => {
+  it('names each placeholder password_hash until hashes are pasted in, then parses', async () => {
+    const { parse } = await import('yaml');
+    const fs = await import('node:fs');
+    const raw = parse(fs.readFileSync(path.join(packageRoot(), 'deploy', 'central.yaml'), 'utf8')) as { console: { users: Array<{ password_hash: string }> } };
+    const before = centralConfigSchema.safeParse(raw);
+    expect(before.success).toBe(false);
+    expect(zodProblems(before.error!).map((p) => p.path)).toEqual(['console.users[0].password_hash', 'console.users[1].password_hash']);
+    for (const u of raw.console.users) u.password_hash = await hashPassword('a long enough password', FAST);
+    const after = centralConfigSchema.parse(raw);
+    expect(after.console).toMatchObject({ enabled: true, listen: '127.0.0.1:8470', users: [{ role: 'responder' }, { role: 'viewer' }] });
+  });
+});
