@@ -175,6 +175,14 @@ export function storeContract(name: string, open: () => Promise<CentralStore>): 
       const open = await store.openAlertSignals();
       expect(open.map((s) => s.signal.id)).toEqual([other, r4, r3, r2].map((x) => x.signal.id));
       expect((await store.openAlertSignals({ site: 'plant-a', limit: 2 })).map((s) => s.signal.id)).toEqual([r4, r3].map((x) => x.signal.id));
+      // A later batch clears one; a redelivered old raise does not reopen it.
+      const c4 = a.next(d({ rule: 'level-range', tag: 'level', state: 'cleared', severity: 'medium' }));
+      await store.insertSignals([input(c4)]);
+      await store.insertSignals([input({ ...r4, signal: { ...r4.signal, id: 'replayed-copy' } })]);
+      expect((await store.openAlertSignals({ site: 'plant-a' })).map((s) => s.signal.id)).toEqual([r3, r2].map((x) => x.signal.id));
+      // Retention that drops an alert's latest signal drops the alert.
+      await store.prune({ max_age_ms: 0, now_ms: 1001 });
+      expect(await store.openAlertSignals()).toEqual([]);
     });
 
     it('reads the response steps of several alerts at once', async () => {

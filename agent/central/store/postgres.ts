@@ -10,6 +10,31 @@ import type { AgentKey, AgentPatch, AgentRecord, AssetsHistoryQuery, AssetsPoint
 const LOCK_DDL = 0x6f7473_01;
 const LOCK_INSERT = 0x6f7473_02;
 
+/**
+ * The latest signal of every alert above info, by the agent's alert key (rule, device, tag,
+ * evidence.condition): kept by a statement-level trigger (one set-based upsert per insert batch),
+ * so the console's open alerts are one indexed read instead of a scan of every signal.
+ */
+const ALERT_KEYS_DDL = `
+CREATE TABLE IF NOT EXISTS alert_keys (
+  site TEXT NOT NULL, agent TEXT NOT NULL, rule TEXT NOT NULL, device TEXT NOT NULL, tag TEXT NOT NULL, cond TEXT NOT NULL,
+  seq BIGINT NOT NULL, signal_id TEXT NOT NULL, state TEXT NOT NULL,
+  PRIMARY KEY (site, agent, rule, device, tag, cond));
+CREATE INDEX IF NOT EXISTS alert_keys_state ON alert_keys (state, site);
+CREATE OR REPLACE FUNCTION otsentry_alert_keys() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  INSERT INTO alert_keys (site, agent, rule, device, tag, cond, seq, signal_id, state)
+  SELECT DISTINCT ON (site, agent, rule, device, tag, cond) site, agent, rule, device, tag, cond, seq, id, state FROM (
+    SELECT site, agent, rule, coalesce(device, '') AS device, coalesce(payload::jsonb ->> 'tag', '') AS tag,
+      coalesce(payload::jsonb -> 'evidence' ->> 'condition', '') AS cond, seq, id, state
+    FROM new_signals WHERE severity <> 'info') t
+  ORDER BY site, agent, rule, device, tag, cond, seq DESC
+  ON CONFLICT (site, agent, rule, device, tag, cond) DO UPDATE SET seq = EXCLUDED.seq, signal_id = EXCLUDED.signal_id, state = EXCLUDED.state
+  WHERE EXCLUDED.seq > alert_keys.seq;
+  RETURN NULL;
+END $fn$;
+CREATE OR REPLACE TRIGGER signals_alert_keys AFTER INSERT ON signals REFERENCING NEW TABLE AS new_signals FOR EACH STATEMENT EXECUTE FUNCTION otsentry_alert_keys();`;
+
 const DDL = `
 CREATE TABLE IF NOT EXISTS signals (
   arrival BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -41,15 +66,12 @@ CREATE TABLE IF NOT EXISTS assets_history (
   site_level TEXT NOT NULL, site_score DOUBLE PRECISION NOT NULL, devices TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS assets_history_site ON assets_history (site, received_ms);
 CREATE INDEX IF NOT EXISTS assets_history_agent ON assets_history (site, agent, id);
+${ALERT_KEYS_DDL}
 `;
 
-/** Open alerts: a raised signal no later signal of the same alert key cleared (see CentralStore.openAlertSignals). */
+/** Open alerts: alert keys whose latest signal is raised (see CentralStore.openAlertSignals). */
 const OPEN_ALERTS = (where: string, limit: string) => `
-SELECT s.* FROM signals s WHERE s.state = 'raised' AND s.severity <> 'info' ${where}
-AND NOT EXISTS (SELECT 1 FROM signals c WHERE c.site = s.site AND c.agent = s.agent AND c.rule = s.rule AND c.seq > s.seq
-  AND c.state = 'cleared' AND coalesce(c.device, '') = coalesce(s.device, '')
-  AND coalesce(c.payload::jsonb ->> 'tag', '') = coalesce(s.payload::jsonb ->> 'tag', '')
-  AND coalesce(c.payload::jsonb -> 'evidence' ->> 'condition', '') = coalesce(s.payload::jsonb -> 'evidence' ->> 'condition', ''))
+SELECT s.* FROM alert_keys k JOIN signals s ON s.id = k.signal_id WHERE k.state = 'raised' ${where}
 ORDER BY s.arrival DESC LIMIT ${limit}`;
 
 const SIGNAL_TYPES: Record<(typeof SIGNAL_COLUMNS)[number], string> = {
@@ -282,6 +304,8 @@ export class PostgresStore implements CentralStore {
       const r = await this.one('SELECT max(arrival) AS a FROM (SELECT arrival, sum(bytes) OVER (ORDER BY arrival DESC) AS total FROM signals) t WHERE total > $1', [l.max_bytes]);
       if (r?.a !== null && r?.a !== undefined) signals += (await this.pool.query('DELETE FROM signals WHERE arrival <= $1', [r.a])).rowCount ?? 0;
     }
+    // An alert whose latest signal retention dropped is no longer shown.
+    if (signals > 0) await this.pool.query('DELETE FROM alert_keys k WHERE NOT EXISTS (SELECT 1 FROM signals s WHERE s.id = k.signal_id)');
     return { signals, findings };
   }
 }

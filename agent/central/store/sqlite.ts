@@ -8,6 +8,23 @@ import { GAP_RULE } from '../../outbox/canonical.js';
 import { agentPatchColumns, assetsPoint, findingRow, FINDING_COLUMNS, signalRow, SIGNAL_COLUMNS, pointKey, toAgent, toAssets, toAssetsPoint, toFinding, toResponse, toSignal, whereOf, type Row } from './rows.js';
 import type { AgentKey, AgentPatch, AgentRecord, AssetsHistoryQuery, AssetsPoint, AssetsRecord, CentralStore, FindingInput, FindingQuery, InsertResult, OpenAlertQuery, PruneResult, ResponseInput, RetentionLimits, SignalInput, SignalQuery, StoredFinding, StoredResponse, StoredSignal } from './types.js';
 
+/**
+ * The latest signal of every alert above info, by the agent's alert key (rule, device, tag,
+ * evidence.condition): kept by a trigger on insert, so the console's open alerts are one indexed
+ * read instead of a scan of every signal.
+ */
+const ALERT_KEYS_DDL = `
+CREATE TABLE IF NOT EXISTS alert_keys (
+  site TEXT NOT NULL, agent TEXT NOT NULL, rule TEXT NOT NULL, device TEXT NOT NULL, tag TEXT NOT NULL, cond TEXT NOT NULL,
+  seq INTEGER NOT NULL, signal_id TEXT NOT NULL, state TEXT NOT NULL,
+  PRIMARY KEY (site, agent, rule, device, tag, cond));
+CREATE INDEX IF NOT EXISTS alert_keys_state ON alert_keys (state, site);
+CREATE TRIGGER IF NOT EXISTS signals_alert_keys AFTER INSERT ON signals WHEN NEW.severity <> 'info' BEGIN
+  INSERT INTO alert_keys (site, agent, rule, device, tag, cond, seq, signal_id, state)
+  VALUES (NEW.site, NEW.agent, NEW.rule, coalesce(NEW.device, ''), coalesce(json_extract(NEW.payload, '$.tag'), ''), coalesce(json_extract(NEW.payload, '$.evidence.condition'), ''), NEW.seq, NEW.id, NEW.state)
+  ON CONFLICT (site, agent, rule, device, tag, cond) DO UPDATE SET seq = excluded.seq, signal_id = excluded.signal_id, state = excluded.state WHERE excluded.seq > alert_keys.seq;
+END;`;
+
 const DDL = `
 CREATE TABLE IF NOT EXISTS signals (
   arrival INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -39,15 +56,12 @@ CREATE TABLE IF NOT EXISTS assets_history (
   site_level TEXT NOT NULL, site_score REAL NOT NULL, devices TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS assets_history_site ON assets_history (site, received_ms);
 CREATE INDEX IF NOT EXISTS assets_history_agent ON assets_history (site, agent, id);
+${ALERT_KEYS_DDL}
 `;
 
-/** Open alerts: a raised signal no later signal of the same alert key cleared (see CentralStore.openAlertSignals). */
+/** Open alerts: alert keys whose latest signal is raised (see CentralStore.openAlertSignals). */
 const OPEN_ALERTS = (where: string) => `
-SELECT s.* FROM signals s WHERE s.state = 'raised' AND s.severity <> 'info' ${where}
-AND NOT EXISTS (SELECT 1 FROM signals c WHERE c.site = s.site AND c.agent = s.agent AND c.rule = s.rule AND c.seq > s.seq
-  AND c.state = 'cleared' AND coalesce(c.device, '') = coalesce(s.device, '')
-  AND coalesce(json_extract(c.payload, '$.tag'), '') = coalesce(json_extract(s.payload, '$.tag'), '')
-  AND coalesce(json_extract(c.payload, '$.evidence.condition'), '') = coalesce(json_extract(s.payload, '$.evidence.condition'), ''))
+SELECT s.* FROM alert_keys k JOIN signals s ON s.id = k.signal_id WHERE k.state = 'raised' ${where}
 ORDER BY s.arrival DESC LIMIT ?`;
 
 export class SqliteStore implements CentralStore {
@@ -233,6 +247,8 @@ export class SqliteStore implements CentralStore {
       const r = this.one('SELECT max(arrival) AS a FROM (SELECT arrival, sum(bytes) OVER (ORDER BY arrival DESC) AS total FROM signals) WHERE total > ?', l.max_bytes);
       if (r?.a !== null && r?.a !== undefined) signals += this.db.prepare('DELETE FROM signals WHERE arrival <= ?').run(r.a).changes;
     }
+    // An alert whose latest signal retention dropped is no longer shown.
+    if (signals > 0) this.db.prepare('DELETE FROM alert_keys WHERE NOT EXISTS (SELECT 1 FROM signals WHERE signals.id = alert_keys.signal_id)').run();
     return { signals, findings };
   }
 }

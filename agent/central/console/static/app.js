@@ -60,10 +60,15 @@ async function refresh() {
   }
 }
 
+// A burst of events (an attack raises many signals at once) makes one refresh, and a steady stream
+// one every half second: the first event sets the timer, the ones after it wait for it.
 let timer;
 function soon() {
-  clearTimeout(timer);
-  timer = setTimeout(refresh, 250);
+  if (timer !== undefined) return;
+  timer = setTimeout(() => {
+    timer = undefined;
+    void refresh();
+  }, 500);
 }
 
 function live() {
