@@ -40,6 +40,13 @@ module.exports = {
       to: { path: '^(agent|bench|test)/|^rules/(?!recording/)' },
     },
     {
+      name: 'console-reaches-no-plc',
+      comment: 'the web console reads the central store and writes only response records: no protocol client, no MQTT link, no agent stage, no simulator (npm packages are outside this check).',
+      severity: 'error',
+      from: { path: '^agent/central/console/' },
+      to: { path: '^(protocols/(modbus|opcua)/|simulators/|agent/(forward|outbox|broker|scheduler|runtime|judge|central/(link|ingest)))' },
+    },
+    {
       name: 'no-circular',
       comment: 'a cycle makes the load order matter and hides which module is below which.',
       severity: 'error',

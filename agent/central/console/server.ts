@@ -136,7 +136,12 @@ export async function startConsoleServer(o: ConsoleOptions): Promise<ConsoleServ
   };
 
   const api = async (req: http.IncomingMessage, res: http.ServerResponse, url: URL, s: Session, token: string) => {
-    const parts = url.pathname.split('/').slice(2).map((p) => decodeURIComponent(p));
+    let parts: string[];
+    try {
+      parts = url.pathname.split('/').slice(2).map((p) => decodeURIComponent(p));
+    } catch {
+      throw new HttpError(400, 'malformed percent-encoding in the path');
+    }
     const [what, id, sub] = parts;
     if (req.method === 'POST') {
       checkOrigin(req);
