@@ -1,6 +1,7 @@
 // The console's read endpoints: what each page asks for, assembled from the store. Every function
 // takes the parsed query and returns a JSON-ready object; server.ts checks the session first.
-import type { AgentRecord, AssetsRecord, CentralStore, FindingCode, StoredSignal } from '../store/types.js';
+import { assetsPoint } from '../store/rows.js';
+import type { AgentRecord, AssetsPoint, AssetsRecord, CentralStore, FindingCode, StoredSignal } from '../store/types.js';
 import { listAlerts } from './alerts.js';
 import { deviceSeries, siteSummaries, siteTimeline } from './views.js';
 
@@ -10,6 +11,16 @@ const clampInt = (v: string | null, def: number, min: number, max: number) => {
   const n = v === null ? def : Number(v);
   return Number.isInteger(n) ? Math.min(max, Math.max(min, n)) : def;
 };
+
+/**
+ * History points of a window, plus one at its start for every agent without a point inside it: such
+ * an agent did not change during the window, so its current assets hold for all of it.
+ */
+function windowPoints(points: readonly AssetsPoint[], assets: readonly AssetsRecord[], since: number): AssetsPoint[] {
+  const moving = new Set(points.map((p) => `${p.site}/${p.agent}`));
+  const still = assets.filter((a) => !moving.has(`${a.site}/${a.agent}`)).map((a) => ({ ...assetsPoint(a), received_ms: since }));
+  return [...still, ...points];
+}
 
 function agentView(a: AgentRecord) {
   const st = a.status ?? {};
@@ -50,7 +61,9 @@ function deviceViews(a: AssetsRecord) {
 }
 
 export async function sitesOverview(store: CentralStore, now: number) {
-  const [agents, assets, history, alerts] = await Promise.all([store.listAgents(), store.listAssets(), store.assetsHistory({ since_ms: now - DEFAULT_HISTORY_MS, limit: 5000 }), listAlerts(store)]);
+  const since = now - DEFAULT_HISTORY_MS;
+  const [agents, assets, points, alerts] = await Promise.all([store.listAgents(), store.listAssets(), store.assetsHistory({ since_ms: since, limit: 5000 }), listAlerts(store)]);
+  const history = windowPoints(points, assets, since);
   return {
     now_ms: now,
     sites: siteSummaries(agents, assets).map((s) => ({
@@ -65,7 +78,8 @@ export async function sitesOverview(store: CentralStore, now: number) {
 
 export async function siteDetail(store: CentralStore, site: string, q: URLSearchParams, now: number) {
   const since = now - clampInt(q.get('hours'), 24, 1, 24 * 90) * 3600 * 1000;
-  const [agents, assets, history, alerts] = await Promise.all([store.listAgents(), store.listAssets(site), store.assetsHistory({ site, since_ms: since, limit: 10_000 }), listAlerts(store, { site })]);
+  const [agents, assets, points, alerts] = await Promise.all([store.listAgents(), store.listAssets(site), store.assetsHistory({ site, since_ms: since, limit: 10_000 }), listAlerts(store, { site })]);
+  const history = windowPoints(points, assets, since);
   const mine = agents.filter((a) => a.site === site);
   if (mine.length === 0 && assets.length === 0) return undefined;
   const summary = siteSummaries(mine, assets)[0]!;

@@ -192,6 +192,12 @@ describe('console HTTP', () => {
     expect(d.devices).toMatchObject([{ id: 'plc-1', agent: 'gw-1', risk_score: 90, open_alerts: 1, identity: { vendor: 'otsentry-sim' }, link: { state: 'up' } }]);
     expect(d.devices[0].series.map((p: { score: number }) => p.score)).toEqual([0, 90]);
     expect((await c.get('/api/sites/nowhere')).status).toBe(404);
+    // An agent whose level did not change within the window holds its current level for all of it.
+    const b = new SimAgent('plant-b', 'gw-2');
+    await putAssets(f, b, 'high', 60, 60, Date.now() - 48 * 3600_000);
+    const pb = (await c.get('/api/sites/plant-b')).json;
+    expect(pb.timeline).toEqual([{ ms: pb.since_ms, level: 'high', score: 60 }]);
+    expect(pb.devices[0].series).toEqual([{ ms: pb.since_ms, score: 60 }]);
     expect((await c.get('/api/signals?site=plant-a')).json.signals).toMatchObject([{ rule: 'setpoint-range', verdict: 'verified' }]);
   });
 
