@@ -7,7 +7,7 @@ import { passwordHashProblem } from './password.js';
 export const CONSOLE_ROLES = ['viewer', 'responder'] as const;
 export type ConsoleRole = (typeof CONSOLE_ROLES)[number];
 
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\]|::1)$/;
+export const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\]|::1)$/;
 
 export const consoleUserSchema = z
   .object({
@@ -40,6 +40,10 @@ export const consoleConfigSchema = z
       .default('127.0.0.1:8470')
       .describe('Address the console listens on; loopback by default'),
     tls: consoleTlsSchema.optional().describe('Serve HTTPS with this certificate (required to listen beyond loopback)'),
+    allowed_hosts: z
+      .array(z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'a host name, optionally with :port'))
+      .default([])
+      .describe('On a loopback listen address, Host headers other than the loopback names are refused (DNS rebinding); a reverse proxy that passes its own host name lists it here'),
     users: z.array(consoleUserSchema).min(1, 'add at least one user (name, role, password_hash)').describe('Who may log in'),
     session_idle_mins: z.number().int().min(1).max(24 * 60).default(30).describe('A session ends after this long without a request'),
     session_max_hours: z.number().int().min(1).max(7 * 24).default(12).describe('A session ends this long after login, active or not'),

@@ -15,7 +15,7 @@ import type { CentralPart, PartStarter } from '../parts.js';
 import type { CentralStore, ResponseAction } from '../store/types.js';
 import { addStep, getAlert, listAlerts } from './alerts.js';
 import { agentsList, findingsList, signalsList, siteDetail, sitesOverview } from './api.js';
-import type { ConsoleConfig } from './config.js';
+import { LOOPBACK, type ConsoleConfig } from './config.js';
 import { HttpError, loadStatic, parseCookies, readJson, securityHeaders, sendJson, staticDir } from './http.js';
 import { hashPassword, verifyPassword } from './password.js';
 import { csrfMatches, LoginThrottle, Sessions, type Session } from './sessions.js';
@@ -179,6 +179,8 @@ export async function startConsoleServer(o: ConsoleOptions): Promise<ConsoleServ
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     for (const [k, v] of Object.entries(security)) res.setHeader(k, v);
     try {
+      // A page of another site whose name was rebound to 127.0.0.1 must not reach a loopback console.
+      if (loopback && !hostAllowed(req.headers.host)) throw new HttpError(421, `Host ${req.headers.host ?? '(none)'} is not this console's; add it to console.allowed_hosts if a proxy sends it`);
       const url = new URL(req.url ?? '/', 'http://console');
       const get = req.method === 'GET';
       if (get && url.pathname === '/login') return sendFile(res, 'login.html');
@@ -202,18 +204,28 @@ export async function startConsoleServer(o: ConsoleOptions): Promise<ConsoleServ
     }
   };
 
+  let port = 0;
+  const allowed = new Set(c.allowed_hosts.map((h) => h.toLowerCase()));
+  const hostAllowed = (h: string | undefined) => {
+    if (h === undefined) return false;
+    const v = h.toLowerCase();
+    const name = v.replace(/:\d+$/, '');
+    if (allowed.has(v) || allowed.has(name)) return true;
+    return v.endsWith(`:${port}`) && LOOPBACK.test(name);
+  };
   const server = tls ? https.createServer(tlsOptions(c.tls!, o.baseDir), (q, r) => void handle(q, r)) : http.createServer((q, r) => void handle(q, r));
   server.headersTimeout = 20_000;
   server.requestTimeout = 30_000;
   const i = c.listen.lastIndexOf(':');
   const host = c.listen.slice(0, i).replace(/^\[|\]$/g, '');
+  const loopback = LOOPBACK.test(c.listen.slice(0, i));
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
       reject(new ConsoleStartError(`console.listen ${c.listen}: ${e.code === 'EADDRINUSE' ? 'the address is in use; choose another port' : e.code === 'EACCES' ? 'permission denied; use a port above 1023' : e.code === 'EADDRNOTAVAIL' ? 'no such address on this host' : e.message}`)),
     );
     server.listen(Number(c.listen.slice(i + 1)), host, () => resolve());
   });
-  const port = (server.address() as AddressInfo).port;
+  port = (server.address() as AddressInfo).port;
   const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}/`;
   log.info({ url, users: c.users.length }, 'Console listening.');
   return {

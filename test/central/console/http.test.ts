@@ -35,6 +35,17 @@ describe('console HTTP', () => {
     expect(app.text).toContain('/static/app.js');
   });
 
+  it('refuses a Host header that is not its own on loopback (DNS rebinding), unless allowed', async () => {
+    f = await startFixture({ allowed_hosts: ['console.plant.example'] });
+    const port = new URL(f.url).port;
+    expect((await request(f.url, 'GET', '/login', { headers: { Host: `evil.example:${port}` } })).status).toBe(421);
+    expect((await request(f.url, 'POST', '/api/login', { body: { name: 'alice', password: PASSWORDS.alice }, headers: { Host: `evil.example:${port}` } })).status).toBe(421);
+    expect((await request(f.url, 'GET', '/login', { headers: { Host: '127.0.0.1:1' } })).status).toBe(421);
+    for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, 'console.plant.example', 'console.plant.example:443']) {
+      expect((await request(f.url, 'GET', '/login', { headers: { Host: host } })).status, host).toBe(200);
+    }
+  });
+
   it('refuses every API endpoint without a session, and with a made-up cookie', async () => {
     f = await startFixture();
     const endpoints: Array<[string, string]> = [
