@@ -169,7 +169,8 @@ describe('central watches the chain and the agents', () => {
     await pub.events(a, a.take(3).map((x) => x.payload));
     a.hash = crypto.createHash('sha256').update('elsewhere').digest('hex');
     await pub.events(a, a.take(2).map((x) => x.payload));
-    await until(async () => (await codes(c)).includes('chain_broken'), 'chain_broken');
+    // The finding is raised at seq 4; seq 5 is stored after it, so wait for both.
+    await until(async () => (await codes(c)).includes('chain_broken') && (await store.getAgent('plant-a', 'gw-4'))?.chain_seq === 5, 'chain_broken and seq 5 stored');
     expect(await store.getAgent('plant-a', 'gw-4')).toMatchObject({ chain_seq: 5, chain_state: 'broken' });
     expect((await store.listFindings({ code: 'chain_broken' }))[0]?.seq).toBe(4);
   });
