@@ -99,3 +99,13 @@ describe('deploy/central.yaml console block', () => {
     expect(after.console).toMatchObject({ enabled: true, listen: '127.0.0.1:8470', users: [{ role: 'responder' }, { role: 'viewer' }] });
   });
 });
+
+describe('demo console section', () => {
+  it('is a loopback console with one responder whose printed password verifies', async () => {
+    const { demoConsole } = await import('../../../agent/central/console/demo.js');
+    const d = await demoConsole();
+    expect(d.section).toMatchObject({ enabled: true, listen: '127.0.0.1:0', users: [{ name: 'demo', role: 'responder' }] });
+    expect(d.login.password).toMatch(/^[A-Za-z0-9_-]{16}$/);
+    expect(await verifyPassword(d.login.password, d.section.users[0]!.password_hash)).toBe(true);
+  });
+});
