@@ -18,9 +18,10 @@ async function readStdinLine(input: NodeJS.ReadableStream): Promise<string> {
 /** Asks on the terminal with echo off. */
 async function ask(prompt: string, out: NodeJS.WritableStream): Promise<string> {
   const stdin = process.stdin;
-  out.write(prompt);
+  // Echo off before the prompt shows: what is typed after it is never echoed.
   stdin.setRawMode(true);
   stdin.resume();
+  out.write(prompt);
   let text = '';
   try {
     return await new Promise<string>((resolve, reject) => {

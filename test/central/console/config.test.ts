@@ -109,3 +109,53 @@ describe('demo console section', () => {
     expect(await verifyPassword(d.login.password, d.section.users[0]!.password_hash)).toBe(true);
   });
 });
+
+describe('hash-password on a terminal', () => {
+  // python3's pty module gives the command a real terminal (python3 is installed for the Modbus interop tests).
+  const onPty = (answers: string[]) => {
+    const script = `
+import os, pty, sys, time, select, json
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], [sys.argv[1], sys.argv[2], 'central', 'hash-password'])
+out = b''
+def until(token, t=60):
+    global out
+    end = time.time() + t
+    while token not in out and time.time() < end:
+        r, _, _ = select.select([fd], [], [], 0.2)
+        if r:
+            try: out += os.read(fd, 1024)
+            except OSError: return
+for prompt, answer in zip([b'Password: ', b'Again: '], json.loads(sys.argv[3])):
+    until(prompt)
+    os.write(fd, answer.encode() + b'\\r')
+until(b'\\n', 1)
+while True:
+    try:
+        chunk = os.read(fd, 4096)
+        if not chunk: break
+        out += chunk
+    except OSError: break
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(json.dumps({'out': out.decode(), 'code': os.waitstatus_to_exitcode(status)}))
+`;
+    const r = spawnSync('python3', ['-c', script, process.execPath, distEntry('agent/cli.js'), JSON.stringify(answers)], { encoding: 'utf8', timeout: 60_000 });
+    return JSON.parse(r.stdout) as { out: string; code: number };
+  };
+
+  it('asks twice without echo and prints a hash that verifies', async () => {
+    const r = onPty(['correct horse battery', 'correct horse battery']);
+    expect(r.code).toBe(0);
+    expect(r.out).not.toContain('correct horse');
+    const hash = /\$scrypt\$\S+/.exec(r.out)![0];
+    expect(await verifyPassword('correct horse battery', hash)).toBe(true);
+  });
+
+  it('prints nothing when the two answers differ', () => {
+    const r = onPty(['correct horse battery', 'correct horse batterY']);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('the two passwords differ');
+    expect(r.out).not.toContain('$scrypt$');
+  });
+});
