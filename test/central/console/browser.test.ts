@@ -36,6 +36,7 @@ let agent: AgentProcess;
 let central: Central;
 let consoleUrl: string;
 let browser: Browser;
+let profile: string;
 const centralLog: string[] = [];
 /** OTSENTRY_CONSOLE_SCREENSHOTS=DIR keeps a PNG of each page the test looks at (to review the look). */
 const shots = process.env.OTSENTRY_CONSOLE_SCREENSHOTS;
@@ -96,7 +97,7 @@ beforeAll(async () => {
   central = await startCentral(loadCentralConfig(centralFile), { log: createLogger('info', sink), parts: [startConsolePart] });
   consoleUrl = central.parts.find((p) => p.name === 'console')!.url!;
   agent = startAgent(agentFile);
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'otsentry-chromium-'));
+  profile = fs.mkdtempSync(path.join(os.tmpdir(), 'otsentry-chromium-'));
   browser = await puppeteer.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -112,6 +113,7 @@ afterAll(async () => {
   await sim?.stop();
   await broker?.stop();
   fs.rmSync(dir, { recursive: true, force: true });
+  if (profile) fs.rmSync(profile, { recursive: true, force: true });
 }, 60_000);
 
 describe('console in chromium on the real path', () => {
