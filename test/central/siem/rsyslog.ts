@@ -75,6 +75,7 @@ export class Rsyslog {
     const check = spawnSync(RSYSLOGD!, ['-N1', '-f', conf], { encoding: 'utf8' });
     if (check.status !== 0) throw new Error(`rsyslog config invalid: ${check.stderr}${check.stdout}`);
     this.stderr = '';
+    fs.rmSync(path.join(this.dir, 'rsyslogd.pid'), { force: true }); // left behind by a SIGKILL
     const proc = spawn(RSYSLOGD!, ['-n', '-f', conf, '-i', path.join(this.dir, 'rsyslogd.pid')], { stdio: ['ignore', 'pipe', 'pipe'] });
     proc.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
     proc.stdout!.on('data', (d: Buffer) => (this.stderr += d.toString()));
@@ -88,14 +89,14 @@ export class Rsyslog {
     }
   }
 
-  /** SIGTERM, and wait for the process to end (rsyslog flushes its queue and files first). */
-  async stop(): Promise<void> {
+  /** SIGTERM (rsyslog flushes its queue and files first) or SIGKILL; resolves when it ended. */
+  async stop(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
     const p = this.proc;
     this.proc = undefined;
-    if (!p || p.exitCode !== null) return;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
     await new Promise<void>((resolve) => {
       p.once('exit', () => resolve());
-      p.kill('SIGTERM');
+      p.kill(signal);
     });
   }
 
