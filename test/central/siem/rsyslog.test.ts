@@ -11,7 +11,7 @@ import type { CentralStore } from '../../../agent/central/store/types.js';
 import { SimAgent } from '../../../bench/central/simagent.js';
 import { parse5424, parseCef } from './cefparse.js';
 import { addSignals, captureLog, makeOutput, outputConfig, tempStore, until } from './fixtures.js';
-import { Rsyslog, RSYSLOGD, SEP } from './rsyslog.js';
+import { Rsyslog, RSYSLOGD, SEP } from '../../../bench/central/rsyslog.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {

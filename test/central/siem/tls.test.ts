@@ -10,7 +10,7 @@ import { cursorNames } from '../../../agent/central/siem/output.js';
 import { SimAgent } from '../../../bench/central/simagent.js';
 import { parse5424, parseCef } from './cefparse.js';
 import { addSignals, captureLog, makeOutput, outputConfig, tempStore, until } from './fixtures.js';
-import { Rsyslog, RSYSLOGD, rsyslogHasTls } from './rsyslog.js';
+import { Rsyslog, RSYSLOGD, rsyslogHasTls } from '../../../bench/central/rsyslog.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {

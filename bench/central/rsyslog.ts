@@ -1,4 +1,4 @@
-// A real rsyslog for the SIEM tests and bench: rsyslogd -n with its own config, pid file and work
+// A real rsyslog for the SIEM tests and bench (Debian's rsyslog, rsyslog-gnutls for TLS): rsyslogd -n with its own config, pid file and work
 // dir in a temp dir, imtcp on a free loopback port (octet-counted framing is detected by imtcp),
 // optionally TLS (gtls) with given certificate files. Two files out: the raw message as received,
 // and the fields rsyslog's own RFC 5424 parser found (proof that the header parses).
@@ -7,7 +7,6 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from '../../helpers/ports.js';
 
 export const RSYSLOGD = ['/usr/sbin/rsyslogd', '/sbin/rsyslogd'].find((p) => fs.existsSync(p));
 
@@ -100,6 +99,28 @@ export class Rsyslog {
     });
   }
 
+  private readonly counted = new Map<string, { offset: number; n: number }>();
+
+  /** Lines written so far; reads only what was appended since the last call (the bench polls it). */
+  count(file = this.raw): number {
+    const c = this.counted.get(file) ?? { offset: 0, n: 0 };
+    if (!fs.existsSync(file)) return 0;
+    const fd = fs.openSync(file, 'r');
+    try {
+      const buf = Buffer.allocUnsafe(1 << 20);
+      for (;;) {
+        const got = fs.readSync(fd, buf, 0, buf.length, c.offset);
+        if (got === 0) break;
+        for (let i = buf.indexOf(10); i >= 0 && i < got; i = buf.indexOf(10, i + 1)) c.n++;
+        c.offset += got;
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    this.counted.set(file, c);
+    return c.n;
+  }
+
   lines(file = this.raw): string[] {
     if (!fs.existsSync(file)) return [];
     return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
@@ -119,6 +140,17 @@ export class Rsyslog {
     await this.stop();
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 function accepts(port: number): Promise<boolean> {
