@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// The `otsentry` command line: run, validate, trust, simulate, demo, record, learn, replay. Every
-// user error ends in one clear message and a non-zero exit code, never a stack trace.
+// The `otsentry` command line: run, validate, trust, simulate, demo, record, learn, replay, verify,
+// central, schema. Every user error ends in one clear message and a non-zero exit code, never a
+// stack trace.
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError, formatProblems, loadConfig } from './config/load.js';
 import { rulesFileWarnings } from './config/warnings.js';
@@ -16,6 +17,8 @@ import { addOutboxCommands } from './cli/outbox.js';
 import { RecordingWriter } from './record/record.js';
 import { loadBaseline } from './approve/baseline.js';
 import { addApproveCommands } from './cli/approve.js';
+import { addCentralCommands } from './cli/central.js';
+import { addSchemaCommand } from './cli/schema.js';
 import { ExitStatus } from '../rules/replay/report.js';
 
 /** An error meant for the user: its message is printed as is. */
@@ -203,6 +206,8 @@ export function buildProgram(): Command {
   addVerifyCommands(program, { untilSignal, usage: (m) => new UsageError(m), durationArg, exit: (code) => new ExitStatus(code) });
   addOutboxCommands(program, { usage: (m) => new UsageError(m) });
   addApproveCommands(program, { usage: (m) => new UsageError(m), durationArg });
+  addCentralCommands(program, { untilSignal, usage: (m) => new UsageError(m) });
+  addSchemaCommand(program, { usage: (m) => new UsageError(m) });
 
   return program;
 }

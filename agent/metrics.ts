@@ -87,7 +87,11 @@ export function metricsRegistry(src: MetricSources): Registry {
 
 /** Serve the registry; resolves once listening. Errors name the address and the fix. */
 export async function startMetricsServer(listen: string, src: MetricSources, log: Logger): Promise<MetricsServer> {
-  const registry = metricsRegistry(src);
+  return serveRegistry(metricsRegistry(src), listen, 'agent.metrics_listen', log);
+}
+
+/** Serve a registry on http://listen/metrics; `where` names the config key in errors. Shared with central. */
+export async function serveRegistry(registry: Registry, listen: string, where: string, log: Logger): Promise<MetricsServer> {
   const at = listen.lastIndexOf(':');
   const host = listen.slice(0, at);
   const port = Number(listen.slice(at + 1));
@@ -103,7 +107,7 @@ export async function startMetricsServer(listen: string, src: MetricSources, log
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
-      reject(Object.assign(new Error(`agent.metrics_listen ${listen}: cannot listen (${e.code}); pick a free port or remove metrics_listen`), { code: 'metrics_listen' })),
+      reject(Object.assign(new Error(`${where} ${listen}: cannot listen (${e.code}); pick a free port or remove metrics_listen`), { code: 'metrics_listen' })),
     );
     server.listen(port, host, resolve);
   });

@@ -37,8 +37,11 @@ export function defaultClientId(site: string, agent: string): string {
   return `otsentry-${site}-${agent}`;
 }
 
+/** The broker fields clientOptions reads: the agent's broker section, and central's. */
+export type ClientBrokerFields = Pick<BrokerConfig, 'url' | 'client_id' | 'username' | 'password' | 'tls' | 'keepalive_secs' | 'connect_timeout_ms'>;
+
 /** mqtt.js options that do not change between connection attempts (no will, no version). */
-export function clientOptions(broker: BrokerConfig, site: string, agent: string, baseDir: string): IClientOptions {
+export function clientOptions(broker: ClientBrokerFields, site: string, agent: string, baseDir: string): IClientOptions {
   const opts: IClientOptions = {
     clientId: broker.client_id ?? defaultClientId(site, agent),
     // The outbox is the durable store: no broker session needed, in-flight is resent from it.

@@ -2,8 +2,8 @@
 // hash, signature, chain link and seq, account for duplicates and retention gaps, and list each
 // problem with the seq (and capture line) it concerns. No I/O; capture.ts feeds it.
 import type { KeyObject } from 'node:crypto';
-import { GAP_RULE, GENESIS_HASH, canonicalJson, gapEventRanges, hashSignal, type GapRange } from '../outbox/canonical.js';
-import { verifySignature } from '../signing/keys.js';
+import { GAP_RULE, GENESIS_HASH, canonicalJson, gapEventRanges, type GapRange } from '../outbox/canonical.js';
+import { checkSignal, droppedHashes } from './check.js';
 import type { RiskSignal } from '../../rules/signal.js';
 
 export interface CapturedSignal {
@@ -145,14 +145,7 @@ function verifyAgent(list: CapturedSignal[], ring: KeyRing, opts: VerifyOptions)
   const keyById = new Map(ring.keys.map((k) => [k.key_id, k]));
   let noKeyReported = false;
 
-  const check = (c: CapturedSignal): Entry => {
-    const s = c.signal;
-    const hashOk = hashSignal(s) === s.hash;
-    if (s.v < 2) return { c, hashOk };
-    const key = typeof s.key_id === 'string' ? keyById.get(s.key_id) : undefined;
-    if (key === undefined) return { c, hashOk };
-    return { c, hashOk, sigOk: typeof s.sig === 'string' && verifySignature(s.hash, s.sig, key.key) };
-  };
+  const check = (c: CapturedSignal): Entry => ({ c, ...checkSignal(c.signal, (id) => keyById.get(id)?.key) });
 
   // One entry per seq: the first authentic variant; other variants are duplicates or conflicts.
   const bySeq = new Map<number, { entry: Entry; texts: Set<string> }>();
@@ -225,8 +218,7 @@ function gapEvidence(entries: readonly Entry[]): { ranges: Array<GapRange & { by
     const s = e.c.signal;
     if (s.rule !== GAP_RULE || !e.hashOk || e.sigOk === false) continue;
     for (const r of gapEventRanges(s)) ranges.push({ ...r, by: s.seq });
-    const h = s.evidence?.dropped_hashes;
-    if (h !== null && typeof h === 'object') for (const [seq, hash] of Object.entries(h as Record<string, unknown>)) if (typeof hash === 'string') hashes.set(Number(seq), hash);
+    for (const [seq, hash] of droppedHashes(s)) hashes.set(seq, hash);
   }
   // Disjoint and sorted, for binary search: overlapping ranges (a folded gap event's, repeated
   // by the one that replaced it) are joined and keep the first reporter.

@@ -29,7 +29,21 @@ export const centralBrokerSchema = z
       .describe('Broker URL'),
     topic_prefix: z.string().min(1).regex(/^[^#+]+$/, 'no MQTT wildcards').default('otsentry').describe('The agents\' broker.topic_prefix'),
     share_group: level.default('otsentry-central').describe('MQTT 5 shared subscription group for events: central processes in one group split the load'),
-    client_id: z.string().min(1).optional().describe('Defaults to otsentry-central-{id}-{random}'),
+    shared_subscription: z
+      .boolean()
+      .default(true)
+      .describe('Subscribe events as $share/{share_group}/...; false subscribes them directly (a broker without shared subscriptions, e.g. the embedded demo broker: then run one central process only)'),
+    protocol_version: z
+      .union([z.literal(5), z.literal(4)], { error: 'use 5 (MQTT 5) or 4 (MQTT 3.1.1)' })
+      .default(5)
+      .describe('MQTT 5 (default) or 4 = MQTT 3.1.1 for brokers without MQTT 5'),
+    client_id: z.string().min(1).optional().describe('Defaults to otsentry-central-{central.id}: stable, so the broker keeps this process\'s session (and queues its events) across restarts; give every central process its own central.id'),
+    session_expiry_secs: z
+      .number()
+      .int()
+      .min(0)
+      .default(86400)
+      .describe('How long the broker keeps this process\'s session and queues events for it while it is down (MQTT 5; 0 = a clean session every start)'),
     username: z.string().optional(),
     password: secretRefSchema.optional(),
     tls: tlsSchema.optional(),
