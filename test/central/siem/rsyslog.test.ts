@@ -2,6 +2,7 @@
 // and parse back into the expected fields (and rsyslog's own RFC 5424 parser reads the header);
 // rsyslog stopped or killed mid-stream and restarted loses nothing, duplicates only what was not
 // yet confirmed, and keeps the order; a restarted output resumes from its cursor.
+import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CentralFeed } from '../../../agent/central/feed.js';
 import { centralConfigSchema } from '../../../agent/central/config/schema.js';
@@ -58,7 +59,8 @@ describe.skipIf(RSYSLOGD === undefined)('SIEM output to rsyslog', () => {
       siem: [{ name: 'rs', host: '127.0.0.1', port: rs.port, hostname: 'central-host', facility: 'local3', structured_data: true, poll_ms: 600_000 }],
     });
     const { log, lines: logs } = captureLog();
-    const part = await startSiem({ config, baseDir: dir, dataDir: dir, store, feed, log, version: '0.1.0' });
+    const metrics = new Registry();
+    const part = await startSiem({ config, baseDir: dir, dataDir: dir, store, feed, log, version: '0.1.0', metrics });
     expect(part?.name).toBe('siem');
     cleanup.push(() => part!.stop());
     await rs.waitForLines(21);
@@ -86,6 +88,10 @@ describe.skipIf(RSYSLOGD === undefined)('SIEM output to rsyslog', () => {
     expect(parsed[0]![8]).toBe(sys.msg);
     expect(parsed.every((p) => p[8]!.startsWith('CEF:0|otsentry|otsentry|0.1.0|'))).toBe(true);
     expect(logs.some((l) => /SIEM output rs connected to siem\[0\] \(rs\) at 127\.0\.0\.1:\d+; 21 events to send\./.test(l.msg))).toBe(true);
+    const text = await metrics.metrics();
+    expect(text).toContain('otsentry_central_siem_events_sent_total{output="rs"} 26');
+    expect(text).toContain('otsentry_central_siem_connected{output="rs"} 1');
+    expect(text).toMatch(/otsentry_central_siem_backlog_events\{output="rs"\} \d+/);
   });
 
   for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
