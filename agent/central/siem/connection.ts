@@ -59,6 +59,11 @@ export class SyslogConnection {
     return this.closed || this.peerEnded ? (this.closedWith ?? new SiemError('the collector closed the connection', 'connection_closed')) : this.closedWith;
   }
 
+  /** The collector sent FIN and no error came: it read everything before closing. */
+  get peerClosedCleanly(): boolean {
+    return this.peerEnded && (this.closedWith === undefined || this.closedWith instanceof SiemError);
+  }
+
   onClose(fn: () => void): void {
     if (this.closed) fn();
     else this.closeWaiters.push(fn);
@@ -91,7 +96,7 @@ export class SyslogConnection {
       const timer = setTimeout(() => resolve(false), timeout_ms);
       this.onClose(() => {
         clearTimeout(timer);
-        resolve(this.peerEnded && this.closedWith instanceof SiemError);
+        resolve(this.peerClosedCleanly);
       });
       this.socket.end();
     });

@@ -49,6 +49,13 @@ export interface OutputDeps {
 
 const ASSETS_TTL_MS = 30_000;
 
+/** A write to the collector failed (as opposed to a store read or cursor write). */
+class WriteFailure extends Error {
+  constructor(override readonly cause: unknown) {
+    super((cause as Error)?.message ?? String(cause));
+  }
+}
+
 export function cursorNames(name: string): { signals: string; findings: string; started: string } {
   return { signals: `siem:${name}`, findings: `siem:${name}:findings`, started: `siem:${name}:started` };
 }
@@ -75,6 +82,8 @@ export class SiemOutput {
   /** highest position ever written, to count resends */
   private highWater: Position = { signals: 0, findings: 0 };
   private downSince?: number;
+  /** the last connection ended by an idle close of the collector: the next connect logs at debug */
+  private idleClosed = false;
   private readonly assets = new Map<string, { at: number; devices: Map<string, DeviceAddress> }>();
   private readonly listeners: Array<() => void> = [];
   readonly stats: OutputStats;
@@ -152,9 +161,34 @@ export class SiemOutput {
 
   private async run(): Promise<void> {
     while (this.running) {
+      if (!this.conn && this.idleClosed) {
+        // After an idle close, connect again only when there is something to send.
+        this.dirty = false;
+        let work = true;
+        try {
+          work = await this.hasWork();
+        } catch (e) {
+          await this.storeTrouble(e);
+          continue;
+        }
+        if (!work) {
+          if (this.running && !this.dirty) await this.sleep(this.cfg.poll_ms);
+          continue;
+        }
+      }
       if (!this.conn && !(await this.connect())) continue;
-      if (this.conn!.failure) {
-        await this.down(this.conn!.failure);
+      const failure = this.conn!.failure;
+      if (failure && this.pending.length === 0 && this.conn!.peerClosedCleanly) {
+        // A collector that closes idle connections is not down: reconnect quietly when needed.
+        this.conn!.destroy();
+        this.conn = undefined;
+        this.stats.connected = false;
+        this.idleClosed = true;
+        this.d.log.debug({ output: this.cfg.name }, `SIEM output ${this.cfg.name}: the collector closed an idle connection; reconnecting.`);
+        continue;
+      }
+      if (failure) {
+        await this.down(failure);
         continue;
       }
       let wrote = false;
@@ -162,7 +196,8 @@ export class SiemOutput {
       try {
         wrote = await this.sendBatch();
       } catch (e) {
-        await this.down(e);
+        if (e instanceof WriteFailure) await this.down(e.cause);
+        else await this.storeTrouble(e);
         continue;
       }
       if (!wrote && this.running && !this.dirty) await this.sleep(this.cfg.poll_ms);
@@ -179,12 +214,15 @@ export class SiemOutput {
       this.conn = conn;
       conn.onClose(() => this.wake?.());
       this.backoff.reset();
+      this.idleClosed = false;
       this.stats.connected = true;
       this.stats.last_error = undefined;
       this.sentPos = { ...this.confirmedPos };
       this.dirty = true;
       const backlog = await this.backlog();
-      if (this.downSince !== undefined) {
+      if (this.idleClosed && this.downSince === undefined) {
+        this.d.log.debug({ output: this.cfg.name, backlog }, `SIEM output ${this.cfg.name} connected again to ${this.where}.`);
+      } else if (this.downSince !== undefined) {
         this.d.log.warn({ output: this.cfg.name, down_ms: Date.now() - this.downSince, backlog }, `SIEM output ${this.cfg.name} is back (${this.where}) after ${((Date.now() - this.downSince) / 1000).toFixed(1)} s; sending a backlog of ${backlog} events.`);
         this.downSince = undefined;
       } else {
@@ -218,6 +256,17 @@ export class SiemOutput {
     if (this.running) await this.sleep(this.backoff.next());
   }
 
+  /** The store failed (not the collector): keep the connection, say so, retry after a backoff. */
+  private async storeTrouble(e: unknown): Promise<void> {
+    this.d.log.warn({ output: this.cfg.name, error_code: 'store_failed', err: (e as Error).message }, `SIEM output ${this.cfg.name} cannot read or update the store (${(e as Error).message}); retrying.`);
+    if (this.running) await this.sleep(this.backoff.next());
+  }
+
+  private async hasWork(): Promise<boolean> {
+    const s = this.d.store;
+    return (this.cfg.signals && (await s.signalsAfter(this.sentPos.signals, 1)).length > 0) || (this.cfg.findings && (await s.findingsAfter(this.sentPos.findings, 1)).length > 0);
+  }
+
   /** One bounded batch: read beyond the sent position, render, write, queue for confirmation. */
   private async sendBatch(): Promise<boolean> {
     const s = this.d.store;
@@ -230,7 +279,9 @@ export class SiemOutput {
     const conn = this.conn!;
     if (frames.length > 0) {
       const data = Buffer.concat(frames);
-      await conn.write(data);
+      await conn.write(data).catch((e: unknown) => {
+        throw new WriteFailure(e);
+      });
       this.stats.sent += frames.length;
       this.stats.bytes += data.length;
       this.stats.resent += signals.filter((x) => x.arrival <= this.highWater.signals).length + findings.filter((f) => f.id <= this.highWater.findings).length;
