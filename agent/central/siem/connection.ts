@@ -33,18 +33,24 @@ export class SyslogConnection {
     });
   }
 
-  static connect(o: ConnectOptions): Promise<SyslogConnection> {
+  /** `signal` aborts a connection attempt (the output stops while a collector does not answer). */
+  static connect(o: ConnectOptions, signal?: AbortSignal): Promise<SyslogConnection> {
     return new Promise((resolve, reject) => {
       const socket = o.tls ? tls.connect({ host: o.host, port: o.port, ...o.tls }) : net.connect({ host: o.host, port: o.port });
       const timer = setTimeout(() => socket.destroy(new SiemError(`no connection within ${o.timeout_ms} ms; check host, port and firewall, or raise connect_timeout_ms`, 'connect_timeout')), o.timeout_ms);
+      const abort = () => socket.destroy(new SiemError('stopped while connecting', 'stopped'));
       const fail = (e: Error) => {
         clearTimeout(timer);
+        signal?.removeEventListener('abort', abort);
         socket.destroy();
         reject(e);
       };
       socket.once('error', fail);
+      if (signal?.aborted) abort();
+      else signal?.addEventListener('abort', abort, { once: true });
       socket.once(o.tls ? 'secureConnect' : 'connect', () => {
         clearTimeout(timer);
+        signal?.removeEventListener('abort', abort);
         socket.off('error', fail);
         socket.setNoDelay(true);
         // Keepalive probes find a collector that vanished without a FIN (power cut, partition).

@@ -86,6 +86,7 @@ export class SiemOutput {
   private idleClosed = false;
   private readonly assets = new Map<string, { at: number; devices: Map<string, DeviceAddress> }>();
   private readonly listeners: Array<() => void> = [];
+  private readonly aborter = new AbortController();
   readonly stats: OutputStats;
 
   constructor(private readonly d: OutputDeps) {
@@ -125,6 +126,7 @@ export class SiemOutput {
     if (!this.running) return;
     this.running = false;
     for (const off of this.listeners.splice(0)) off();
+    this.aborter.abort();
     this.wake?.();
     await this.loop;
     clearTimeout(this.confirmTimer);
@@ -206,7 +208,7 @@ export class SiemOutput {
 
   private async connect(): Promise<boolean> {
     try {
-      const conn = await SyslogConnection.connect(this.d.connect);
+      const conn = await SyslogConnection.connect(this.d.connect, this.aborter.signal);
       if (!this.running) {
         conn.destroy();
         return false;
@@ -246,6 +248,7 @@ export class SiemOutput {
     // Writes not yet confirmed may not have reached the collector: resend them from the last confirmed event.
     this.pending = [];
     this.sentPos = { ...this.confirmedPos };
+    if (!this.running) return; // stopping: not an outage
     if (this.downSince === undefined) {
       this.downSince = Date.now();
       const backlog = await this.backlog().catch(() => undefined);

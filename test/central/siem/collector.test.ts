@@ -1,6 +1,7 @@
-// A collector that closes idle connections (many do after a timeout) is not an outage: the output
-// reconnects quietly when it has something to send, logs no "down", and nothing is lost or
-// repeated. The collector here is a plain TCP server reading octet-counted frames (RFC 6587).
+// Collector behaviours beyond up and down, against plain TCP servers: one that closes idle
+// connections (many do after a timeout) is not an outage: the output reconnects quietly when it
+// has something to send, logs no "down", loses and repeats nothing (frames read per RFC 6587);
+// one that accepts but never answers the TLS handshake does not hold up stop().
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CentralFeed } from '../../../agent/central/feed.js';
@@ -76,5 +77,27 @@ describe('SIEM output and a collector that closes idle connections', () => {
     expect(srv.connections()).toBe(3);
     expect(lines.filter((l) => l.level >= 40)).toEqual([]);
     expect(out.stats.resent).toBe(0);
+  });
+});
+
+describe('SIEM output stopping while a collector does not answer', () => {
+  it('stop() aborts the connection attempt instead of waiting for connect_timeout_ms', async () => {
+    const sockets = new Set<net.Socket>();
+    const srv = net.createServer((sock) => void sockets.add(sock)); // accepts, never speaks TLS
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    cleanup.push(() => new Promise<void>((r) => {
+      for (const s of sockets) s.destroy();
+      srv.close(() => r());
+    }));
+    const t = await tempStore();
+    cleanup.push(() => t.close());
+    const { log, lines } = captureLog();
+    // connect_timeout_ms far beyond the test's own timeout: only the abort can end stop() in time.
+    const out = makeOutput(t.store, outputConfig({ name: 'mute', port: (srv.address() as net.AddressInfo).port, tls: {}, connect_timeout_ms: 600_000 }), { log });
+    await out.start();
+    await until(() => sockets.size === 1, 'the TLS connection attempt');
+    await out.stop();
+    expect(out.stats.connected).toBe(false);
+    expect(lines.filter((l) => /is down/.test(l.msg))).toEqual([]);
   });
 });
