@@ -55,7 +55,7 @@ export async function learnCommand(o: LearnCommandOptions): Promise<LearnResult>
     if (!loaded) throw new ReplayUsageError('--duration polls the devices of a config: give --config FILE');
     const learner = new Learner(loaded.config.devices, o.learn);
     o.print(`learning from ${loaded.config.devices.filter((d) => d.enabled).length} device(s) of ${loaded.file} for ${Math.round(o.durationMs! / 1000)} s (Ctrl-C ends early) ...\n`);
-    await pollDevices(loaded, (out) => learner.pushCycle(out.samples, out.facts), { logger: o.logger, durationMs: o.durationMs, stop: o.stop });
+    await pollDevices(loaded, (out) => learner.cycle(out), { logger: o.logger, durationMs: o.durationMs, stop: o.stop });
     result = learner.result();
     source = `live polling of ${path.basename(loaded.file)} for ${Math.round(o.durationMs! / 1000)} s`;
   }
