@@ -9,6 +9,7 @@ import type { Outbox } from './outbox/index.js';
 import type { Forwarder } from './forward/index.js';
 import type { AlertManager } from '../rules/alerts/index.js';
 import { SITE_LEVELS } from '../rules/alerts/index.js';
+import { OperationalError } from '../protocols/errors.js';
 
 export interface MetricSources {
   schedulers: ReadonlyMap<string, DeviceScheduler>;
@@ -103,7 +104,7 @@ export async function startMetricsServer(listen: string, src: MetricSources, log
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
-      reject(Object.assign(new Error(`agent.metrics_listen ${listen}: cannot listen (${e.code}); pick a free port or remove metrics_listen`), { code: 'metrics_listen' })),
+      reject(new OperationalError('metrics_listen', `agent.metrics_listen ${listen}: cannot listen (${e.code}); pick a free port or remove metrics_listen`, 'config')),
     );
     server.listen(port, host, resolve);
   });

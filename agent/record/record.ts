@@ -11,6 +11,7 @@ import { createPoller } from '../../protocols/registry.js';
 import { DeviceScheduler, type CycleOutput } from '../scheduler.js';
 import { packageVersion } from '../../protocols/package.js';
 import { RECORDING_FORMAT } from '../../rules/recording/recording.js';
+import { OperationalError } from '../../protocols/errors.js';
 
 export interface RecordingStats {
   cycles: number;
@@ -24,7 +25,7 @@ export class RecordingWriter {
   readonly stats: RecordingStats = { cycles: 0, samples: 0, facts: 0, bytes: 0 };
   private fd: number;
 
-  /** @throws an Error with code 'record_file' when the file cannot be created */
+  /** @throws OperationalError record_file when the file cannot be created */
   constructor(
     readonly file: string,
     devices: ReadonlyArray<{ id: string; tags: ReadonlyArray<{ name: string }> }>,
@@ -33,7 +34,7 @@ export class RecordingWriter {
       fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
       this.fd = fs.openSync(file, 'w');
     } catch (e) {
-      throw Object.assign(new Error(`cannot create the recording ${path.resolve(file)} (${(e as NodeJS.ErrnoException).code}); give a writable path to --out`), { code: 'record_file' });
+      throw new OperationalError('record_file', `cannot create the recording ${path.resolve(file)} (${(e as NodeJS.ErrnoException).code}); give a writable path to --out`, 'record');
     }
     const header = { type: 'header', v: RECORDING_FORMAT, recorder: `otsentry ${packageVersion()}`, started: new Date().toISOString(), devices: devices.map((d) => ({ id: d.id, tags: d.tags.map((t) => t.name) })) };
     this.write(`${JSON.stringify(header)}\n`);

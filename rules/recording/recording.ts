@@ -13,6 +13,8 @@ import type { Fact, Sample } from '../../protocols/types.js';
 import type { LoopRestart } from '../judge/cycle.js';
 import type { DeviceRef } from '../types.js';
 import { cellValue, detectDelimiter, splitCsvLine, timeParser, TIME_COLUMN_NAMES, type TimeParser } from './csv.js';
+import { OperationalError } from '../../protocols/errors.js';
+import { formatPath } from '../../protocols/problems.js';
 
 /** Newest JSONL format this reader knows; `otsentry record` writes it. */
 export const RECORDING_FORMAT = 2;
@@ -27,14 +29,14 @@ export type RecordEvent =
   /** end of one poll cycle (a CSV row, a `cycle` line); label: 1 attack, 0 normal, NaN unknown */
   | { kind: 'cycle'; device: string; ts: number; line: number; label?: number; skipped_cycles?: number; loop_restart?: LoopRestart };
 
-export class RecordingError extends Error {
-  readonly code = 'bad_recording';
+export class RecordingError extends OperationalError {
+  declare readonly code: 'bad_recording';
   constructor(
     readonly file: string,
     readonly line: number,
     problem: string,
   ) {
-    super(`${file}${line > 0 ? `:${line}` : ''}: ${problem}`);
+    super('bad_recording', `${file}${line > 0 ? `:${line}` : ''}: ${problem}`, 'record');
   }
 }
 
@@ -218,7 +220,7 @@ function zodProblem(obj: unknown, err: z.ZodError): string {
   const type = (obj as { type?: unknown }).type;
   const fields = typeof type === 'string' ? LINE_FIELDS[type] : undefined;
   if (typeof key === 'string' && !(key in obj) && fields) return `${key}: missing; a ${String(type)} line has ${fields}`;
-  const where = i.path.length ? `${i.path.join('.')}: ` : '';
+  const where = i.path.length ? `${formatPath(i.path)}: ` : '';
   return `${where}${i.message}`;
 }
 

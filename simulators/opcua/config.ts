@@ -3,7 +3,8 @@
 import fs from 'node:fs';
 import { z } from 'zod';
 import { parseDocument } from 'yaml';
-import { durationSchema, formatIssues, formatPath, identitySchema } from '../modbus/config.js';
+import { durationSchema, formatIssues, identitySchema } from '../modbus/config.js';
+import { formatPath, formatProblems } from '../../protocols/problems.js';
 import { modelParamsSchema } from '../modbus/models/index.js';
 import { findOpcuaScenario, OPCUA_SCENARIO_NAMES } from './scenarios/index.js';
 
@@ -125,7 +126,7 @@ function crossCheck(raw: unknown): Problem[] {
 export function parseOpcuaSimConfig(raw: unknown, source = 'OPC UA simulator config'): OpcuaSimConfig {
   const parsed = opcuaSimConfigSchema.safeParse(raw);
   const issues = parsed.success ? [] : formatIssues(parsed.error.issues);
-  for (const p of crossCheck(raw)) issues.push(p.path.length ? `${formatPath(p.path)}: ${p.message}` : p.message);
+  for (const p of crossCheck(raw)) issues.push(p.path.length ? formatProblems([{ path: formatPath(p.path), message: p.message }]) : p.message);
   if (!parsed.success || issues.length > 0) throw new OpcuaSimConfigError(issues, source);
   return parsed.data;
 }
