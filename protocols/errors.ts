@@ -22,7 +22,9 @@ export type Stage =
   /** approvals of rules under review, the open alerts they touch */
   | 'approve'
   /** the command line itself: arguments, output files, the demo */
-  | 'cli';
+  | 'cli'
+  /** the bundled PLC simulators (`otsentry simulate`, the demo, tests) */
+  | 'simulate';
 
 export class OperationalError extends Error {
   constructor(

@@ -9,6 +9,7 @@ import { MAX_OBJECT_LENGTH } from './identity.js';
 import { modelParamsSchema } from './models/index.js';
 import { findScenario, SCENARIO_NAMES } from './scenarios/index.js';
 import { formatPath, formatProblems, zodProblems } from '../../protocols/problems.js';
+import { OperationalError } from '../../protocols/errors.js';
 
 const identityString = z
   .string()
@@ -122,13 +123,12 @@ export type SimulatorConfig = z.output<typeof simulatorConfigSchema>;
 export type PlcConfig = SimulatorConfig['plcs'][number];
 export type ScenarioEntry = SimulatorConfig['scenarios'][number];
 
-export class SimulatorConfigError extends Error {
-  readonly code = 'invalid_config';
+export class SimulatorConfigError extends OperationalError {
   constructor(
     readonly issues: string[],
     source = 'simulator config',
   ) {
-    super(`${source} has ${issues.length} problem${issues.length === 1 ? '' : 's'}:\n${issues.join('\n')}`);
+    super('invalid_config', `${source} has ${issues.length} problem${issues.length === 1 ? '' : 's'}:\n${issues.join('\n')}`, 'config');
   }
 }
 
