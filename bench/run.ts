@@ -18,6 +18,7 @@ import { benchOutbox } from './outbox.js';
 import { killAll, startBroker, startSimulator, type BrokerChild, type SimulatorChild } from './procs.js';
 import { runRulesBench } from './rules.js';
 import { runOpcuaBench, type OpcuaBenchResult } from './opcua.js';
+import { formatProblems } from '../protocols/problems.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const JSON_OUT = process.argv.includes('--json');
@@ -148,7 +149,7 @@ function benchDevice(id: string, port: number, registers: number, intervalMs: nu
     ],
   });
   const parsed = parseConfigText(text, 'bench device');
-  if (!parsed.config) throw new Error(`bench device config: ${parsed.problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`);
+  if (!parsed.config) throw new Error(`bench device config: ${formatProblems(parsed.problems).split('\n').join('; ')}`);
   const d = parsed.config.devices[0];
   if (d.protocol !== 'modbus') throw new Error('bench device config: not a Modbus device');
   return d;

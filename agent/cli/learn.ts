@@ -11,6 +11,7 @@ import { ReplayUsageError } from './replay.js';
 import { Learner, type LearnResult } from '../../rules/learn/learner.js';
 import type { LearnOptions } from '../../rules/learn/options.js';
 import { baselineYaml } from '../../rules/learn/write.js';
+import { OperationalError } from '../../protocols/errors.js';
 
 export interface LearnCommandOptions extends CsvOptions {
   config?: string;
@@ -55,7 +56,7 @@ export async function learnCommand(o: LearnCommandOptions): Promise<LearnResult>
     if (!loaded) throw new ReplayUsageError('--duration polls the devices of a config: give --config FILE');
     const learner = new Learner(loaded.config.devices, o.learn);
     o.print(`learning from ${loaded.config.devices.filter((d) => d.enabled).length} device(s) of ${loaded.file} for ${Math.round(o.durationMs! / 1000)} s (Ctrl-C ends early) ...\n`);
-    await pollDevices(loaded, (out) => learner.pushCycle(out.samples, out.facts), { logger: o.logger, durationMs: o.durationMs, stop: o.stop });
+    await pollDevices(loaded, (out) => learner.cycle(out), { logger: o.logger, durationMs: o.durationMs, stop: o.stop });
     result = learner.result();
     source = `live polling of ${path.basename(loaded.file)} for ${Math.round(o.durationMs! / 1000)} s`;
   }
@@ -64,7 +65,7 @@ export async function learnCommand(o: LearnCommandOptions): Promise<LearnResult>
     fs.mkdirSync(path.dirname(path.resolve(o.out)), { recursive: true });
     fs.writeFileSync(o.out, text);
   } catch (e) {
-    throw Object.assign(new Error(`cannot write ${path.resolve(o.out)} (${(e as NodeJS.ErrnoException).code}); give a writable path to --out`), { code: 'out_file' });
+    throw new OperationalError('out_file', `cannot write ${path.resolve(o.out)} (${(e as NodeJS.ErrnoException).code}); give a writable path to --out`, 'cli');
   }
   const byType = new Map<string, number>();
   for (const r of result.rules) byType.set(String(r.rule.type), (byType.get(String(r.rule.type)) ?? 0) + 1);

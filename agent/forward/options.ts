@@ -6,14 +6,11 @@ import path from 'node:path';
 import type { IClientOptions } from 'mqtt';
 import type { BrokerConfig } from '../config/schema.js';
 import { resolveSecret } from '../config/secrets.js';
+import { OperationalError } from '../../protocols/errors.js';
 
-export class ForwardError extends Error {
-  constructor(
-    message: string,
-    readonly code: string,
-  ) {
-    super(message);
-    this.name = 'ForwardError';
+export class ForwardError extends OperationalError {
+  constructor(message: string, code: string) {
+    super(code, message, 'forward');
   }
 }
 

@@ -5,9 +5,10 @@
 // Generic: nothing here knows a process, a dataset or a tag by name.
 import type { Fact, Sample } from '../../protocols/types.js';
 import { numericValue } from '../engine.js';
+import type { Cycle } from '../judge/cycle.js';
 import type { DeviceRef } from '../types.js';
 import type { RecordEvent } from '../recording/recording.js';
-import { CycleFeeder, type CycleConsumer } from '../replay/stream.js';
+import { CycleFeeder } from '../recording/cycles.js';
 import { FactStats } from './facts.js';
 import { findGrid } from '../grid.js';
 import { mineInvariants } from './invariants.js';
@@ -67,10 +68,10 @@ const safe = (s: string) => s.replace(/[^A-Za-z0-9_.-]+/g, '_');
 const fmtTime = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
 const dur = (ms: number) => (ms >= 3_600_000 ? `${sig(ms / 3_600_000, 3)} h` : ms >= 60_000 ? `${sig(ms / 60_000, 3)} min` : `${sig(ms / 1000, 3)} s`);
 
-export class Learner implements CycleConsumer {
+export class Learner {
   readonly options: LearnOptions;
   private readonly devs = new Map<string, DeviceState>();
-  private readonly feeder = new CycleFeeder(this);
+  private readonly feeder = new CycleFeeder((c) => this.cycle(c));
   private samples = 0;
   private facts = 0;
   private ignored = 0;
@@ -84,9 +85,22 @@ export class Learner implements CycleConsumer {
     this.feeder.push(ev);
   }
 
-  /** A live poll cycle (samples, then facts with the link fact last). */
-  pushCycle(samples: readonly Sample[], facts: readonly Fact[]): void {
-    this.feeder.pushCycle(samples, facts);
+  /** One poll cycle (live, or read back from a recording). A loop restart report is no poll. */
+  cycle(c: Cycle): void {
+    if (c.loop_restart !== undefined) return;
+    let end = c.ts ?? -Infinity;
+    for (const s of c.samples) {
+      this.sample(s);
+      if (s.ts > end) end = s.ts;
+    }
+    let link: number | undefined;
+    for (const f of c.facts) {
+      this.fact(f);
+      if (f.kind === 'link') link = f.ts;
+    }
+    // A cycle's row is stamped with its link fact (the time of its first answer), else its latest sample.
+    if (link !== undefined) end = link;
+    if (end > -Infinity) this.endCycle(c.device, end);
   }
 
   async run(events: AsyncIterable<RecordEvent>): Promise<LearnResult> {
@@ -94,7 +108,7 @@ export class Learner implements CycleConsumer {
     return this.result();
   }
 
-  sample(s: Sample): void {
+  private sample(s: Sample): void {
     const d = this.devs.get(s.device);
     const i = d?.index.get(s.tag);
     if (d === undefined || i === undefined) {
@@ -112,15 +126,14 @@ export class Learner implements CycleConsumer {
     else d.stats[i].bad++;
   }
 
-  fact(f: Fact): void {
+  private fact(f: Fact): void {
     const d = this.devs.get(f.device);
     if (d === undefined) return;
     this.facts++;
     d.facts.add(f);
-    if (f.kind === 'link') this.endCycle(f.device, f.ts);
   }
 
-  endCycle(device: string, ts: number): void {
+  private endCycle(device: string, ts: number): void {
     const d = this.devs.get(device);
     if (d === undefined) return;
     d.cycles++;
