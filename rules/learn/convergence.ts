@@ -24,6 +24,8 @@ export const DEFAULT_CONVERGENCE: Readonly<ConvergenceOptions> = Object.freeze({
 
 /** Below this share of the span, slow variation (of bucket means) is noise about a steady level. */
 const SLOW_SHARE = 0.2;
+/** Below this lag-1 autocorrelation, consecutive bucket means vary like noise. */
+const NOISE_CORRELATION = 0.3;
 
 export type Verdict = 'converged' | 'widening' | 'slow_cycle' | 'step' | 'new_values' | 'too_few' | 'not_judged';
 
@@ -121,7 +123,7 @@ function judgeContinuous(t: EnvelopeTracker, tol: number, o: ConvergenceOptions,
   }
   const lo = Math.min(loH, loT);
   const span = Math.max(hiH, hiT) - lo;
-  if (span <= 2 * tol) return { verdict: 'converged', converged: true, window_ms: w, periods: Infinity, text: `converged over ${W} (stays within its tolerance)` };
+  if (span <= 2 * tol) return { verdict: 'converged', converged: true, window_ms: w, text: `converged over ${W} (stays within its tolerance)` };
 
   const thr = Math.max(2 * tol, o.widen_share * span);
   const up = hiT - hiH > thr;
@@ -154,7 +156,10 @@ function judgeContinuous(t: EnvelopeTracker, tol: number, o: ConvergenceOptions,
   const q05 = sorted[Math.round(0.05 * (nb - 1))];
   const q95 = sorted[Math.round(0.95 * (nb - 1))];
   const r = q95 - q05;
-  if (r <= 2 * tol || r < SLOW_SHARE * span) return { verdict: 'converged', converged: true, window_ms: w, periods: Infinity, text: `converged over ${W} (varies quickly about a steady level; no new extreme in the last ${T})` };
+  if (r <= 2 * tol || r < SLOW_SHARE * span) return { verdict: 'converged', converged: true, window_ms: w, text: `converged over ${W} (varies quickly about a steady level; no new extreme in the last ${T})` };
+  // Consecutive means that hardly follow each other (lag-1 autocorrelation near 0 or below):
+  // noise about a level, whose extremes only grow like the tails of a distribution.
+  if (lag1(means) < NOISE_CORRELATION) return { verdict: 'converged', converged: true, window_ms: w, text: `converged over ${W} (varies like noise about a steady level; no new extreme in the last ${T})` };
   const lowCut = q05 + 0.3 * r;
   const highCut = q95 - 0.3 * r;
   let state = 0, first = 0, changes = 0, lastIn = NaN, transition = 0, at = NaN, firstAt = NaN;
@@ -199,8 +204,20 @@ function judgeContinuous(t: EnvelopeTracker, tol: number, o: ConvergenceOptions,
     window_ms: w,
     periods,
     learn_ms: learn,
-    text: `a cycle slower than the window: ${periodsText(periods)} of its main variation in ${W}; learn for at least ${spoken(learn)} (${o.min_periods} periods), or approve its range by hand`,
+    text: `${periods < 1 ? `a cycle slower than the window: ${periodsText(periods)}` : `only ${periodsText(periods)}`} of its main variation in ${W}; learn for at least ${spoken(learn)} (${o.min_periods} periods), or approve its range by hand`,
   };
+}
+
+function lag1(x: Float64Array): number {
+  let mean = 0;
+  for (const v of x) mean += v / x.length;
+  let num = 0, den = 0;
+  for (let i = 0; i < x.length; i++) {
+    const d = x[i] - mean;
+    den += d * d;
+    if (i > 0) num += d * (x[i - 1] - mean);
+  }
+  return den > 0 ? num / den : 0;
 }
 
 /** `device/tag: why`, as the console and the baseline print a verdict. */
@@ -273,6 +290,8 @@ export type StableState = 'learning' | 'stable' | 'max';
  * grows: at most 200 judgements per doubling) and says when every tag converged or MAX passed.
  */
 export class StableWatch {
+  /** once stable or max, it stays so */
+  state: StableState = 'learning';
   origin = NaN;
   /** time of the cycle at which the watch ended (stable or max) */
   at = NaN;
@@ -286,6 +305,7 @@ export class StableWatch {
   ) {}
 
   observe(ts: number): StableState {
+    if (this.state !== 'learning') return this.state;
     if (this.origin !== this.origin) this.origin = ts;
     const elapsed = ts - this.origin;
     if (ts >= this.next) {
@@ -303,6 +323,6 @@ export class StableWatch {
 
   private end(ts: number, s: StableState): StableState {
     this.at = ts;
-    return s;
+    return (this.state = s);
   }
 }

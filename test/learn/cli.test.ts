@@ -72,7 +72,7 @@ describe('otsentry learn', () => {
 
   it('learns a reviewable baseline that validates with the config and replays quiet on normal data', async () => {
     const printed = await learn({ config: SAMPLE, from: train, out: baseline });
-    expect(printed).toMatch(/^learned \d+ rules \(1 integrity, 1 identity, .*\) from \d+ samples -> .*baseline\.yaml\n$/);
+    expect(printed).toMatch(/^learned \d+ rules \(1 integrity, 1 identity, .*\) from \d+ samples -> .*baseline\.yaml\nevery tag converged \(23 of 23\)\n$/);
     const text = fs.readFileSync(baseline, 'utf8');
     expect(text).toMatch(/^# Baseline learned by otsentry .* from train\.jsonl\.\n# Window 2025-05-08T00:00:00Z \.\. /);
     expect(text).toContain('  # level: observed ');

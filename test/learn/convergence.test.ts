@@ -59,7 +59,7 @@ describe('convergence verdict', () => {
     // 1.5 periods in the window.
     const w = judge(track(600, 1000, sine(6.67 * MIN, 1, 0.3), 0.01));
     expect(w).toMatchObject({ verdict: 'slow_cycle', periods: 1.5 });
-    expect(w.learn_ms).toBe(20 * MIN);
+    expect(w.text).toBe('only 1.5 periods of its main variation in 10 min; learn for at least 20 min (3 periods), or approve its range by hand');
   });
 
   it('a step to a new level in the middle of the window: one change, not a cycle', () => {
@@ -73,7 +73,7 @@ describe('convergence verdict', () => {
   });
 
   it('noise about a steady level, a signal within its tolerance, and rare outliers have converged', () => {
-    expect(judge(track(600, 1000, () => 5, 0.3)).verdict).toBe('converged');
+    expect(judge(track(600, 1000, () => 5, 0.3)).text).toBe('converged over 10 min (varies like noise about a steady level; no new extreme in the last 2 min)');
     // Two outliers early in the window widen the span but are no cycle and no trend.
     expect(judge(track(600, 1000, (t) => (t === 100_000 || t === 250_000 ? 9 : 5), 0.3)).verdict).toBe('converged');
     expect(judge(track(600, 1000, () => 5, 0.001), 'continuous', 0.05).text).toBe('converged over 10 min (stays within its tolerance)');
