@@ -182,7 +182,8 @@ function judgeContinuous(t: EnvelopeTracker, tol: number, o: ConvergenceOptions,
   // Each change is half a period; the partial swings before the first and after the last change
   // add up to at most one more. Their spacing tells where in between (with enough of them).
   const spaced = changes >= 2 ? w / ((2 * (at - firstAt)) / (changes - 1)) : 0;
-  const periods = Math.round(2 * Math.min((changes + 2) / 2, Math.max(changes / 2, spaced))) / 2;
+  // In halves, rounded down (with a little slack for the bucket grid): "3 periods" means seen.
+  const periods = Math.floor(2 * Math.min((changes + 2) / 2, Math.max(changes / 2, spaced)) + 0.1) / 2;
   if (periods >= o.min_periods) return { verdict: 'converged', converged: true, window_ms: w, periods, text: `converged over ${W} (${Math.floor(periods)} periods of its main variation; no new extreme in the last ${T})` };
   if (changes === 1 && transition <= o.step_share * w) {
     const learn = roundUpDuration(o.min_periods * 2 * w);
