@@ -1,7 +1,7 @@
 // What `otsentry learn` prints when it is done: how learning ended (with --until-stable: where
 // every tag converged, or that the bound came first), what was learned, and every tag that has
 // not converged with why and how long to learn; or all of it as one JSON object with --json.
-import { convergedCount, spoken, verdictLine } from '../../rules/learn/convergence.js';
+import { convergedCount, spoken, verdictLine, type TagVerdict } from '../../rules/learn/convergence.js';
 import type { LearnOutcome } from './learn.js';
 
 export interface LearnStop {
@@ -35,6 +35,21 @@ function ending(s: LearnStop, live: boolean): string | undefined {
   }
 }
 
+/** Console lines at most; the baseline's header has every tag. */
+const MAX_LINES = 20;
+
+/** Unconverged tags, one line each, except those seen too little: one line per device. */
+function openLines(open: readonly TagVerdict[], minCycles: number): string[] {
+  const few = new Map<string, string[]>();
+  const out: string[] = [];
+  for (const v of open) {
+    if (v.verdict === 'too_few') few.set(v.device, [...(few.get(v.device) ?? []), v.tag]);
+    else out.push(verdictLine(v));
+  }
+  for (const [device, tags] of few) out.push(`${device}/${tags.length === 1 ? tags[0] : `{${tags.slice(0, 8).join(', ')}${tags.length > 8 ? `, ... ${tags.length - 8} more` : ''}}`}: fewer than ${minCycles} good samples, no rule yet; learn longer`);
+  return out.length > MAX_LINES ? [...out.slice(0, MAX_LINES - 1), `... and ${out.length - MAX_LINES + 1} more (every tag's verdict is in the baseline's header)`] : out;
+}
+
 export function learnReport(r: LearnOutcome, o: { out: string; json?: boolean; config?: string; live: boolean }): string {
   const byType: Record<string, number> = {};
   for (const x of r.rules) byType[String(x.rule.type)] = (byType[String(x.rule.type)] ?? 0) + 1;
@@ -52,7 +67,7 @@ export function learnReport(r: LearnOutcome, o: { out: string; json?: boolean; c
   if (open.length > 0) {
     const approve = `otsentry approve --config ${o.config ?? 'agent.yaml'} RULE_ID`;
     lines.push(`${open.length} of ${judged} tags have not converged${r.review.length > 0 ? `; the ${r.review.length} rule${r.review.length === 1 ? '' : 's'} that read them start in review (signal at info until \`${approve}\`)` : ''}:`);
-    for (const v of open) lines.push(`  ${verdictLine(v)}`);
+    lines.push(...openLines(open, r.options.min_cycles).map((l) => `  ${l}`));
   } else if (judged > 0 && r.stop.kind !== 'stable') lines.push(`every tag converged (${converged} of ${judged})`);
   if (r.rules.length === 0) lines.push('nothing was learned: no device of the recording matched, or it is too short');
   return `${lines.join('\n')}\n`;

@@ -187,11 +187,24 @@ export class Learner implements CycleConsumer {
     return { samples: this.samples, devices: [...this.devs.values()].map((d) => ({ id: d.id, cycles: d.cycles })), first_ts: Number.isFinite(first) ? first : undefined, last_ts: Number.isFinite(last) ? last : undefined };
   }
 
-  /** How many rules learning would write now, leaving out relations between tags (mined at the end). */
-  rulesSoFar(): number {
+  /**
+   * How many rules learning would write now, leaving out relations between tags (mined at the end).
+   * Judged on at most maxRows evenly spaced cycles of each device: a day of polls would otherwise
+   * hold the event loop (and the polls with it) for a second or more.
+   */
+  rulesSoFar(maxRows = 2000): number {
     let n = 0;
     const o = { ...this.options, invariants: false, models: false };
-    for (const d of this.seen()) this.deviceRules(d, new Map(d.names.map((t, i) => [t, tagKind(d.stats[i], o)])), () => n++, o);
+    for (const d of this.seen()) {
+      const rows = d.table.rows.length;
+      let view = d;
+      if (rows > maxRows) {
+        const table = new CycleTable(d.names, maxRows);
+        for (let i = 0, step = Math.ceil(rows / maxRows); i < rows; i += step) table.add(d.table.rows[i], d.table.ts[i]);
+        view = Object.assign(Object.create(d) as DeviceState, { table });
+      }
+      this.deviceRules(view, new Map(d.names.map((t, i) => [t, tagKind(d.stats[i], o)])), () => n++, o);
+    }
     return n;
   }
 

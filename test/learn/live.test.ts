@@ -66,9 +66,13 @@ describe('otsentry learn (live polls of the Modbus simulator)', () => {
     const rules = (parse(text) as { rules: Rule[] }).rules;
     expect(rules.find((x) => x.id === 'tank-plc-1.level.range')?.review).toMatch(/^level: still widening at the end of /);
     expect(rules.find((x) => x.id === 'tank-plc-1.baseline')?.review).toBeUndefined();
-    // It is a baseline the agent takes: validate accepts it with the config.
+    // It is a baseline the agent takes, and a rule in review is approved by its id.
     const v = await cli(['validate', '--config', config, '--rules', baseline], dir);
     expect(v.code, v.err).toBe(0);
+    const a = await cli(['approve', '--config', config, '--rules', baseline, 'tank-plc-1.level.range', '--reason', 'range checked by hand', '--by', 'alice'], dir);
+    expect(a.code, a.err).toBe(0);
+    expect(a.out).toMatch(/^approved tank-plc-1\.level\.range .*\n {2}approved from review: level: still widening at the end of /);
+    expect((await cli(['validate', '--config', config, '--rules', baseline], dir)).out).toContain('1 approval in force');
   });
 
   it('--until-stable stops once every tag converged (a fast plant), and says so', { timeout: 150_000 }, async () => {
