@@ -18,16 +18,21 @@ export interface ConvergenceOptions {
   min_periods: number;
   /** one change of level taking less than this share of the window is a step, not a slow cycle */
   step_share: number;
+  /**
+   * samples a tag that varies like noise needs: the extremes of n such samples are passed by about
+   * 2 in n + 1 new ones, so fewer leave its range to chance
+   */
+  noise_samples: number;
 }
 
-export const DEFAULT_CONVERGENCE: Readonly<ConvergenceOptions> = Object.freeze({ tail_share: 0.2, widen_share: 0.1, min_periods: 3, step_share: 0.1 });
+export const DEFAULT_CONVERGENCE: Readonly<ConvergenceOptions> = Object.freeze({ tail_share: 0.2, widen_share: 0.1, min_periods: 3, step_share: 0.1, noise_samples: 1000 });
 
 /** Below this share of the span, slow variation (of bucket means) is noise about a steady level. */
 const SLOW_SHARE = 0.2;
 /** Below this lag-1 autocorrelation, consecutive bucket means vary like noise. */
 const NOISE_CORRELATION = 0.3;
 
-export type Verdict = 'converged' | 'widening' | 'slow_cycle' | 'step' | 'new_values' | 'too_few' | 'not_judged';
+export type Verdict = 'converged' | 'widening' | 'slow_cycle' | 'step' | 'noise' | 'new_values' | 'too_few' | 'not_judged';
 
 export interface EnvelopeVerdict {
   verdict: Verdict;
@@ -156,10 +161,11 @@ function judgeContinuous(t: EnvelopeTracker, tol: number, o: ConvergenceOptions,
   const q05 = sorted[Math.round(0.05 * (nb - 1))];
   const q95 = sorted[Math.round(0.95 * (nb - 1))];
   const r = q95 - q05;
-  if (r <= 2 * tol || r < SLOW_SHARE * span) return { verdict: 'converged', converged: true, window_ms: w, text: `converged over ${W} (varies quickly about a steady level; no new extreme in the last ${T})` };
+  if (r <= 2 * tol) return { verdict: 'converged', converged: true, window_ms: w, text: `converged over ${W} (stays within its tolerance but for brief excursions)` };
+  if (r < SLOW_SHARE * span) return noiseLike(t.count, 'varies quickly about a steady level', o, W, T, w);
   // Consecutive means that hardly follow each other (lag-1 autocorrelation near 0 or below):
   // noise about a level, whose extremes only grow like the tails of a distribution.
-  if (lag1(means) < NOISE_CORRELATION) return { verdict: 'converged', converged: true, window_ms: w, text: `converged over ${W} (varies like noise about a steady level; no new extreme in the last ${T})` };
+  if (lag1(means) < NOISE_CORRELATION) return noiseLike(t.count, 'varies like noise about a steady level', o, W, T, w);
   const lowCut = q05 + 0.3 * r;
   const highCut = q95 - 0.3 * r;
   let state = 0, first = 0, changes = 0, lastIn = NaN, transition = 0, at = NaN, firstAt = NaN;
@@ -206,6 +212,19 @@ function judgeContinuous(t: EnvelopeTracker, tol: number, o: ConvergenceOptions,
     periods,
     learn_ms: learn,
     text: `${periods < 1 ? `a cycle slower than the window: ${periodsText(periods)}` : `only ${periodsText(periods)}`} of its main variation in ${W}; learn for at least ${spoken(learn)} (${o.min_periods} periods), or approve its range by hand`,
+  };
+}
+
+/** A tag whose envelope is that of many small, fast changes: converged once it had enough samples. */
+function noiseLike(n: number, how: string, o: ConvergenceOptions, W: string, T: string, w: number): EnvelopeVerdict {
+  if (n >= o.noise_samples) return { verdict: 'converged', converged: true, window_ms: w, text: `converged over ${W} (${how}; ${n} samples, no new extreme in the last ${T})` };
+  const learn = roundUpDuration((w * o.noise_samples) / n);
+  return {
+    verdict: 'noise',
+    converged: false,
+    window_ms: w,
+    learn_ms: learn,
+    text: `${how}, and ${n} samples are too few to know its extremes (about 1 in ${Math.round((n + 1) / 2)} new ones falls outside them); learn for at least ${spoken(learn)} (${o.noise_samples} samples), or approve its range by hand`,
   };
 }
 

@@ -72,10 +72,20 @@ describe('convergence verdict', () => {
     expect(judge(track(600, 1000, (t) => (t < 9 * MIN ? 10 : 20), 0.1)).verdict).toBe('widening');
   });
 
-  it('noise about a steady level, a signal within its tolerance, and rare outliers have converged', () => {
-    expect(judge(track(600, 1000, () => 5, 0.3)).text).toBe('converged over 10 min (varies like noise about a steady level; no new extreme in the last 2 min)');
+  it('noise about a steady level converges with enough samples to know its extremes', () => {
+    // 600 samples: 1 in about 300 new ones would fall outside their extremes.
+    expect(judge(track(600, 1000, () => 5, 0.3))).toMatchObject({
+      verdict: 'noise',
+      converged: false,
+      learn_ms: 20 * MIN,
+      text: 'varies like noise about a steady level, and 600 samples are too few to know its extremes (about 1 in 301 new ones falls outside them); learn for at least 20 min (1000 samples), or approve its range by hand',
+    });
+    expect(judge(track(1200, 500, () => 5, 0.3)).text).toBe('converged over 10 min (varies quickly about a steady level; 1200 samples, no new extreme in the last 2 min)');
     // Two outliers early in the window widen the span but are no cycle and no trend.
-    expect(judge(track(600, 1000, (t) => (t === 100_000 || t === 250_000 ? 9 : 5), 0.3)).verdict).toBe('converged');
+    expect(judge(track(1200, 500, (t) => (t === 100_000 || t === 250_000 ? 9 : 5), 0.3)).verdict).toBe('converged');
+  });
+
+  it('a signal within its tolerance has converged', () => {
     expect(judge(track(600, 1000, () => 5, 0.001), 'continuous', 0.05).text).toBe('converged over 10 min (stays within its tolerance)');
     // A fast cycle on top of noise, with more samples than buckets.
     const fast = judge(track(20_000, 100, sine(7000), 0.1));
