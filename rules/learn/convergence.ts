@@ -154,8 +154,9 @@ function judgeContinuous(t: EnvelopeTracker, tol: number, o: ConvergenceOptions,
     };
   }
 
-  // The main variation: swings of the bucket means between the low and the high third of their
-  // robust range. When the means hardly move, the variation is faster than a bucket: many periods.
+  // The main variation: swings of the bucket means between the lowest and the highest 30% of their
+  // 5-95% range. Means that hardly move (variation faster than a bucket) or that follow each other
+  // no more than noise does: an envelope of many small changes, known once there are enough.
   const means = Float64Array.from({ length: nb }, (_, i) => t.sum[i] / t.n[i]);
   const sorted = Float64Array.from(means).sort();
   const q05 = sorted[Math.round(0.05 * (nb - 1))];
@@ -163,8 +164,6 @@ function judgeContinuous(t: EnvelopeTracker, tol: number, o: ConvergenceOptions,
   const r = q95 - q05;
   if (r <= 2 * tol) return { verdict: 'converged', converged: true, window_ms: w, text: `converged over ${W} (stays within its tolerance but for brief excursions)` };
   if (r < SLOW_SHARE * span) return noiseLike(t.count, 'varies quickly about a steady level', o, W, T, w);
-  // Consecutive means that hardly follow each other (lag-1 autocorrelation near 0 or below):
-  // noise about a level, whose extremes only grow like the tails of a distribution.
   if (lag1(means) < NOISE_CORRELATION) return noiseLike(t.count, 'varies like noise about a steady level', o, W, T, w);
   const lowCut = q05 + 0.3 * r;
   const highCut = q95 - 0.3 * r;
