@@ -14,6 +14,8 @@ import { findGrid } from '../grid.js';
 import { mineInvariants } from './invariants.js';
 import { mineModels, sig } from './models.js';
 import { learnOptions, type LearnOptions } from './options.js';
+import { judgeEnvelope, type TagVerdict } from './convergence.js';
+import { EnvelopeTracker } from './envelope.js';
 import { CycleTable, halfExtremes, longestStill, maxChangesInWindow, tagKind, TagStats, type TagKind } from './stats.js';
 
 export interface LearnedRule {
@@ -39,12 +41,23 @@ export interface LearnResult {
   /** samples of tags or devices the learner was not told about */
   ignored: number;
   options: LearnOptions;
+  /** per tag of every device seen: has its envelope converged (rules/learn/convergence.ts) */
+  convergence: TagVerdict[];
+}
+
+/** How far learning got (for progress lines). */
+export interface LearnProgress {
+  samples: number;
+  devices: Array<{ id: string; cycles: number }>;
+  first_ts?: number;
+  last_ts?: number;
 }
 
 class DeviceState {
   readonly index: Map<string, number>;
   readonly values: Float64Array;
   readonly stats: TagStats[];
+  readonly envelopes: EnvelopeTracker[];
   readonly table: CycleTable;
   readonly facts = new FactStats();
   cycles = 0;
@@ -60,6 +73,7 @@ class DeviceState {
     this.index = new Map(names.map((n, i) => [n, i]));
     this.values = new Float64Array(names.length).fill(NaN);
     this.stats = names.map(() => new TagStats());
+    this.envelopes = names.map(() => new EnvelopeTracker());
     this.table = new CycleTable(names, Math.max(1000, Math.floor(maxCells / Math.max(1, names.length))));
   }
 }
@@ -121,7 +135,10 @@ export class Learner {
     if (s.ts > d.last) d.last = s.ts;
     const v = numericValue(s);
     d.values[i] = v;
-    if (v === v) d.stats[i].add(v, s.ts);
+    if (v === v) {
+      d.stats[i].add(v, s.ts);
+      d.envelopes[i].add(v, s.ts);
+    }
     else if (typeof s.value === 'string' && s.quality === 'good') d.stats[i].addString(s.value);
     else d.stats[i].bad++;
   }
@@ -160,11 +177,55 @@ export class Learner {
       last = Math.max(last, d.last);
       this.deviceRules(d, kinds, add);
     }
-    return { rules, devices, first_ts: Number.isFinite(first) ? first : undefined, last_ts: Number.isFinite(last) ? last : undefined, samples: this.samples, facts: this.facts, ignored: this.ignored, options: this.options };
+    return { rules, devices, first_ts: Number.isFinite(first) ? first : undefined, last_ts: Number.isFinite(last) ? last : undefined, samples: this.samples, facts: this.facts, ignored: this.ignored, options: this.options, convergence: this.convergence() };
   }
 
-  private deviceRules(d: DeviceState, kinds: ReadonlyMap<string, TagKind>, add: (r: Record<string, unknown>, ev: string[]) => void): void {
+  /** Per tag of every device seen so far: has its envelope converged. Cheap: call it any time. */
+  convergence(): TagVerdict[] {
     const o = this.options;
+    const out: TagVerdict[] = [];
+    for (const d of this.seen()) {
+      d.names.forEach((tag, i) => {
+        const kind = tagKind(d.stats[i], o);
+        out.push({ device: d.id, tag, kind, ...judgeEnvelope(d.envelopes[i], kind, o.noise * d.stats[i].magnitude, o.min_cycles) });
+      });
+    }
+    return out;
+  }
+
+  progress(): LearnProgress {
+    const seen = this.seen();
+    const first = Math.min(...seen.map((d) => d.first));
+    const last = Math.max(...seen.map((d) => d.last));
+    return { samples: this.samples, devices: [...this.devs.values()].map((d) => ({ id: d.id, cycles: d.cycles })), first_ts: Number.isFinite(first) ? first : undefined, last_ts: Number.isFinite(last) ? last : undefined };
+  }
+
+  /**
+   * How many rules learning would write now, leaving out relations between tags (mined at the end).
+   * Judged on at most maxRows evenly spaced cycles of each device: a day of polls would otherwise
+   * hold the event loop (and the polls with it) for a second or more.
+   */
+  rulesSoFar(maxRows = 2000): number {
+    let n = 0;
+    const o = { ...this.options, invariants: false, models: false };
+    for (const d of this.seen()) {
+      const rows = d.table.rows.length;
+      let view = d;
+      if (rows > maxRows) {
+        const table = new CycleTable(d.names, maxRows);
+        for (let i = 0, step = Math.ceil(rows / maxRows); i < rows; i += step) table.add(d.table.rows[i], d.table.ts[i]);
+        view = Object.assign(Object.create(d) as DeviceState, { table });
+      }
+      this.deviceRules(view, new Map(d.names.map((t, i) => [t, tagKind(d.stats[i], o)])), () => n++, o);
+    }
+    return n;
+  }
+
+  private seen(): DeviceState[] {
+    return [...this.devs.values()].filter((d) => d.samples > 0 || d.facts.linkFacts > 0);
+  }
+
+  private deviceRules(d: DeviceState, kinds: ReadonlyMap<string, TagKind>, add: (r: Record<string, unknown>, ev: string[]) => void, o = this.options): void {
     const dev = d.id;
     const st = (t: string) => d.stats[d.index.get(t)!];
     const interval = d.table.medianInterval();
