@@ -21,12 +21,13 @@ import { addCentralCommands } from './cli/central.js';
 import { addSchemaCommand } from './cli/schema.js';
 import { addHashPasswordCommand } from './central/console/hash-password.js';
 import { ExitStatus } from '../rules/replay/report.js';
+import { OperationalError } from '../protocols/errors.js';
 
 /** An error meant for the user: its message is printed as is. */
-export class UsageError extends Error {
+export class UsageError extends OperationalError {
   readonly exitCode: number;
   constructor(message: string, exitCode = 2) {
-    super(message);
+    super('usage', message, 'cli');
     this.exitCode = exitCode;
   }
 }
@@ -84,7 +85,7 @@ export function buildProgram(): Command {
       const baseline = loadBaseline(loaded.file, c.rules, opts.rules ?? [], c.devices, Date.now());
       c.rules = baseline.rules;
       for (const s of baseline.skipped) process.stderr.write(`warning: ${s.approval.id}: approval of ${s.approval.rule} is not applied: ${s.why}\n`);
-      for (const w of [...loaded.warnings, ...rulesFileWarnings(opts.rules)]) process.stderr.write(`warning: ${w.path}: ${w.message}\n`);
+      for (const w of [...loaded.warnings, ...rulesFileWarnings(opts.rules)]) process.stderr.write(`warning: ${formatProblems([w])}\n`);
       const tags = c.devices.reduce((n, d) => n + d.tags.length, 0);
       process.stdout.write(`${loaded.file}: valid (${c.devices.length} device${c.devices.length === 1 ? '' : 's'}, ${tags} tags, ${c.rules.length} rules${baseline.approvals.length > 0 ? `, ${baseline.approvals.length} approval${baseline.approvals.length === 1 ? '' : 's'} in force` : ''})\n`);
     });
@@ -230,8 +231,12 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`otsentry: ${e.message}\n`);
       return e.exitCode;
     }
+    if (e instanceof OperationalError) {
+      process.stderr.write(`otsentry: ${e.message}\n`);
+      return 1;
+    }
     const err = e as Error & { code?: string };
-    // Known operational errors carry a code and a message written for users.
+    // A library's own error with a code (a file system call outside any stage) still reads as a message.
     if (err && typeof err.code === 'string' && err.message) {
       process.stderr.write(`otsentry: ${err.message}\n`);
       return 1;

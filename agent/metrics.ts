@@ -9,6 +9,7 @@ import type { Outbox } from './outbox/index.js';
 import type { Forwarder } from './forward/index.js';
 import type { AlertManager } from '../rules/alerts/index.js';
 import { SITE_LEVELS } from '../rules/alerts/index.js';
+import { OperationalError } from '../protocols/errors.js';
 
 export interface MetricSources {
   schedulers: ReadonlyMap<string, DeviceScheduler>;
@@ -107,7 +108,7 @@ export async function serveRegistry(registry: Registry, listen: string, where: s
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
-      reject(Object.assign(new Error(`${where} ${listen}: cannot listen (${e.code}); pick a free port or remove metrics_listen`), { code: 'metrics_listen' })),
+      reject(new OperationalError('metrics_listen', `${where} ${listen}: cannot listen (${e.code}); pick a free port or remove metrics_listen`, 'config')),
     );
     server.listen(port, host, resolve);
   });

@@ -18,6 +18,8 @@ import { privateDirProblem } from './config/permissions.js';
 import { LiveRules } from './approve/live.js';
 import { AlertSignals } from './approve/signals.js';
 import { approveHandlers } from './approve/control.js';
+import { OperationalError } from '../protocols/errors.js';
+import { formatProblems } from '../protocols/problems.js';
 
 export interface RunOptions {
   logger: Logger;
@@ -52,11 +54,11 @@ export async function runAgent(loaded: LoadedConfig, opts: RunOptions): Promise<
     // Only the agent's user may enter: the outbox, open alerts and keys live here.
     fs.mkdirSync(loaded.dataDir, { recursive: true, mode: 0o700 });
   } catch (e) {
-    throw Object.assign(new Error(`cannot create data_dir ${loaded.dataDir} (${(e as NodeJS.ErrnoException).code}); set agent.data_dir to a writable folder`), { code: 'data_dir' });
+    throw new OperationalError('data_dir', `cannot create data_dir ${loaded.dataDir} (${(e as NodeJS.ErrnoException).code}); set agent.data_dir to a writable folder`, 'config');
   }
   const dataDirProblem = privateDirProblem(loaded.dataDir);
   const warnings = [...loaded.warnings, ...(dataDirProblem ? [{ path: 'agent.data_dir', message: dataDirProblem }] : [])];
-  for (const w of warnings) log.warn({ path: w.path, error_code: 'unsafe_setting' }, `${w.path}: ${w.message}.`);
+  for (const w of warnings) log.warn({ path: w.path, error_code: 'unsafe_setting' }, `${formatProblems([w])}.`);
   const outbox = openOutbox(loaded.dataDir, config.agent.id, config.agent.site, config.outbox);
   // Rules are validated against every configured device; a disabled device just never sends samples.
   // The baseline: the config's rules, the --rules files, and the approvals in force over them.
@@ -93,7 +95,7 @@ export async function runAgent(loaded: LoadedConfig, opts: RunOptions): Promise<
     devices: () => Object.fromEntries([...schedulers].map(([id, s]) => [id, { state: s.health.state, skipped_cycles: s.health.skipped_cycles }])),
     assets,
     // Consumers take the public key that verifies every signal's `sig` from the retained status.
-    statusExtra: () => ({ signing_key: outbox.signer.info, warnings: warnings.map((w) => `${w.path}: ${w.message}`), rules: rules?.status() }),
+    statusExtra: () => ({ signing_key: outbox.signer.info, warnings: warnings.map((w) => formatProblems([w])), rules: rules?.status() }),
   });
   const judge = new Judge(
     engine,

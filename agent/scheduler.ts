@@ -5,6 +5,7 @@
 // and reported as such (state `restarting`, `loop_restart` in the next output), never as `down`.
 import type { Fact, PollError, PollResult, Poller, Sample } from '../protocols/types.js';
 import { errorText } from '../rules/failures.js';
+import type { Cycle } from '../rules/judge/index.js';
 import type { Logger } from '../protocols/log.js';
 
 export type LinkState = 'connecting' | 'up' | 'degraded' | 'down' | 'restarting' | 'stopped';
@@ -20,14 +21,12 @@ export interface ScheduleSettings {
   diagnostics_interval_ms: number;
 }
 
-export interface CycleOutput {
-  device: string;
+/** One poll cycle as the scheduler hands it to the judge (rules/judge/cycle.ts), with arrays it fills. */
+export interface CycleOutput extends Cycle {
   samples: Sample[];
   facts: Fact[];
   /** slots this poll overran (0 when the cycle had to connect first; DeviceHealth counts those too) */
   skipped_cycles: number;
-  /** set on the output (no samples, no facts) that reports a loop stopped by an unexpected error */
-  loop_restart?: { ts: number; restarts: number; error: string; restart_in_ms: number };
 }
 
 export interface DeviceHealth {

@@ -1,5 +1,6 @@
 // Rule engine benchmark: rule evaluations per second for about five rules per tag over a synthetic
-// stream of 100 devices x 100 tags, including the alert stage. Prints nothing; returns figures.
+// stream of 100 devices x 100 tags, through the agent's cycle judge (engine, alert stage, built-in
+// rules). Prints nothing; returns figures.
 //
 // Each device has 70 analog tags (range, high-high range, rate, stuck, low-low range), 20 discrete
 // tags (allowed values, toggle count, range, rate, second allowed-values list) and 10 setpoints
@@ -9,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { AlertManager } from '../rules/alerts/manager.js';
 import type { Fact, Sample } from '../protocols/types.js';
 import { RuleEngine } from '../rules/engine.js';
+import { CycleJudge, type Cycle } from '../rules/judge/index.js';
 import type { DeviceRef } from '../rules/types.js';
 
 export interface RulesBenchOptions {
@@ -96,12 +98,15 @@ export function runRulesBench(opts: RulesBenchOptions = {}): RulesBenchResult {
   const b0 = performance.now();
   const engine = new RuleEngine(rules, devices);
   const build = performance.now() - b0;
-  const alerts = new AlertManager({}, { devices: devices.map((d) => d.id) });
+  const judge = new CycleJudge(engine, new AlertManager({}, { devices: devices.map((d) => d.id) }));
 
   const t0 = Date.parse('2025-03-01T00:00:00Z');
   const samples: Sample[][] = devices.map((d) => d.tags.map((tag) => ({ device: d.id, tag: tag.name, value: 0, quality: 'good' as const, ts: t0, rtt_ms: 2 })));
   const links: Fact[] = devices.map((d) => ({ device: d.id, kind: 'link', ts: t0, data: { reachable: true, rtt_ms: 2, exception_codes: [], bad_responses: 0, consecutive_failures: 0 } }));
   const diags: Fact[] = devices.map((d) => ({ device: d.id, kind: 'diagnostics', ts: t0, data: { bus_message_count: 0, server_message_count: 0, bus_comm_error_count: 0, agent_requests_total: 0 } }));
+  // Each device's cycle, without and with its diagnostics read (every tenth cycle).
+  const plain: Cycle[] = devices.map((d, i) => ({ device: d.id, samples: samples[i], facts: [links[i]], skipped_cycles: 0 }));
+  const withDiag: Cycle[] = devices.map((d, i) => ({ device: d.id, samples: samples[i], facts: [diags[i], links[i]], skipped_cycles: 0 }));
   const noise = noiseTable(1 << 16);
   const nA = t.analog.length;
   const nD = t.discrete.length;
@@ -121,40 +126,20 @@ export function runRulesBench(opts: RulesBenchOptions = {}): RulesBenchResult {
     }
   };
 
-  let findings = 0;
-  let signals = 0;
-  const cycle = (c: number, judge: boolean): void => {
+  const cycle = (c: number, judging: boolean): void => {
     for (let d = 0; d < nDev; d++) {
       fill(c, d);
-      if (!judge) continue;
-      const row = samples[d];
-      for (let i = 0; i < row.length; i++) {
-        const f = engine.onSample(row[i]);
-        if (f.length) {
-          findings += f.length;
-          signals += alerts.onFindings(f).length;
-        }
-      }
       const ts = t0 + c * 1000 + 500;
       if (c % 10 === 0) {
         const g = diags[d];
         g.ts = ts;
         g.data.bus_message_count = g.data.server_message_count = g.data.agent_requests_total = (c * 12) & 0xffff;
-        const fd = engine.onFact(g);
-        findings += fd.length;
-        if (fd.length) signals += alerts.onFindings(fd).length;
       }
       const l = links[d];
       l.ts = ts + 1;
       l.data.rtt_ms = 2 + 0.2 * noise[ni++ & 0xffff];
-      const f = engine.onFact(l);
-      if (f.length) signals += alerts.onFindings(f).length;
-      findings += f.length;
+      if (judging) judge.judge(c % 10 === 0 ? withDiag[d] : plain[d]);
     }
-    const late = engine.evaluateTime(t0 + c * 1000 + 999);
-    findings += late.length;
-    if (late.length) signals += alerts.onFindings(late).length;
-    signals += alerts.tick(t0 + c * 1000 + 999).length;
   };
 
   for (let c = 0; c < warmup; c++) cycle(c, true);
@@ -163,12 +148,13 @@ export function runRulesBench(opts: RulesBenchOptions = {}): RulesBenchResult {
   for (let c = warmup; c < warmup + cycles; c++) cycle(c, false);
   const feedMs = performance.now() - f0;
   const before = engine.stats();
-  findings = 0;
-  signals = 0;
+  const { findings: findings0, drafts: drafts0 } = judge.counts;
   f0 = performance.now();
   for (let c = warmup + cycles; c < warmup + 2 * cycles; c++) cycle(c, true);
   const totalMs = performance.now() - f0;
   const after = engine.stats();
+  const findings = judge.counts.findings - findings0;
+  const signals = judge.counts.drafts - drafts0;
 
   const nSamples = after.samples - before.samples;
   const evals = after.evaluations - before.evaluations;

@@ -1,6 +1,6 @@
 // `npm run bench`: prints every benchmark figure of issues 2, 3, 4 and 9 (poll path, ceiling, request
 // planning, outbox and drain, rules, OPC UA), one section each; `--json` prints one JSON object instead.
-// `npm run bench -- --only ceiling,opcua` runs some sections (poll ceiling plan outbox rules opcua);
+// `npm run bench -- --only ceiling,opcua` runs some sections (poll ceiling plan outbox rules opcua learn);
 // `--no-opcua` leaves OPC UA out; `--ceiling-no-rules` runs the ceiling without the bench rules.
 // It never asserts a time: the figures are for reading, next to the references the issues give.
 import fs from 'node:fs';
@@ -18,10 +18,12 @@ import { benchOutbox } from './outbox.js';
 import { killAll, startBroker, startSimulator, type BrokerChild, type SimulatorChild } from './procs.js';
 import { runRulesBench } from './rules.js';
 import { runOpcuaBench, type OpcuaBenchResult } from './opcua.js';
+import { formatProblems } from '../protocols/problems.js';
+import { runLearnBench } from './learn.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const JSON_OUT = process.argv.includes('--json');
-const SECTIONS = ['poll', 'ceiling', 'plan', 'outbox', 'rules', 'opcua'] as const;
+const SECTIONS = ['poll', 'ceiling', 'plan', 'outbox', 'rules', 'opcua', 'learn'] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** Sections to run: all, or those of `--only a,b` (or `--only=a,b`), less opcua with --no-opcua. */
@@ -148,7 +150,7 @@ function benchDevice(id: string, port: number, registers: number, intervalMs: nu
     ],
   });
   const parsed = parseConfigText(text, 'bench device');
-  if (!parsed.config) throw new Error(`bench device config: ${parsed.problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`);
+  if (!parsed.config) throw new Error(`bench device config: ${formatProblems(parsed.problems).split('\n').join('; ')}`);
   const d = parsed.config.devices[0];
   if (d.protocol !== 'modbus') throw new Error('bench device config: not a Modbus device');
   return d;
@@ -226,6 +228,18 @@ async function opcuaSection(): Promise<OpcuaBenchResult> {
   return r;
 }
 
+function learnSection() {
+  heading('7. Learning that knows when it is done: a day of 1 s polls, one device x 25 tags');
+  progress('learning: a day of polls into the learner');
+  const r = runLearnBench();
+  say(row('learner ingest', `${n(r.ingest_ns_per_sample)} ns/sample`, `${n(r.cycles)} cycles x ${r.tags} tags, envelope summaries included`));
+  say(row('envelope summary alone', `${n(r.envelope_ns_per_sample, 1)} ns/sample`, 'per tag: 256 buckets, merged as the window grows'));
+  say(row('judge every tag', `${n(r.convergence_ms, 2)} ms`, `${r.converged} of ${r.tags} converged; progress and --until-stable judge about once a second`));
+  say(row('rules so far (progress line)', `${n(r.rules_so_far_ms, 1)} ms`, `${r.rules_so_far} rules on 2000 spaced cycles; on the whole table ${n(r.rules_so_far_full_ms)} ms (${r.rules_so_far_full} rules): the polls would wait that long`));
+  say(row('final result (for scale)', `${n(r.result_ms)} ms`, `${r.rules} rules with invariants and models`));
+  return r;
+}
+
 async function main(): Promise<void> {
   const t0 = performance.now();
   const info = machine();
@@ -244,6 +258,7 @@ async function main(): Promise<void> {
     const outbox = RUN.has('outbox') ? await outboxSection(broker) : undefined;
     const rules = path1 && RUN.has('rules') ? rulesSection(path1.plain, path1.ruled) : undefined;
     const opcua = RUN.has('opcua') ? await opcuaSection() : undefined;
+    const learn = RUN.has('learn') ? learnSection() : undefined;
     const total = Math.round((performance.now() - t0) / 1000);
     say();
     say(`done in ${total} s; load average at end: ${os.loadavg().map((x) => x.toFixed(2)).join(' / ')}`);
@@ -251,7 +266,7 @@ async function main(): Promise<void> {
       const plain = path1?.plain;
       const poll = plain && { runs: plain, cpu_s_per_s: mean(plain.map((r) => r.cpu_s_per_s)), rss_mb_peak: Math.max(...plain.map((r) => r.rss_mb_peak)) };
       const loadavgEnd = os.loadavg().map((x) => Number(x.toFixed(2)));
-      process.stdout.write(JSON.stringify({ machine: { ...info, loadavg_end: loadavgEnd }, broker: broker.kind, seconds: total, poll_path: poll, ceiling, plan, outbox, rules, opcua }) + '\n');
+      process.stdout.write(JSON.stringify({ machine: { ...info, loadavg_end: loadavgEnd }, broker: broker.kind, seconds: total, poll_path: poll, ceiling, plan, outbox, rules, opcua, learn }) + '\n');
     }
   } finally {
     await sim.stop();

@@ -1,19 +1,22 @@
 // Config problems as `path: message` lines: the error type, and zod and YAML problems in that form.
+// The one place that formats them: the agent config, rules, recordings and the simulators' configs
+// all report through it.
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { OperationalError } from './errors.js';
 
 export interface ConfigProblem {
   path: string;
   message: string;
 }
 
-export class ConfigError extends Error {
-  readonly code = 'config_invalid';
+export class ConfigError extends OperationalError {
+  declare readonly code: 'config_invalid';
   constructor(
     readonly file: string,
     readonly problems: ConfigProblem[],
   ) {
-    super(`${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n` + formatProblems(problems));
+    super('config_invalid', `${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n` + formatProblems(problems), 'config');
   }
 }
 
@@ -21,22 +24,30 @@ export function formatProblems(problems: ConfigProblem[]): string {
   return problems.map((p) => `${p.path || '(root)'}: ${p.message}`).join('\n');
 }
 
-/** `devices[0].tags[2].address` from zod's path array. */
-export function formatPath(p: ReadonlyArray<PropertyKey>): string {
-  let out = '';
+/** `devices[0].tags[2].address` from zod's path array; `at` is where the checked value sits (`rules[3]`). */
+export function formatPath(p: ReadonlyArray<PropertyKey>, at = ''): string {
+  let out = at;
   for (const k of p) out += typeof k === 'number' ? `[${k}]` : out === '' ? String(k) : `.${String(k)}`;
   return out;
 }
 
-export function zodProblems(error: z.ZodError): ConfigProblem[] {
+export interface ZodProblemOptions {
+  /** where the checked value sits in its file, e.g. `rules[3]`: every path starts there */
+  at?: string;
+  /** the message of an unknown key (path: the object holding it); default: check the spelling, the README lists the keys */
+  unknownKey?: (key: string, path: ReadonlyArray<PropertyKey>) => string;
+}
+
+/** Every issue of a failed zod parse as a problem; a missing value says `required (type)`. */
+export function zodProblems(error: { issues: readonly z.core.$ZodIssue[] }, o: ZodProblemOptions = {}): ConfigProblem[] {
+  const unknownKey = o.unknownKey ?? ((k: string) => `unknown key '${k}' (check the spelling; the README lists the allowed keys)`);
   return error.issues.flatMap((i): ConfigProblem[] => {
-    if (i.code === 'unrecognized_keys') {
-      return i.keys.map((k) => ({ path: formatPath([...i.path, k]), message: `unknown key '${k}' (check the spelling; the README lists the allowed keys)` }));
-    }
+    if (i.code === 'unrecognized_keys') return i.keys.map((k) => ({ path: formatPath([...i.path, k], o.at), message: unknownKey(k, i.path) }));
     if (i.code === 'invalid_union' && 'discriminator' in i && i.discriminator) {
-      return [{ path: formatPath(i.path), message: `${i.message}; set ${String(i.discriminator)} to a supported value` }];
+      return [{ path: formatPath(i.path, o.at), message: `${i.message}; set ${String(i.discriminator)} to a supported value` }];
     }
-    return [{ path: formatPath(i.path), message: i.message }];
+    if (i.code === 'invalid_type' && /received undefined$/.test(i.message)) return [{ path: formatPath(i.path, o.at), message: `required (${i.expected})` }];
+    return [{ path: formatPath(i.path, o.at), message: i.message }];
   });
 }
 

@@ -7,6 +7,8 @@ import { DETECTOR_TYPES, detectorTypeNames } from './registry.js';
 import { ruleBaseSchema, RULE_BASE_KEYS } from './schema.js';
 import { placeholders } from './template.js';
 import type { DeviceRef, ResolvedRule, RuleIssue } from './types.js';
+import { OperationalError } from '../protocols/errors.js';
+import { formatProblems, zodProblems } from '../protocols/problems.js';
 
 const schemaCache = new Map<string, z.ZodType>();
 
@@ -20,31 +22,12 @@ export function ruleSchemaFor(dt: DetectorType): z.ZodType {
   return s;
 }
 
-function joinPath(base: string, path: ReadonlyArray<PropertyKey>): string {
-  let out = base;
-  for (const p of path) out += typeof p === 'number' ? `[${p}]` : `.${String(p)}`;
-  return out;
-}
-
 function zodIssues(at: string, dt: DetectorType, err: z.ZodError): RuleIssue[] {
-  const out: RuleIssue[] = [];
-  for (const iss of err.issues) {
-    if (iss.code === 'unrecognized_keys') {
-      const own = Object.keys(dt.params);
-      for (const k of iss.keys) {
-        const message =
-          iss.path.length > 0
-            ? 'unknown field'
-            : `unknown field for ${article(dt.type)} ${dt.type} rule; its own fields are ${listNames(own)} (common: ${RULE_BASE_KEYS.join(', ')})`;
-        out.push({ path: joinPath(at, [...iss.path, k]), message });
-      }
-      continue;
-    }
-    let message = iss.message;
-    if (iss.code === 'invalid_type' && /received undefined$/.test(message)) message = `required (${iss.expected})`;
-    out.push({ path: joinPath(at, iss.path), message });
-  }
-  return out;
+  const own = Object.keys(dt.params);
+  return zodProblems(err, {
+    at,
+    unknownKey: (_k, path) => (path.length > 0 ? 'unknown field' : `unknown field for ${article(dt.type)} ${dt.type} rule; its own fields are ${listNames(own)} (common: ${RULE_BASE_KEYS.join(', ')})`),
+  });
 }
 
 function article(word: string): string {
@@ -68,7 +51,7 @@ function checkRule(raw: unknown, i: number, devices: ReadonlyMap<string, DeviceR
   const dt = typeof raw.type === 'string' ? DETECTOR_TYPES.get(raw.type) : undefined;
   if (!dt) {
     const base = ruleBaseSchema.safeParse(raw);
-    if (!base.success) for (const iss of base.error.issues) issues.push({ path: joinPath(at, iss.path), message: iss.message });
+    if (!base.success) issues.push(...zodProblems(base.error, { at }));
     if (typeof raw.type === 'string') issues.push({ path: `${at}.type`, message: `unknown detector type '${raw.type}'; known types: ${detectorTypeNames().join(', ')}` });
     return { issues };
   }
@@ -168,9 +151,9 @@ export function validateRules(rules: readonly unknown[], devices: readonly Devic
 }
 
 /** Thrown by RuleEngine for invalid rules; `issues` are the `path: message` lines. */
-export class RuleConfigError extends Error {
+export class RuleConfigError extends OperationalError {
+  declare readonly code: 'config_invalid';
   constructor(readonly issues: RuleIssue[]) {
-    super(`invalid rules:\n${issues.map((i) => `${i.path}: ${i.message}`).join('\n')}`);
-    this.name = 'RuleConfigError';
+    super('config_invalid', `invalid rules:\n${formatProblems(issues)}`, 'config');
   }
 }

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError, type ConfigProblem } from '../config/load.js';
-import { formatPath } from '../config/load.js';
+import { zodProblems } from '../../protocols/problems.js';
 
 const pathSchema = z.array(z.string().min(1)).min(1);
 const changeSchema = z.discriminatedUnion('op', [
@@ -100,8 +100,8 @@ export function readAudit(file: string): Audit {
     }
     const r = recordSchema.safeParse(raw);
     if (!r.success) {
-      const iss = r.error.issues[0];
-      return void problems.push({ path: `${at}${iss.path.length ? `: ${formatPath(iss.path)}` : ''}`, message: iss.message });
+      const first = zodProblems(r.error)[0];
+      return void problems.push({ path: `${at}${first.path ? `: ${first.path}` : ''}`, message: first.message });
     }
     if (r.data.type === 'approval') {
       if (ids.has(r.data.id)) return void problems.push({ path: `${at}: id`, message: `approval id '${r.data.id}' appears twice` });

@@ -7,6 +7,7 @@
 import { detectorType, ruleSchemaFor } from '../../rules/index.js';
 import { acceptState, outward } from './expr.js';
 import type { ChangeOp } from './patch.js';
+import { OperationalError } from '../../protocols/errors.js';
 
 /** The alert being approved, as listed by `otsentry alerts`. */
 export interface AlertRef {
@@ -30,8 +31,10 @@ export interface Proposal {
 }
 
 /** A request that cannot be approved; the message says why and what to do. */
-export class ApproveError extends Error {
-  readonly code = 'approve';
+export class ApproveError extends OperationalError {
+  constructor(message: string) {
+    super('approve', message, 'approve');
+  }
 }
 
 type Obj = Record<string, unknown>;

@@ -144,7 +144,7 @@ export class LiveRules {
   private failed(at: string, trigger: string, e: unknown): ReloadStatus {
     this.failures++;
     const error =
-      e instanceof ConfigError ? `${e.file}: ${formatProblems(e.problems).split('\n').join('; ')}` : e instanceof RuleConfigError ? e.issues.map((i) => `${i.path}: ${i.message}`).join('; ') : (e as Error).message;
+      e instanceof ConfigError ? `${e.file}: ${formatProblems(e.problems).split('\n').join('; ')}` : e instanceof RuleConfigError ? formatProblems(e.issues).split('\n').join('; ') : (e as Error).message;
     this.last = { at, trigger, ok: false, error, changed: false };
     this.o.log.error({ trigger, error_code: 'rules_reload', stage: 'reload', err: error }, 'Rules not reloaded; the agent keeps the rules it had.');
     this.o.onChanged();

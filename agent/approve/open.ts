@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { PersistedAlert } from '../../rules/alerts/index.js';
 import type { AlertRef } from './changes.js';
+import { OperationalError } from '../../protocols/errors.js';
 
 export interface OpenAlert extends AlertRef {
   severity: string;
@@ -30,12 +31,12 @@ export function openAlertsFromFile(dataDir: string): OpenAlert[] {
     text = fs.readFileSync(path.join(dataDir, 'alerts.json'), 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw Object.assign(new Error(`cannot read ${path.join(dataDir, 'alerts.json')} (${(e as NodeJS.ErrnoException).code}); run as the agent's user`), { code: 'alerts_file' });
+    throw new OperationalError('alerts_file', `cannot read ${path.join(dataDir, 'alerts.json')} (${(e as NodeJS.ErrnoException).code}); run as the agent's user`, 'approve');
   }
   try {
     const parsed = JSON.parse(text) as { alerts?: PersistedAlert[] };
     return (parsed.alerts ?? []).filter((a) => typeof a?.first?.rule === 'string').map((a) => openAlertView(a, a.signal));
   } catch {
-    throw Object.assign(new Error(`${path.join(dataDir, 'alerts.json')} is not readable JSON; start the agent (it moves a broken file aside)`), { code: 'alerts_file' });
+    throw new OperationalError('alerts_file', `${path.join(dataDir, 'alerts.json')} is not readable JSON; start the agent (it moves a broken file aside)`, 'approve');
   }
 }

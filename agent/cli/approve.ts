@@ -15,6 +15,7 @@ import type { RuleAnswer } from '../approve/control.js';
 import type { ReloadStatus } from '../approve/live.js';
 import { openAlertsFromFile, type OpenAlert } from '../approve/open.js';
 import { describeChanges } from '../approve/patch.js';
+import { OperationalError } from '../../protocols/errors.js';
 
 export interface ApproveCommandKit {
   usage(message: string): Error;
@@ -149,6 +150,6 @@ export function addApproveCommands(program: Command, kit: ApproveCommandKit): vo
       }
       const st = await askControl<ReloadStatus>(loaded.dataDir, { op: 'reload' });
       if (st?.ok) process.stdout.write('the running agent applied it\n');
-      else throw Object.assign(new Error(`the approval is recorded, but the running agent did not take it up: ${st?.error ?? 'it stopped answering'}`), { code: 'approve_reload' });
+      else throw new OperationalError('approve_reload', `the approval is recorded, but the running agent did not take it up: ${st?.error ?? 'it stopped answering'}`, 'approve');
     });
 }

@@ -8,6 +8,7 @@ import { connectControl, fileAccess, type OutboxAccess } from '../outbox/control
 import { outboxFile } from '../outbox/index.js';
 import { SqliteOutbox } from '../outbox/sqlite.js';
 import type { OutboxEntry, RefusedEntry } from '../outbox/types.js';
+import { OperationalError } from '../../protocols/errors.js';
 
 export interface OutboxCommandKit {
   /** the CLI's usage error (printed as is, exit code 2) */
@@ -109,7 +110,7 @@ export function addOutboxCommands(program: Command, kit: OutboxCommandKit): void
         process.stdout.write(done.length === 0 ? 'no refused events to retry\n' : `${done.length} event${done.length === 1 ? '' : 's'} pending again (seq ${done.join(', ')}); ${when}\n`);
         const missing = (o.seq ?? []).filter((s) => !done.includes(s));
         if (missing.length > 0) {
-          throw Object.assign(new Error(`not refused (acked, dropped or never refused): seq ${missing.join(', ')}; list them with: otsentry outbox refused --config ${o.config}`), { code: 'not_refused' });
+          throw new OperationalError('not_refused', `not refused (acked, dropped or never refused): seq ${missing.join(', ')}; list them with: otsentry outbox refused --config ${o.config}`, 'outbox');
         }
       });
     });

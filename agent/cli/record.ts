@@ -65,26 +65,31 @@ export function addDataCommands(program: Command, kit: CommandKit): void {
   csvOptions(
     program
       .command('learn')
-      .description('observe normal operation (a recording, or the devices for a while) and write a reviewable baseline rules file')
-      .option('-c, --config <file>', 'agent config: its devices (needed with --duration; optional with --from)')
+      .description('observe normal operation (a recording, or the devices for a while or until every tag converged) and write a reviewable baseline rules file, with a convergence verdict per tag')
+      .option('-c, --config <file>', 'agent config: its devices (needed to poll them; optional with --from)')
       .option('--from <recording>', 'learn from a recording (JSONL from `otsentry record`, or CSV)')
       .option('--duration <duration>', 'learn by polling the devices of --config this long, e.g. 24h', kit.durationArg)
+      .option('--until-stable <max>', "learn until every tag's envelope converged, at most this long, e.g. 24h (with --from: this much of the recording)", kit.durationArg)
       .requiredOption('-o, --out <file>', 'baseline rules file to write (YAML)'),
   )
     .option('--margin <share>', 'share of the observed span added to learned bounds (default 0.05)', ratioArg)
     .option('--noise <share>', 'measurement tolerance as a share of a tag\'s magnitude (default 0.005)', ratioArg)
     .option('--no-invariants', 'do not mine invariants between tags')
     .option('--no-models', 'do not mine linear relations between tags')
-    .action((o: { config?: string; from?: string; duration?: number; out: string; margin?: number; noise?: number; invariants: boolean; models: boolean; device?: string; timeColumn?: string; timeFormat?: string; labels?: string; ignore?: string[] }) =>
+    .option('--progress <interval>', 'print progress to stderr this often, 0 never (default: 1s rewritten in place on a terminal, else about 100 lines a run, 10s to 5m apart; none with --json)', kit.durationArg)
+    .option('--json', 'print the outcome (rules, convergence verdict per tag, how it ended) as one JSON object')
+    .action((o: { config?: string; from?: string; duration?: number; untilStable?: number; progress?: number; json?: boolean; out: string; margin?: number; noise?: number; invariants: boolean; models: boolean; device?: string; timeColumn?: string; timeFormat?: string; labels?: string; ignore?: string[] }) =>
       guarded(kit, async () => {
         const logger = createLogger(process.env.OTSENTRY_LOG_LEVEL ?? 'warn');
         const { learnCommand } = await import('./learn.js');
         await learnCommand({
           ...o,
           durationMs: o.duration,
+          untilStableMs: o.untilStable,
+          progressMs: o.progress,
           learn: { margin: o.margin, noise: o.noise, invariants: o.invariants, models: o.models },
           logger,
-          stop: o.duration !== undefined ? kit.untilSignal() : undefined,
+          stop: o.from === undefined ? kit.untilSignal() : undefined,
           print: out,
         });
       }),

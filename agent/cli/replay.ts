@@ -11,6 +11,7 @@ import type { AlertsConfigInput } from '../../rules/alerts/index.js';
 import { openRecording, type CsvOptions, type RecordingSource } from '../../rules/recording/recording.js';
 import { ExitStatus, replayJson, replayText } from '../../rules/replay/report.js';
 import { Replay, type ReplaySummary } from '../../rules/replay/run.js';
+import { OperationalError } from '../../protocols/errors.js';
 
 export interface ReplayCommandOptions extends CsvOptions {
   input: string;
@@ -24,8 +25,10 @@ export interface ReplayCommandOptions extends CsvOptions {
   print: (text: string) => void;
 }
 
-export class ReplayUsageError extends Error {
-  readonly code = 'usage';
+export class ReplayUsageError extends OperationalError {
+  constructor(message: string) {
+    super('usage', message, 'cli');
+  }
 }
 
 /** Devices, rules and alert settings of a replay, from --config and/or --rules and the recording. */
@@ -59,7 +62,7 @@ export async function replayCommand(o: ReplayCommandOptions): Promise<ReplaySumm
     try {
       fd = fs.openSync(o.events, 'w');
     } catch (e) {
-      throw Object.assign(new Error(`cannot create ${path.resolve(o.events)} (${(e as NodeJS.ErrnoException).code}); give a writable path to --events`), { code: 'events_file' });
+      throw new OperationalError('events_file', `cannot create ${path.resolve(o.events)} (${(e as NodeJS.ErrnoException).code}); give a writable path to --events`, 'cli');
     }
   }
   let summary: ReplaySummary;

@@ -7,6 +7,7 @@ import { FRAMINGS, type Framing } from '../../simulators/modbus/framing.js';
 import { MODEL_TYPES, type ModelType } from '../../simulators/modbus/models/index.js';
 import { findScenario, SCENARIO_NAMES } from '../../simulators/modbus/scenarios/index.js';
 import { benchSimulatorConfig, startModbusSimulator, tankSimulatorConfig, type ModbusSimulator } from '../../simulators/modbus/index.js';
+import { OperationalError } from '../../protocols/errors.js';
 
 export interface SimulateModbusOptions {
   /** simulator config file (YAML/JSON); the PLC flags are then ignored */
@@ -37,8 +38,10 @@ export interface SimulateModbusOptions {
 }
 
 /** A mistake in the flags or the file, with the fix in the message (no stack trace for users). */
-export class SimulateUsageError extends Error {
-  readonly code = 'usage';
+export class SimulateUsageError extends OperationalError {
+  constructor(message: string) {
+    super('usage', message, 'cli');
+  }
 }
 
 function intFlag(name: string, v: unknown, min: number, max: number): number {

@@ -7,6 +7,7 @@ import { parseDuration, DURATION_HINT } from '../../simulators/modbus/duration.j
 import { loadOpcuaSimConfig, parseOpcuaSimConfig, DEFAULT_SIM_USER, type OpcuaSimConfigInput } from '../../simulators/opcua/config.js';
 import { findOpcuaScenario, OPCUA_SCENARIO_NAMES } from '../../simulators/opcua/scenarios/index.js';
 import { benchOpcuaConfig, startOpcuaSimulator, tankOpcuaConfig, type OpcuaSimulator } from '../../simulators/opcua/index.js';
+import { OperationalError } from '../../protocols/errors.js';
 
 export interface SimulateOpcuaOptions {
   config?: string;
@@ -25,8 +26,10 @@ export interface SimulateOpcuaOptions {
   out?: (line: string) => void;
 }
 
-export class SimulateOpcuaUsageError extends Error {
-  readonly code = 'usage';
+export class SimulateOpcuaUsageError extends OperationalError {
+  constructor(message: string) {
+    super('usage', message, 'cli');
+  }
 }
 
 function intFlag(name: string, v: unknown, min: number, max: number): number {

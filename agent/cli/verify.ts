@@ -8,6 +8,7 @@ import { loadSigningKey, keyIdOf, parsePublicKey, signingKeyFile } from '../sign
 import { Capture } from '../verify/capture.js';
 import { exitCodeOf, formatText, verifyOutput } from '../verify/report.js';
 import { verifySignals, type KnownKey } from '../verify/verify.js';
+import { OperationalError } from '../../protocols/errors.js';
 
 export interface VerifyKit {
   /** resolves on SIGINT or SIGTERM */
@@ -56,7 +57,7 @@ async function readCapture(capture: Capture, file: string): Promise<void> {
     for await (const text of readline.createInterface({ input, crlfDelay: Infinity })) capture.line(text as string, ++n);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    throw Object.assign(new Error(`capture ${file} cannot be read (${err.code ?? err.message}); check the path, or give - for stdin.`), { code: 'verify_input' });
+    throw new OperationalError('verify_input', `capture ${file} cannot be read (${err.code ?? err.message}); check the path, or give - for stdin.`, 'verify');
   }
 }
 
@@ -66,7 +67,7 @@ function loadKeys(files: readonly string[]): KnownKey[] {
     try {
       text = fs.readFileSync(file, 'utf8');
     } catch (e) {
-      throw Object.assign(new Error(`--key ${file} cannot be read (${(e as NodeJS.ErrnoException).code}); give the public key PEM printed by \`otsentry key --config FILE\`.`), { code: 'verify_key' });
+      throw new OperationalError('verify_key', `--key ${file} cannot be read (${(e as NodeJS.ErrnoException).code}); give the public key PEM printed by \`otsentry key --config FILE\`.`, 'verify');
     }
     const key = parsePublicKey(text, `--key ${file}`);
     return { key_id: keyIdOf(key), key, source: `--key ${file}` };
@@ -124,7 +125,7 @@ export function addVerifyCommands(program: Command, kit: VerifyKit): void {
       }
       if (capture.signals.length === 0) {
         const why = capture.badLines.length > 0 ? ` (${capture.badLines.length} unreadable line${capture.badLines.length === 1 ? '' : 's'}, first: ${capture.badLines[0]!.message.replace(/\.$/, '')})` : '';
-        throw Object.assign(new Error(`no risk signals in the input${why}; capture the events topic, e.g. mosquitto_sub -v -t 'otsentry/#' > capture.txt`), { code: 'verify_empty' });
+        throw new OperationalError('verify_empty', `no risk signals in the input${why}; capture the events topic, e.g. mosquitto_sub -v -t 'otsentry/#' > capture.txt`, 'verify');
       }
       const report = verifySignals(capture.signals, { keys, announced: capture.announced, requireSigned: o.requireSigned, firstSeq: o.firstSeq, lastSeq: o.lastSeq });
       const out = verifyOutput(report, capture.stats, capture.badLines);

@@ -4,13 +4,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { SecretRef } from './schema.js';
 import { secretFileProblem } from './permissions.js';
+import { OperationalError } from '../../protocols/errors.js';
 
-export class SecretError extends Error {
-  constructor(
-    message: string,
-    readonly code: 'secret_unavailable' | 'secret_unsafe' = 'secret_unavailable',
-  ) {
-    super(message);
+export class SecretError extends OperationalError {
+  declare readonly code: 'secret_unavailable' | 'secret_unsafe';
+  constructor(message: string, code: 'secret_unavailable' | 'secret_unsafe' = 'secret_unavailable') {
+    super(code, message, 'config');
   }
 }
 

@@ -14,6 +14,7 @@ import { startModbusSimulator, SCENARIO_NAMES, tankSimulatorConfig } from '../..
 import { startLiveView } from './view.js';
 import { demoAgentConfig } from './config.js';
 import { OPCUA_ONLY_SCENARIOS, startOpcuaDemo, type OpcuaDemo } from '../../simulators/opcua/demo.js';
+import { OperationalError } from '../../protocols/errors.js';
 
 export interface DemoOptions {
   broker?: string;
@@ -32,8 +33,10 @@ export interface DemoOptions {
 /** Normal operation before the attack starts. */
 export const DEMO_ATTACK_AT_MS = 10_000;
 
-export class DemoError extends Error {
-  readonly code = 'demo';
+export class DemoError extends OperationalError {
+  constructor(message: string) {
+    super('demo', message, 'cli');
+  }
 }
 
 export async function runDemo(o: DemoOptions): Promise<void> {

@@ -6,14 +6,11 @@ import path from 'node:path';
 import type { IClientOptions } from 'mqtt';
 import type { BrokerConfig } from '../config/schema.js';
 import { resolveSecret } from '../config/secrets.js';
+import { OperationalError } from '../../protocols/errors.js';
 
-export class ForwardError extends Error {
-  constructor(
-    message: string,
-    readonly code: string,
-  ) {
-    super(message);
-    this.name = 'ForwardError';
+export class ForwardError extends OperationalError {
+  constructor(message: string, code: string) {
+    super(code, message, 'forward');
   }
 }
 
@@ -66,7 +63,7 @@ export function clientOptions(broker: ClientBrokerFields, site: string, agent: s
     if (tls.key_file !== undefined) {
       const key = readPem(tls.key_file, baseDir, 'broker.tls.key_file');
       const passphrase = tls.key_passphrase === undefined ? undefined : resolveSecret(tls.key_passphrase, baseDir, 'broker.tls.key_passphrase');
-      opts.key = loadKey(key, passphrase, path.resolve(baseDir, tls.key_file));
+      opts.key = loadKey(key, passphrase, path.resolve(baseDir, tls.key_file), 'broker.tls');
     }
     opts.rejectUnauthorized = tls.reject_unauthorized;
     if (tls.servername !== undefined) opts.servername = tls.servername;
@@ -74,7 +71,8 @@ export function clientOptions(broker: ClientBrokerFields, site: string, agent: s
   return opts;
 }
 
-function readPem(file: string, baseDir: string, where: string): Buffer {
+/** A PEM file named in the config (TLS of the broker or of a SIEM output), read now for a clear error. */
+export function readPem(file: string, baseDir: string, where: string): Buffer {
   const full = path.resolve(baseDir, file);
   try {
     return fs.readFileSync(full);
@@ -88,17 +86,17 @@ function readPem(file: string, baseDir: string, where: string): Buffer {
  * Decrypt the client key now, so a wrong passphrase is a clear startup error and not a TLS
  * retry loop; the decrypted key is handed to TLS as PKCS#8 PEM.
  */
-function loadKey(key: Buffer, passphrase: string | undefined, file: string): string {
+export function loadKey(key: Buffer, passphrase: string | undefined, file: string, where: string): string {
   try {
     return crypto.createPrivateKey({ key, passphrase }).export({ type: 'pkcs8', format: 'pem' }).toString();
   } catch (e) {
     const encrypted = /ENCRYPTED/.test(key.toString('latin1'));
     const fix =
       encrypted && passphrase === undefined
-        ? 'the key is encrypted: set broker.tls.key_passphrase'
+        ? `the key is encrypted: set ${where}.key_passphrase`
         : encrypted
           ? 'the key_passphrase does not decrypt it; check the secret'
           : 'give a PEM private key';
-    throw new ForwardError(`broker.tls.key_file: cannot load the private key ${file} (${(e as Error).message}); ${fix}.`, 'tls_key');
+    throw new ForwardError(`${where}.key_file: cannot load the private key ${file} (${(e as Error).message}); ${fix}.`, 'tls_key');
   }
 }

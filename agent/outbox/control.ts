@@ -10,6 +10,7 @@ import net from 'node:net';
 import path from 'node:path';
 import type { Logger } from '../../protocols/log.js';
 import { OutboxError, type Outbox, type OutboxEntry, type RefusedEntry } from './types.js';
+import { OperationalError } from '../../protocols/errors.js';
 
 export function controlSocketPath(dataDir: string): string {
   return path.join(dataDir, 'control.sock');
@@ -145,15 +146,15 @@ function request<T>(file: string, req: Request): Promise<T> {
     s.on('connect', () => s.write(JSON.stringify(req) + '\n'));
     s.on('data', (chunk: string) => (buf += chunk));
     s.on('error', (e: NodeJS.ErrnoException) =>
-      reject(Object.assign(new Error(`the running agent's control socket ${file} failed (${e.code ?? e.message}); try again, or stop the agent and retry`), { code: 'control_socket' })),
+      reject(new OperationalError('control_socket', `the running agent's control socket ${file} failed (${e.code ?? e.message}); try again, or stop the agent and retry`, 'outbox')),
     );
     s.on('end', () => {
       try {
         const res = JSON.parse(buf) as { ok: true; result: T } | { ok: false; error: { code: string; message: string } };
         if (res.ok) resolve(res.result);
-        else reject(Object.assign(new Error(res.error.message), { code: res.error.code }));
+        else reject(new OperationalError(res.error.code, res.error.message, 'outbox'));
       } catch {
-        reject(Object.assign(new Error(`the running agent's control socket ${file} gave no answer; check the agent log`), { code: 'control_socket' }));
+        reject(new OperationalError('control_socket', `the running agent's control socket ${file} gave no answer; check the agent log`, 'outbox'));
       }
     });
   });

@@ -1,5 +1,6 @@
 // The outbox contract: a durable, ordered, hash-chained store of risk signals awaiting delivery.
 import type { RiskSignal, Severity, SignalDraft } from '../../rules/signal.js';
+import { OperationalError } from '../../protocols/errors.js';
 
 /** One stored event as it will be published: payload is the exact JSON that was hashed. */
 export interface OutboxEntry {
@@ -76,13 +77,9 @@ export interface Outbox {
 /** Drop counts per severity, as reported in a gap event. */
 export type DropCounts = Record<Severity, number>;
 
-export class OutboxError extends Error {
-  constructor(
-    message: string,
-    readonly code: 'outbox_corrupt' | 'outbox_locked' | 'outbox_unavailable' | 'outbox_foreign' | 'outbox_invalid_event' | 'outbox_key_mismatch' | 'outbox_missing',
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'OutboxError';
+export class OutboxError extends OperationalError {
+  declare readonly code: 'outbox_corrupt' | 'outbox_locked' | 'outbox_unavailable' | 'outbox_foreign' | 'outbox_invalid_event' | 'outbox_key_mismatch' | 'outbox_missing';
+  constructor(message: string, code: OutboxError['code'], options?: { cause?: unknown }) {
+    super(code, message, 'outbox', options);
   }
 }

@@ -1,6 +1,8 @@
 // Recording what the agent polls: a JSONL writer (header, then per poll cycle its samples, facts and
-// the link fact, one JSON object per line) usable as a sink of the running agent, and live polling
-// of a config's devices without rules, outbox or broker, for `otsentry record` and `learn --duration`.
+// the link fact, one JSON object per line; format in rules/recording/recording.ts) usable as a sink
+// of the running agent, and live polling of a config's devices without rules, outbox or broker, for
+// `otsentry record` and `learn --duration`. It keeps what the judge uses, so a replay of `run
+// --record` judges what run judged: skipped slots and loop restarts too.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../../protocols/log.js';
@@ -8,6 +10,8 @@ import type { LoadedConfig } from '../config/load.js';
 import { createPoller } from '../../protocols/registry.js';
 import { DeviceScheduler, type CycleOutput } from '../scheduler.js';
 import { packageVersion } from '../../protocols/package.js';
+import { RECORDING_FORMAT } from '../../rules/recording/recording.js';
+import { OperationalError } from '../../protocols/errors.js';
 
 export interface RecordingStats {
   cycles: number;
@@ -21,7 +25,7 @@ export class RecordingWriter {
   readonly stats: RecordingStats = { cycles: 0, samples: 0, facts: 0, bytes: 0 };
   private fd: number;
 
-  /** @throws an Error with code 'record_file' when the file cannot be created */
+  /** @throws OperationalError record_file when the file cannot be created */
   constructor(
     readonly file: string,
     devices: ReadonlyArray<{ id: string; tags: ReadonlyArray<{ name: string }> }>,
@@ -30,13 +34,16 @@ export class RecordingWriter {
       fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
       this.fd = fs.openSync(file, 'w');
     } catch (e) {
-      throw Object.assign(new Error(`cannot create the recording ${path.resolve(file)} (${(e as NodeJS.ErrnoException).code}); give a writable path to --out`), { code: 'record_file' });
+      throw new OperationalError('record_file', `cannot create the recording ${path.resolve(file)} (${(e as NodeJS.ErrnoException).code}); give a writable path to --out`, 'record');
     }
-    const header = { type: 'header', v: 1, recorder: `otsentry ${packageVersion()}`, started: new Date().toISOString(), devices: devices.map((d) => ({ id: d.id, tags: d.tags.map((t) => t.name) })) };
+    const header = { type: 'header', v: RECORDING_FORMAT, recorder: `otsentry ${packageVersion()}`, started: new Date().toISOString(), devices: devices.map((d) => ({ id: d.id, tags: d.tags.map((t) => t.name) })) };
     this.write(`${JSON.stringify(header)}\n`);
   }
 
-  /** One poll cycle in the judge's order: samples, other facts, link fact (it ends the cycle). */
+  /**
+   * One poll cycle in the judge's order: samples, other facts, the link fact that ends it (with the
+   * slots it overran). A cycle without a link fact (a loop restart report) ends with a cycle line.
+   */
   writeCycle(out: CycleOutput): void {
     let text = '';
     for (const s of out.samples) {
@@ -44,8 +51,17 @@ export class RecordingWriter {
       if (s.reason !== undefined) line.reason = s.reason;
       text += `${JSON.stringify(line)}\n`;
     }
-    const facts = [...out.facts.filter((f) => f.kind !== 'link'), ...out.facts.filter((f) => f.kind === 'link')];
-    for (const f of facts) text += `${JSON.stringify({ type: 'fact', device: f.device, kind: f.kind, ts: f.ts, data: f.data })}\n`;
+    const links = out.facts.filter((f) => f.kind === 'link');
+    const facts = [...out.facts.filter((f) => f.kind !== 'link'), ...links];
+    const skipped = out.skipped_cycles > 0 ? out.skipped_cycles : undefined;
+    for (const f of facts) {
+      const endsCycle = f === links[links.length - 1];
+      text += `${JSON.stringify({ type: 'fact', device: f.device, kind: f.kind, ts: f.ts, data: f.data, skipped_cycles: endsCycle ? skipped : undefined })}\n`;
+    }
+    if (links.length === 0) {
+      const ts = out.loop_restart?.ts ?? Math.max(0, ...out.samples.map((s) => s.ts), ...facts.map((f) => f.ts));
+      text += `${JSON.stringify({ type: 'cycle', device: out.device, ts, skipped_cycles: skipped, loop_restart: out.loop_restart })}\n`;
+    }
     this.stats.cycles++;
     this.stats.samples += out.samples.length;
     this.stats.facts += facts.length;

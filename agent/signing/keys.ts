@@ -9,19 +9,17 @@ import crypto, { type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { secretFileProblem } from '../config/permissions.js';
+import { OperationalError } from '../../protocols/errors.js';
 
 export const SIGNING_KEY_FILE = 'signing_key.pem';
 export const SIGNATURE_ALGORITHM = 'Ed25519';
 
 export type SigningKeyErrorCode = 'signing_key_missing' | 'signing_key_corrupt' | 'signing_key_permissions' | 'signing_key_unavailable';
 
-export class SigningKeyError extends Error {
-  constructor(
-    message: string,
-    readonly code: SigningKeyErrorCode,
-  ) {
-    super(message);
-    this.name = 'SigningKeyError';
+export class SigningKeyError extends OperationalError {
+  declare readonly code: SigningKeyErrorCode;
+  constructor(message: string, code: SigningKeyErrorCode) {
+    super(code, message, 'outbox');
   }
 }
 

@@ -4,6 +4,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import mqtt, { type IClientOptions } from 'mqtt';
 import type { Capture } from './capture.js';
+import { OperationalError } from '../../protocols/errors.js';
 
 export interface SubscribeOptions {
   url: string;
@@ -25,13 +26,9 @@ export interface SubscribeOptions {
 }
 
 /** An operational error of the subscription (exit 1): unreachable broker, refused login, bad file. */
-export class SubscribeError extends Error {
-  constructor(
-    message: string,
-    readonly code: string,
-  ) {
-    super(message);
-    this.name = 'SubscribeError';
+export class SubscribeError extends OperationalError {
+  constructor(message: string, code: string) {
+    super(code, message, 'verify');
   }
 }
 

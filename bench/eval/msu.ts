@@ -85,7 +85,7 @@ export async function evalMsu(file: string, opts: Partial<LearnOptions> = {}, sp
   const plc = new FramePlc();
 
   const learner = new Learner(devices, opts);
-  for (const p of pollFrames(frames, plc, t0, learnUntil, (f) => f.category === 0)) learner.pushCycle(p.samples, p.facts);
+  for (const p of pollFrames(frames, plc, t0, learnUntil, (f) => f.category === 0)) learner.cycle(p);
   const learned = learner.result();
 
   const raises: Array<{ ts: number; rule: string }> = [];
@@ -98,7 +98,7 @@ export async function evalMsu(file: string, opts: Partial<LearnOptions> = {}, sp
     },
     onCycle: (_d, ts, flagged) => polls.push({ ts, flagged }),
   });
-  for (const p of pollFrames(frames, plc, learnUntil, tEnd + 1000, () => true)) replay.pushCycle(p.samples, p.facts);
+  for (const p of pollFrames(frames, plc, learnUntil, tEnd + 1000, () => true)) replay.pushCycle(p);
   replay.finish();
 
   const bursts = findBursts(frames, learnUntil);

@@ -4,6 +4,7 @@
 // simulator's own DiagnosticCounters), and a response time that grows with the PLC's load. An
 // agent polls it every poll_ms of capture time: samples, a diagnostics fact and a link fact.
 import type { Fact, Sample } from '../../protocols/types.js';
+import type { Cycle } from '../../rules/judge/index.js';
 import { DiagnosticCounters } from '../../simulators/modbus/diagnostics.js';
 import { splitCsvLine } from '../../rules/recording/csv.js';
 import { readLines } from '../../rules/recording/recording.js';
@@ -136,7 +137,7 @@ export class FramePlc {
  * Polls of the PLC from `from` to `to` (capture time), the frames in between applied first.
  * keep(frame) decides which frames happen at all (learning keeps only normal traffic).
  */
-export function* pollFrames(frames: readonly Frame[], plc: FramePlc, from: number, to: number, keep: (f: Frame) => boolean, s: PollerSettings = MSU_POLLING): Generator<{ ts: number; samples: Sample[]; facts: Fact[] }> {
+export function* pollFrames(frames: readonly Frame[], plc: FramePlc, from: number, to: number, keep: (f: Frame) => boolean, s: PollerSettings = MSU_POLLING): Generator<Cycle & { samples: Sample[]; facts: Fact[] }> {
   let i = 0;
   while (i < frames.length && frames[i].ts < from) i++;
   for (let t = from; t < to; t += s.poll_ms) {
@@ -144,6 +145,6 @@ export function* pollFrames(frames: readonly Frame[], plc: FramePlc, from: numbe
       if (keep(frames[i])) plc.apply(frames[i]);
       i++;
     }
-    yield { ts: t, ...plc.poll(t, s) };
+    yield { device: MSU_DEVICE, ts: t, skipped_cycles: 0, ...plc.poll(t, s) };
   }
 }

@@ -1,5 +1,6 @@
 // Modbus errors with stable codes, and their mapping to the PollError of protocols/types.ts.
 import type { PollError, PollErrorCode } from '../types.js';
+import { OperationalError } from '../errors.js';
 
 export const EXCEPTION_NAMES: Readonly<Record<number, string>> = {
   1: 'illegal function',
@@ -14,15 +15,13 @@ export const EXCEPTION_NAMES: Readonly<Record<number, string>> = {
 };
 
 /** An Error that is also a PollError: what connect() rejects with and what links throw. */
-export class ModbusError extends Error implements PollError {
-  readonly code: PollErrorCode;
+export class ModbusError extends OperationalError implements PollError {
+  declare readonly code: PollErrorCode;
   readonly exception_code?: number;
   request?: string;
 
   constructor(code: PollErrorCode, message: string, exceptionCode?: number) {
-    super(message);
-    this.name = 'ModbusError';
-    this.code = code;
+    super(code, message, 'poll');
     if (exceptionCode !== undefined) this.exception_code = exceptionCode;
   }
 

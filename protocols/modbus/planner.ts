@@ -7,6 +7,7 @@
 // may overlap or share a register (bit tags, the same register read as two types).
 import { tagType, tagWidth, type ModbusTag } from './config.js';
 import { codecOf, type Codec } from './decode.js';
+import { OperationalError } from '../errors.js';
 
 export type ModbusArea = ModbusTag['area'];
 
@@ -54,10 +55,9 @@ export interface PlannedRequest {
   readonly pdu: Buffer;
 }
 
-export class PlanError extends Error {
+export class PlanError extends OperationalError {
   constructor(message: string) {
-    super(message);
-    this.name = 'PlanError';
+    super('plan_invalid', message, 'config');
   }
 }
 

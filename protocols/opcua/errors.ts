@@ -1,16 +1,15 @@
 // OPC UA errors with stable codes, and the translation of node-opcua's errors (long texts with a
 // status code name somewhere inside) into one sentence that names the place and the fix.
 import type { PollError, PollErrorCode } from '../types.js';
+import { OperationalError } from '../errors.js';
 
 /** An Error that is also a PollError: what the OPC UA poller's connect() rejects with. */
-export class OpcuaError extends Error implements PollError {
-  readonly code: PollErrorCode;
+export class OpcuaError extends OperationalError implements PollError {
+  declare readonly code: PollErrorCode;
   request?: string;
 
   constructor(code: PollErrorCode, message: string) {
-    super(message);
-    this.name = 'OpcuaError';
-    this.code = code;
+    super(code, message, 'poll');
   }
 
   toPollError(): PollError {

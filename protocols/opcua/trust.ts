@@ -17,6 +17,7 @@ import {
   type CertificateInfo,
 } from './pki.js';
 import { discoverEndpoints, pickEndpoint } from './session.js';
+import { OperationalError } from '../errors.js';
 
 export interface TrustOptions {
   devices: OpcuaDeviceConfig[];
@@ -111,8 +112,10 @@ function pemToDer(pem: Buffer): Buffer {
   return m ? Buffer.from(m[1].replace(/\s+/g, ''), 'base64') : pem;
 }
 
-export class TrustError extends Error {
-  readonly code = 'trust';
+export class TrustError extends OperationalError {
+  constructor(message: string) {
+    super('trust', message, 'config');
+  }
 }
 
 /**

@@ -7,9 +7,12 @@ import path from 'node:path';
 import type { UserIdentityInfo } from 'node-opcua';
 import type { OpcuaDeviceConfig } from './config.js';
 import { loadOpcua } from './lib.js';
+import { OperationalError } from '../errors.js';
 
-export class OpcuaConfigError extends Error {
-  readonly code = 'config_invalid';
+export class OpcuaConfigError extends OperationalError {
+  constructor(message: string) {
+    super('config_invalid', message, 'config');
+  }
 }
 
 export interface UserIdentitySource {

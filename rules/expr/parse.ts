@@ -1,6 +1,7 @@
 // Parser of the rule expression language (no eval, no Function): numbers, true/false, tag names,
 // == != < <= > >= and or not implies, + - * /, parentheses, abs() min() max().
 // Precedence, lowest first: implies (right-assoc), or, and, not, comparison, + -, * /, unary -.
+import { OperationalError } from '../../protocols/errors.js';
 
 export type Node =
   | { k: 'num'; v: number }
@@ -26,14 +27,14 @@ export const MAX_EXPR_CHARS = 4096;
 export type ExprErrorCode = 'expr_syntax' | 'expr_unknown_tag' | 'expr_too_deep' | 'expr_too_long';
 
 /** A bad expression; column is 1-based. */
-export class ExprError extends Error {
+export class ExprError extends OperationalError {
+  declare readonly code: ExprErrorCode;
   constructor(
     message: string,
     readonly column: number,
-    readonly code: ExprErrorCode = 'expr_syntax',
+    code: ExprErrorCode = 'expr_syntax',
   ) {
-    super(`${message} at column ${column}`);
-    this.name = 'ExprError';
+    super(code, `${message} at column ${column}`, 'config');
   }
 }
 

@@ -5,14 +5,17 @@
 // Generic: nothing here knows a process, a dataset or a tag by name.
 import type { Fact, Sample } from '../../protocols/types.js';
 import { numericValue } from '../engine.js';
+import type { Cycle } from '../judge/cycle.js';
 import type { DeviceRef } from '../types.js';
 import type { RecordEvent } from '../recording/recording.js';
-import { CycleFeeder, type CycleConsumer } from '../replay/stream.js';
+import { CycleFeeder } from '../recording/cycles.js';
 import { FactStats } from './facts.js';
 import { findGrid } from '../grid.js';
 import { mineInvariants } from './invariants.js';
 import { mineModels, sig } from './models.js';
 import { learnOptions, type LearnOptions } from './options.js';
+import { judgeEnvelope, type TagVerdict } from './convergence.js';
+import { EnvelopeTracker } from './envelope.js';
 import { CycleTable, halfExtremes, longestStill, maxChangesInWindow, tagKind, TagStats, type TagKind } from './stats.js';
 
 export interface LearnedRule {
@@ -38,12 +41,23 @@ export interface LearnResult {
   /** samples of tags or devices the learner was not told about */
   ignored: number;
   options: LearnOptions;
+  /** per tag of every device seen: has its envelope converged (rules/learn/convergence.ts) */
+  convergence: TagVerdict[];
+}
+
+/** How far learning got (for progress lines). */
+export interface LearnProgress {
+  samples: number;
+  devices: Array<{ id: string; cycles: number }>;
+  first_ts?: number;
+  last_ts?: number;
 }
 
 class DeviceState {
   readonly index: Map<string, number>;
   readonly values: Float64Array;
   readonly stats: TagStats[];
+  readonly envelopes: EnvelopeTracker[];
   readonly table: CycleTable;
   readonly facts = new FactStats();
   cycles = 0;
@@ -59,6 +73,7 @@ class DeviceState {
     this.index = new Map(names.map((n, i) => [n, i]));
     this.values = new Float64Array(names.length).fill(NaN);
     this.stats = names.map(() => new TagStats());
+    this.envelopes = names.map(() => new EnvelopeTracker());
     this.table = new CycleTable(names, Math.max(1000, Math.floor(maxCells / Math.max(1, names.length))));
   }
 }
@@ -67,10 +82,10 @@ const safe = (s: string) => s.replace(/[^A-Za-z0-9_.-]+/g, '_');
 const fmtTime = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
 const dur = (ms: number) => (ms >= 3_600_000 ? `${sig(ms / 3_600_000, 3)} h` : ms >= 60_000 ? `${sig(ms / 60_000, 3)} min` : `${sig(ms / 1000, 3)} s`);
 
-export class Learner implements CycleConsumer {
+export class Learner {
   readonly options: LearnOptions;
   private readonly devs = new Map<string, DeviceState>();
-  private readonly feeder = new CycleFeeder(this);
+  private readonly feeder = new CycleFeeder((c) => this.cycle(c));
   private samples = 0;
   private facts = 0;
   private ignored = 0;
@@ -84,9 +99,22 @@ export class Learner implements CycleConsumer {
     this.feeder.push(ev);
   }
 
-  /** A live poll cycle (samples, then facts with the link fact last). */
-  pushCycle(samples: readonly Sample[], facts: readonly Fact[]): void {
-    this.feeder.pushCycle(samples, facts);
+  /** One poll cycle (live, or read back from a recording). A loop restart report is no poll. */
+  cycle(c: Cycle): void {
+    if (c.loop_restart !== undefined) return;
+    let end = c.ts ?? -Infinity;
+    for (const s of c.samples) {
+      this.sample(s);
+      if (s.ts > end) end = s.ts;
+    }
+    let link: number | undefined;
+    for (const f of c.facts) {
+      this.fact(f);
+      if (f.kind === 'link') link = f.ts;
+    }
+    // A cycle's row is stamped with its link fact (the time of its first answer), else its latest sample.
+    if (link !== undefined) end = link;
+    if (end > -Infinity) this.endCycle(c.device, end);
   }
 
   async run(events: AsyncIterable<RecordEvent>): Promise<LearnResult> {
@@ -94,7 +122,7 @@ export class Learner implements CycleConsumer {
     return this.result();
   }
 
-  sample(s: Sample): void {
+  private sample(s: Sample): void {
     const d = this.devs.get(s.device);
     const i = d?.index.get(s.tag);
     if (d === undefined || i === undefined) {
@@ -107,20 +135,22 @@ export class Learner implements CycleConsumer {
     if (s.ts > d.last) d.last = s.ts;
     const v = numericValue(s);
     d.values[i] = v;
-    if (v === v) d.stats[i].add(v, s.ts);
+    if (v === v) {
+      d.stats[i].add(v, s.ts);
+      d.envelopes[i].add(v, s.ts);
+    }
     else if (typeof s.value === 'string' && s.quality === 'good') d.stats[i].addString(s.value);
     else d.stats[i].bad++;
   }
 
-  fact(f: Fact): void {
+  private fact(f: Fact): void {
     const d = this.devs.get(f.device);
     if (d === undefined) return;
     this.facts++;
     d.facts.add(f);
-    if (f.kind === 'link') this.endCycle(f.device, f.ts);
   }
 
-  endCycle(device: string, ts: number): void {
+  private endCycle(device: string, ts: number): void {
     const d = this.devs.get(device);
     if (d === undefined) return;
     d.cycles++;
@@ -147,11 +177,55 @@ export class Learner implements CycleConsumer {
       last = Math.max(last, d.last);
       this.deviceRules(d, kinds, add);
     }
-    return { rules, devices, first_ts: Number.isFinite(first) ? first : undefined, last_ts: Number.isFinite(last) ? last : undefined, samples: this.samples, facts: this.facts, ignored: this.ignored, options: this.options };
+    return { rules, devices, first_ts: Number.isFinite(first) ? first : undefined, last_ts: Number.isFinite(last) ? last : undefined, samples: this.samples, facts: this.facts, ignored: this.ignored, options: this.options, convergence: this.convergence() };
   }
 
-  private deviceRules(d: DeviceState, kinds: ReadonlyMap<string, TagKind>, add: (r: Record<string, unknown>, ev: string[]) => void): void {
+  /** Per tag of every device seen so far: has its envelope converged. Cheap: call it any time. */
+  convergence(): TagVerdict[] {
     const o = this.options;
+    const out: TagVerdict[] = [];
+    for (const d of this.seen()) {
+      d.names.forEach((tag, i) => {
+        const kind = tagKind(d.stats[i], o);
+        out.push({ device: d.id, tag, kind, ...judgeEnvelope(d.envelopes[i], kind, o.noise * d.stats[i].magnitude, o.min_cycles) });
+      });
+    }
+    return out;
+  }
+
+  progress(): LearnProgress {
+    const seen = this.seen();
+    const first = Math.min(...seen.map((d) => d.first));
+    const last = Math.max(...seen.map((d) => d.last));
+    return { samples: this.samples, devices: [...this.devs.values()].map((d) => ({ id: d.id, cycles: d.cycles })), first_ts: Number.isFinite(first) ? first : undefined, last_ts: Number.isFinite(last) ? last : undefined };
+  }
+
+  /**
+   * How many rules learning would write now, leaving out relations between tags (mined at the end).
+   * Judged on at most maxRows evenly spaced cycles of each device: a day of polls would otherwise
+   * hold the event loop (and the polls with it) for a second or more.
+   */
+  rulesSoFar(maxRows = 2000): number {
+    let n = 0;
+    const o = { ...this.options, invariants: false, models: false };
+    for (const d of this.seen()) {
+      const rows = d.table.rows.length;
+      let view = d;
+      if (rows > maxRows) {
+        const table = new CycleTable(d.names, maxRows);
+        for (let i = 0, step = Math.ceil(rows / maxRows); i < rows; i += step) table.add(d.table.rows[i], d.table.ts[i]);
+        view = Object.assign(Object.create(d) as DeviceState, { table });
+      }
+      this.deviceRules(view, new Map(d.names.map((t, i) => [t, tagKind(d.stats[i], o)])), () => n++, o);
+    }
+    return n;
+  }
+
+  private seen(): DeviceState[] {
+    return [...this.devs.values()].filter((d) => d.samples > 0 || d.facts.linkFacts > 0);
+  }
+
+  private deviceRules(d: DeviceState, kinds: ReadonlyMap<string, TagKind>, add: (r: Record<string, unknown>, ev: string[]) => void, o = this.options): void {
     const dev = d.id;
     const st = (t: string) => d.stats[d.index.get(t)!];
     const interval = d.table.medianInterval();

@@ -2,6 +2,7 @@
 // learned, then one rule per block with the evidence behind it as comments. The file holds a
 // `rules:` list, so it can be passed to `otsentry run/replay --rules` or pasted into a config.
 import { Document, isMap, isScalar, isSeq } from 'yaml';
+import { convergenceComment } from './convergence.js';
 import type { LearnResult } from './learner.js';
 
 const TYPE_TITLES: Record<string, string> = {
@@ -37,6 +38,7 @@ export function baselineYaml(r: LearnResult, info: WriteInfo): string {
     `# Window ${iso(r.first_ts)} .. ${iso(r.last_ts)}: ${r.samples} samples, ${r.facts} facts${r.ignored ? `, ${r.ignored} samples of unknown tags ignored` : ''}.`,
     ...r.devices.map((d) => `#   ${d.id}: ${d.cycles} cycles; tags ${summarizeKinds(d.kinds)}`),
     `# Options: margin ${o.margin}, noise ${o.noise}, rate_margin ${o.rate_margin}, stuck_factor ${o.stuck_factor}, max_discrete ${o.max_discrete}, invariants ${o.invariants}, models ${o.models} (max_terms ${o.max_terms}, cusum_k ${o.cusum_k}).`,
+    ...convergenceComment(r.convergence),
     '# Review every rule before approving: remove what your operation allows (a learning window',
     '# rarely shows every normal state), then run it with `otsentry run --config agent.yaml --rules THIS_FILE`.',
     '',

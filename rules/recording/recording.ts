@@ -1,29 +1,42 @@
 // Reading recordings: JSONL (what `otsentry record` writes: header, sample, fact and cycle lines)
 // and CSV (one row per poll cycle: a timestamp column, one column per tag, optional label column).
 // Either may be gzipped. Every problem is a RecordingError naming the file, the line and the fix.
+// JSONL format 2 (header `v: 2`) carries what the judge needs besides the data: the slots a cycle
+// overran (`skipped_cycles` on the link fact that ends it) and restarts of a device's poll loop
+// (a `cycle` line with `loop_restart`), and every one of its cycles ends with a link fact or a
+// cycle line. Format 1 recordings read as before.
 import fs from 'node:fs';
 import readline from 'node:readline';
 import zlib from 'node:zlib';
 import { z } from 'zod';
 import type { Fact, Sample } from '../../protocols/types.js';
+import type { LoopRestart } from '../judge/cycle.js';
 import type { DeviceRef } from '../types.js';
 import { cellValue, detectDelimiter, splitCsvLine, timeParser, TIME_COLUMN_NAMES, type TimeParser } from './csv.js';
+import { OperationalError } from '../../protocols/errors.js';
+import { formatPath } from '../../protocols/problems.js';
+
+/** Newest JSONL format this reader knows; `otsentry record` writes it. */
+export const RECORDING_FORMAT = 2;
 
 /** One thing a recording says, with the line it came from. */
 export type RecordEvent =
+  /** the first line of a JSONL recording: its format and devices (format 2: cycles always end explicitly) */
+  | { kind: 'header'; v: number; devices: Array<{ id: string; tags: string[] }>; line: number }
   | { kind: 'sample'; sample: Sample; line: number }
-  | { kind: 'fact'; fact: Fact; line: number }
+  /** skipped_cycles: on a link fact, the poll slots its cycle overran */
+  | { kind: 'fact'; fact: Fact; line: number; skipped_cycles?: number }
   /** end of one poll cycle (a CSV row, a `cycle` line); label: 1 attack, 0 normal, NaN unknown */
-  | { kind: 'cycle'; device: string; ts: number; line: number; label?: number };
+  | { kind: 'cycle'; device: string; ts: number; line: number; label?: number; skipped_cycles?: number; loop_restart?: LoopRestart };
 
-export class RecordingError extends Error {
-  readonly code = 'bad_recording';
+export class RecordingError extends OperationalError {
+  declare readonly code: 'bad_recording';
   constructor(
     readonly file: string,
     readonly line: number,
     problem: string,
   ) {
-    super(`${file}${line > 0 ? `:${line}` : ''}: ${problem}`);
+    super('bad_recording', `${file}${line > 0 ? `:${line}` : ''}: ${problem}`, 'record');
   }
 }
 
@@ -171,10 +184,13 @@ const sampleLine = z
     reason: z.string().optional(),
   })
   .strict();
+const skippedCycles = z.number().int().min(0).optional();
 const factLine = z
-  .object({ type: z.literal('fact'), device: z.string().min(1), kind: z.enum(['identity', 'diagnostics', 'posture', 'link']), ts: tsSchema, data: z.record(z.string(), z.unknown()) })
-  .strict();
-const cycleLine = z.object({ type: z.literal('cycle'), device: z.string().min(1), ts: tsSchema, label: z.number().optional() }).strict();
+  .object({ type: z.literal('fact'), device: z.string().min(1), kind: z.enum(['identity', 'diagnostics', 'posture', 'link']), ts: tsSchema, data: z.record(z.string(), z.unknown()), skipped_cycles: skippedCycles })
+  .strict()
+  .refine((f) => f.skipped_cycles === undefined || f.kind === 'link', { path: ['skipped_cycles'], message: 'only a link fact ends a cycle and carries its skipped cycles' });
+const loopRestart = z.object({ ts: z.number().finite(), restarts: z.number().int().min(1), error: z.string(), restart_in_ms: z.number().min(0) }).strict();
+const cycleLine = z.object({ type: z.literal('cycle'), device: z.string().min(1), ts: tsSchema, label: z.number().optional(), skipped_cycles: skippedCycles, loop_restart: loopRestart.optional() }).strict();
 export const headerLine = z
   .object({
     type: z.literal('header'),
@@ -192,8 +208,8 @@ function toMs(ts: number | string): number {
 
 const LINE_FIELDS: Record<string, string> = {
   sample: 'device, tag, value, ts (quality, rtt_ms optional)',
-  fact: 'device, kind, ts, data',
-  cycle: 'device, ts (label optional)',
+  fact: 'device, kind, ts, data (skipped_cycles optional on a link fact)',
+  cycle: 'device, ts (label, skipped_cycles, loop_restart optional)',
   header: 'v, devices',
 };
 
@@ -204,7 +220,7 @@ function zodProblem(obj: unknown, err: z.ZodError): string {
   const type = (obj as { type?: unknown }).type;
   const fields = typeof type === 'string' ? LINE_FIELDS[type] : undefined;
   if (typeof key === 'string' && !(key in obj) && fields) return `${key}: missing; a ${String(type)} line has ${fields}`;
-  const where = i.path.length ? `${i.path.join('.')}: ` : '';
+  const where = i.path.length ? `${formatPath(i.path)}: ` : '';
   return `${where}${i.message}`;
 }
 
@@ -224,10 +240,8 @@ export async function jsonlDevices(file: string): Promise<DeviceRef[]> {
   return [...tags].map(([id, t]) => ({ id, tags: [...t].map((name) => ({ name })) }));
 }
 
-type JsonlEvent = RecordEvent | { kind: 'header'; devices: Array<{ id: string; tags: string[] }>; line: number };
-
 /** Lines of a JSONL recording; timestamps of each tag (and fact kind) must not go back. */
-export async function* readJsonl(file: string): AsyncGenerator<JsonlEvent> {
+export async function* readJsonl(file: string): AsyncGenerator<RecordEvent> {
   const last = new Map<string, [number, number]>();
   const check = (key: string, ts: number, n: number, what: string) => {
     if (Number.isNaN(ts)) throw new RecordingError(file, n, 'ts: not a time; use epoch milliseconds or ISO 8601 with a zone');
@@ -249,7 +263,8 @@ export async function* readJsonl(file: string): AsyncGenerator<JsonlEvent> {
     const d = p.data;
     if (d.type === 'header') {
       if (n !== 1) throw new RecordingError(file, n, 'a header line may only be the first line');
-      yield { kind: 'header', devices: d.devices, line: n };
+      if (d.v > RECORDING_FORMAT) throw new RecordingError(file, n, `recording format ${d.v} is newer than this otsentry reads (up to ${RECORDING_FORMAT}); replay it with the otsentry version that recorded it`);
+      yield { kind: 'header', v: d.v, devices: d.devices, line: n };
     } else if (d.type === 'sample') {
       const ts = toMs(d.ts);
       check(`s\u0000${d.device}\u0000${d.tag}`, ts, n, `sample ${d.device}/${d.tag}`);
@@ -259,11 +274,16 @@ export async function* readJsonl(file: string): AsyncGenerator<JsonlEvent> {
     } else if (d.type === 'fact') {
       const ts = toMs(d.ts);
       check(`f\u0000${d.device}\u0000${d.kind}`, ts, n, `${d.kind} fact of ${d.device}`);
-      yield { kind: 'fact', fact: { device: d.device, kind: d.kind, ts, data: d.data }, line: n };
+      const ev: RecordEvent = { kind: 'fact', fact: { device: d.device, kind: d.kind, ts, data: d.data }, line: n };
+      if (d.skipped_cycles !== undefined) ev.skipped_cycles = d.skipped_cycles;
+      yield ev;
     } else {
       const ts = toMs(d.ts);
       check(`c\u0000${d.device}`, ts, n, `cycle of ${d.device}`);
-      yield { kind: 'cycle', device: d.device, ts, line: n, label: d.label === undefined ? undefined : d.label > 0 ? 1 : d.label === 0 ? 0 : NaN };
+      const ev: RecordEvent = { kind: 'cycle', device: d.device, ts, line: n, label: d.label === undefined ? undefined : d.label > 0 ? 1 : d.label === 0 ? 0 : NaN };
+      if (d.skipped_cycles !== undefined) ev.skipped_cycles = d.skipped_cycles;
+      if (d.loop_restart !== undefined) ev.loop_restart = d.loop_restart;
+      yield ev;
     }
   }
 }
@@ -272,6 +292,7 @@ export interface RecordingSource {
   format: RecordingFormat;
   /** devices and tags the recording holds (CSV: its columns; JSONL: header or a first pass) */
   devices: DeviceRef[];
+  /** the recording's lines in order, its header (if any) first */
   events(): AsyncGenerator<RecordEvent>;
 }
 
@@ -288,11 +309,5 @@ export async function openRecording(file: string, csv: CsvOptions = {}): Promise
     return { format: 'csv', devices: [{ id: csv.device ?? 'csv', tags: layout.tags.map(([, name]) => ({ name })) }], events: () => readCsv(file, csv) };
   }
   const devices = await jsonlDevices(file);
-  return {
-    format: 'jsonl',
-    devices,
-    async *events() {
-      for await (const ev of readJsonl(file)) if (ev.kind !== 'header') yield ev;
-    },
-  };
+  return { format: 'jsonl', devices, events: () => readJsonl(file) };
 }

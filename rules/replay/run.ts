@@ -1,18 +1,15 @@
 // Replay: a rule set over a recording at full speed, with the recording's own timestamps as the
-// only clock. The rule engine judges every sample, fact and cycle; the alert stage turns findings
-// into the signals the agent would emit; per rule counts, per cycle flags and label scores come out.
+// only clock. The recording is turned back into poll cycles (CycleFeeder) and each is judged by
+// the agent's own cycle judge (rules/judge), so the signals are those `run` would have sent; per
+// rule counts, per cycle flags and label scores come out.
 import { AlertManager, alertKey, type AlertsConfigInput } from '../alerts/index.js';
 import type { SignalDraft } from '../signal.js';
-import type { Fact, Sample } from '../../protocols/types.js';
 import { RuleEngine } from '../engine.js';
-import { ruleFailureFinding } from '../failures.js';
+import { CycleJudge, type Cycle } from '../judge/index.js';
 import type { DeviceRef, Finding } from '../types.js';
+import { CycleFeeder } from '../recording/cycles.js';
 import type { RecordEvent } from '../recording/recording.js';
 import { scoreRows, type LabelScore, type ScoredRow } from './score.js';
-import { CycleFeeder, type CycleConsumer } from './stream.js';
-
-/** Time-based conditions are judged at most this often (data time), as in the agent's judge stage. */
-const TIME_EVAL_MS = 500;
 
 export interface RuleCount {
   rule: string;
@@ -55,56 +52,35 @@ export interface ReplayOptions {
   scoreLabels?: boolean;
 }
 
-export class Replay implements CycleConsumer {
-  readonly engine: RuleEngine;
-  private readonly alerts: AlertManager;
-  private readonly feeder: CycleFeeder;
+export class Replay {
+  readonly judge: CycleJudge;
+  private readonly feeder = new CycleFeeder((c) => this.cycle(c));
   private readonly counts = new Map<string, RuleCount>();
   private readonly active = new Set<string>();
   private readonly rows: ScoredRow[] = [];
   private summary: Omit<ReplaySummary, 'rules' | 'active_at_end'> = { cycles: 0, samples: 0, facts: 0, raised: 0, signals: { raised: 0, cleared: 0 } };
-  private lastTimeEval = -Infinity;
   private latest = -Infinity;
 
   /** @throws RuleConfigError when a rule is invalid for the devices */
   constructor(private readonly o: ReplayOptions) {
-    this.engine = new RuleEngine(o.rules, o.devices);
-    this.alerts = new AlertManager(o.alerts ?? {}, { devices: o.devices.map((d) => d.id) });
-    this.feeder = new CycleFeeder(this);
-    for (const r of this.engine.rules) this.counts.set(r.id, { rule: r.id, type: r.type, device: r.device, raised: 0, cleared: 0 });
+    const engine = new RuleEngine(o.rules, o.devices);
+    this.judge = new CycleJudge(engine, new AlertManager(o.alerts ?? {}, { devices: o.devices.map((d) => d.id) }), { onFindings: (fs) => this.findings(fs) });
+    for (const r of engine.rules) this.counts.set(r.id, { rule: r.id, type: r.type, device: r.device, raised: 0, cleared: 0 });
   }
 
+  /** One line of a recording. */
   push(ev: RecordEvent): void {
     this.feeder.push(ev);
   }
 
-  /** A live poll cycle (samples, then facts with the link fact last). */
-  pushCycle(samples: readonly Sample[], facts: readonly Fact[]): void {
-    this.feeder.pushCycle(samples, facts);
+  /** A cycle as the scheduler hands it over (a modelled PLC polled in process). */
+  pushCycle(c: Cycle): void {
+    this.cycle(c);
   }
 
   async run(events: AsyncIterable<RecordEvent>): Promise<ReplaySummary> {
     for await (const ev of events) this.feeder.push(ev);
     return this.finish();
-  }
-
-  sample(s: Sample): void {
-    this.summary.samples++;
-    this.note(s.ts);
-    this.findings(this.engine.onSample(s));
-  }
-
-  fact(f: Fact): void {
-    this.summary.facts++;
-    this.note(f.ts);
-    this.findings(this.engine.onFact(f));
-    if (f.kind === 'link') this.cycleDone(f.device, f.ts, undefined);
-  }
-
-  endCycle(device: string, ts: number, label?: number): void {
-    this.note(ts);
-    this.findings(this.engine.endCycle(device, ts));
-    this.cycleDone(device, ts, label);
   }
 
   finish(): ReplaySummary {
@@ -114,31 +90,27 @@ export class Replay implements CycleConsumer {
     return s;
   }
 
-  private note(ts: number): void {
-    if (this.summary.first_ts === undefined) this.summary.first_ts = ts;
+  private cycle(c: Cycle & { label?: number }): void {
+    const drafts = this.judge.judge(c);
+    const sum = this.summary;
+    for (const d of drafts) {
+      if (d.state === 'raised') sum.signals.raised++;
+      else sum.signals.cleared++;
+      this.o.onSignal?.(d);
+    }
+    const ts = this.judge.time;
+    sum.cycles++;
+    sum.samples += c.samples.length;
+    sum.facts += c.facts.length;
+    sum.first_ts ??= ts;
     if (ts > this.latest) this.latest = ts;
-    this.summary.last_ts = this.latest;
-  }
-
-  private cycleDone(device: string, ts: number, label: number | undefined): void {
-    this.summary.cycles++;
-    if (ts - this.lastTimeEval >= TIME_EVAL_MS) {
-      this.findings(this.engine.evaluateTime(ts));
-      this.lastTimeEval = ts;
-    }
-    // A rule that threw is reported as the agent would (otsentry.rule_failed), not as a crash.
-    for (const f of this.engine.takeFailures()) {
-      const finding = ruleFailureFinding(f);
-      if (finding) this.findings([finding]);
-    }
-    this.signals(this.alerts.tick(ts));
+    sum.last_ts = this.latest;
     const flagged = this.active.size > 0;
-    if (label !== undefined && this.o.scoreLabels) this.rows.push({ ts, label, flagged });
-    this.o.onCycle?.(device, ts, flagged, label);
+    if (c.label !== undefined && this.o.scoreLabels) this.rows.push({ ts, label: c.label, flagged });
+    this.o.onCycle?.(c.device, ts, flagged, c.label);
   }
 
   private findings(fs: readonly Finding[]): void {
-    if (fs.length === 0) return;
     for (const f of fs) {
       const c = this.counts.get(f.rule);
       const key = alertKey(f);
@@ -155,15 +127,6 @@ export class Replay implements CycleConsumer {
         if (c) c.cleared++;
       }
       this.o.onFinding?.(f);
-    }
-    this.signals(this.alerts.onFindings(fs));
-  }
-
-  private signals(ds: readonly SignalDraft[]): void {
-    for (const d of ds) {
-      if (d.state === 'raised') this.summary.signals.raised++;
-      else this.summary.signals.cleared++;
-      this.o.onSignal?.(d);
     }
   }
 }

@@ -8,6 +8,8 @@ import { FRAMINGS } from './framing.js';
 import { MAX_OBJECT_LENGTH } from './identity.js';
 import { modelParamsSchema } from './models/index.js';
 import { findScenario, SCENARIO_NAMES } from './scenarios/index.js';
+import { formatPath, formatProblems, zodProblems } from '../../protocols/problems.js';
+import { OperationalError } from '../../protocols/errors.js';
 
 const identityString = z
   .string()
@@ -111,7 +113,7 @@ export function crossCheck(raw: unknown): Problem[] {
       else if (!(mod.models as readonly string[]).includes(model)) out.push({ path: ['scenarios', i, 'name'], message: `${s.name} needs a ${mod.models.join(' or ')} PLC; ${s.plc} is a ${model}` });
     }
     const r = mod.params.safeParse(s.params ?? {});
-    if (!r.success) for (const issue of r.error.issues) out.push({ path: ['scenarios', i, 'params', ...issue.path], message: issueMessage(issue) });
+    if (!r.success) for (const line of formatIssues(r.error.issues, ['scenarios', i, 'params'])) out.push({ path: [], message: line });
   });
   return out;
 }
@@ -121,30 +123,18 @@ export type SimulatorConfig = z.output<typeof simulatorConfigSchema>;
 export type PlcConfig = SimulatorConfig['plcs'][number];
 export type ScenarioEntry = SimulatorConfig['scenarios'][number];
 
-export class SimulatorConfigError extends Error {
-  readonly code = 'invalid_config';
+export class SimulatorConfigError extends OperationalError {
   constructor(
     readonly issues: string[],
     source = 'simulator config',
   ) {
-    super(`${source} has ${issues.length} problem${issues.length === 1 ? '' : 's'}:\n${issues.join('\n')}`);
+    super('invalid_config', `${source} has ${issues.length} problem${issues.length === 1 ? '' : 's'}:\n${issues.join('\n')}`, 'config');
   }
 }
 
-/** `plcs[0].model.type` from zod's path array (the agent config's format). */
-export function formatPath(path: ReadonlyArray<PropertyKey>): string {
-  let out = '';
-  for (const seg of path) out += typeof seg === 'number' ? `[${seg}]` : `${out ? '.' : ''}${String(seg)}`;
-  return out || '(root)';
-}
-
-function issueMessage(i: z.core.$ZodIssue): string {
-  if (i.code === 'unrecognized_keys') return `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `'${k}'`).join(', ')} (check the spelling; see simulators/README.md)`;
-  return i.message;
-}
-
+/** zod issues as `path: message` lines (formatted by protocols/problems.ts), prefix: where the value sits. */
 export function formatIssues(issues: ReadonlyArray<z.core.$ZodIssue>, prefix: PropertyKey[] = []): string[] {
-  return issues.map((i) => `${formatPath([...prefix, ...i.path])}: ${issueMessage(i)}`);
+  return zodProblems({ issues }, { at: formatPath(prefix), unknownKey: (k) => `unknown key '${k}' (check the spelling; see simulators/README.md)` }).map((p) => formatProblems([p]));
 }
 
 /** Document order: plcs before scenarios, then by item index (stable within one item). */
@@ -162,7 +152,7 @@ function sortByPlace(lines: string[]): void {
 export function parseSimulatorConfig(raw: unknown, source?: string): SimulatorConfig {
   const r = simulatorConfigSchema.safeParse(raw);
   const lines = r.success ? [] : formatIssues(r.error.issues);
-  for (const p of crossCheck(raw)) lines.push(`${formatPath(p.path)}: ${p.message}`);
+  for (const p of crossCheck(raw)) lines.push(p.path.length ? formatProblems([{ path: formatPath(p.path), message: p.message }]) : p.message);
   sortByPlace(lines);
   if (lines.length > 0 || !r.success) throw new SimulatorConfigError(lines, source);
   return r.data;

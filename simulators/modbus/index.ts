@@ -6,6 +6,7 @@ import type { Framing } from './framing.js';
 import { Plc, type PlcInfo } from './plc.js';
 import { runScenario, type ScenarioRun } from './scenarios/runner.js';
 import { runTimeline, type Timeline } from './timeline.js';
+import { OperationalError } from '../../protocols/errors.js';
 
 export interface ModbusSimulator {
   /** every PLC with the port it really listens on */
@@ -28,8 +29,10 @@ export interface SimulatorOptions {
   timeline?: boolean;
 }
 
-export class SimulatorStartError extends Error {
-  readonly code = 'listen_failed';
+export class SimulatorStartError extends OperationalError {
+  constructor(message: string) {
+    super('listen_failed', message, 'simulate');
+  }
 }
 
 export async function startModbusSimulator(config: SimulatorConfigInput | SimulatorConfig, opts: SimulatorOptions = {}): Promise<ModbusSimulator> {

@@ -3,9 +3,11 @@
 import fs from 'node:fs';
 import { z } from 'zod';
 import { parseDocument } from 'yaml';
-import { durationSchema, formatIssues, formatPath, identitySchema } from '../modbus/config.js';
+import { durationSchema, formatIssues, identitySchema } from '../modbus/config.js';
+import { formatPath, formatProblems } from '../../protocols/problems.js';
 import { modelParamsSchema } from '../modbus/models/index.js';
 import { findOpcuaScenario, OPCUA_SCENARIO_NAMES } from './scenarios/index.js';
+import { OperationalError } from '../../protocols/errors.js';
 
 /** Policies the simulator can offer; the deprecated ones exist so the posture audit has something to find. */
 export const SIM_POLICIES = ['None', 'Basic128Rsa15', 'Basic256', 'Basic256Sha256', 'Aes128_Sha256_RsaOaep', 'Aes256_Sha256_RsaPss'] as const;
@@ -66,13 +68,12 @@ export type OpcuaSimConfig = z.output<typeof opcuaSimConfigSchema>;
 export type SimServerConfig = OpcuaSimConfig['servers'][number];
 export type SimScenarioEntry = OpcuaSimConfig['scenarios'][number];
 
-export class OpcuaSimConfigError extends Error {
-  readonly code = 'invalid_config';
+export class OpcuaSimConfigError extends OperationalError {
   constructor(
     readonly issues: string[],
     source = 'OPC UA simulator config',
   ) {
-    super(`${source} has ${issues.length} problem${issues.length === 1 ? '' : 's'}:\n${issues.join('\n')}`);
+    super('invalid_config', `${source} has ${issues.length} problem${issues.length === 1 ? '' : 's'}:\n${issues.join('\n')}`, 'config');
   }
 }
 
@@ -125,7 +126,7 @@ function crossCheck(raw: unknown): Problem[] {
 export function parseOpcuaSimConfig(raw: unknown, source = 'OPC UA simulator config'): OpcuaSimConfig {
   const parsed = opcuaSimConfigSchema.safeParse(raw);
   const issues = parsed.success ? [] : formatIssues(parsed.error.issues);
-  for (const p of crossCheck(raw)) issues.push(p.path.length ? `${formatPath(p.path)}: ${p.message}` : p.message);
+  for (const p of crossCheck(raw)) issues.push(p.path.length ? formatProblems([{ path: formatPath(p.path), message: p.message }]) : p.message);
   if (!parsed.success || issues.length > 0) throw new OpcuaSimConfigError(issues, source);
   return parsed.data;
 }

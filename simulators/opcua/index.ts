@@ -7,12 +7,15 @@ import { ScenarioError } from '../modbus/scenarios/types.js';
 import { parseOpcuaSimConfig, type OpcuaSimConfig, type OpcuaSimConfigInput } from './config.js';
 import { findOpcuaScenario, OPCUA_SCENARIO_NAMES } from './scenarios/index.js';
 import { SimServer, type SimServerInfo } from './server.js';
+import { OperationalError } from '../../protocols/errors.js';
 
 /** The same error the Modbus simulator's scenarios throw (code scenario_error). */
 export const OpcuaScenarioError = ScenarioError;
 
-export class OpcuaSimStartError extends Error {
-  readonly code = 'listen_failed';
+export class OpcuaSimStartError extends OperationalError {
+  constructor(message: string) {
+    super('listen_failed', message, 'simulate');
+  }
 }
 
 export interface OpcuaScenarioRun {

@@ -124,6 +124,25 @@ export function storeContract(name: string, open: () => Promise<CentralStore>): 
       expect((await store.listFindings({ agent: 'gw-1', since_ms: 51 })).length).toBe(0);
     });
 
+    it('reads findings after an id oldest first, and counts what lies beyond the cursors', async () => {
+      const a = new SimAgent('plant-a', 'gw-1');
+      await store.insertSignals(a.take(5).map((r) => input(r)));
+      const ids: number[] = [];
+      for (let i = 1; i <= 5; i++) ids.push((await store.addFinding({ code: 'offline', severity: 'medium', agent: 'gw-1', message: `offline ${i}.`, ts_ms: i }))!.id);
+      expect(await store.addFinding({ code: 'gap', severity: 'high', message: 'dup.', dedupe_key: 'k', ts_ms: 6 })).toBeDefined();
+      expect(await store.addFinding({ code: 'gap', severity: 'high', message: 'dup.', dedupe_key: 'k', ts_ms: 7 })).toBeUndefined();
+      const first = await store.findingsAfter(0, 2);
+      expect(first.map((f) => f.message)).toEqual(['offline 1.', 'offline 2.']);
+      const rest = await store.findingsAfter(first[1]!.id, 100);
+      expect(rest.map((f) => f.message)).toEqual(['offline 3.', 'offline 4.', 'offline 5.', 'dup.']);
+      expect(rest[0]).toEqual({ code: 'offline', severity: 'medium', agent: 'gw-1', message: 'offline 3.', ts_ms: 3, id: ids[2] });
+      expect(await store.countFindingsAfter(first[1]!.id)).toBe(4);
+      expect(await store.countFindingsAfter(rest[3]!.id)).toBe(0);
+      const signals = await store.signalsAfter(0, 100);
+      expect(await store.countSignalsAfter(0)).toBe(5);
+      expect(await store.countSignalsAfter(signals[1]!.arrival)).toBe(3);
+    });
+
     it('records response steps with who and when, per alert in order', async () => {
       await store.addResponse({ alert: 'sig-1', action: 'ack', by: 'alice', ts_ms: 1 });
       await store.addResponse({ alert: 'sig-2', action: 'assign', by: 'bob', ts_ms: 2, text: 'carol' });

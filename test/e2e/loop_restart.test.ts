@@ -4,7 +4,8 @@
 // never shows `down` nor raises `unreachable`; the restart is a signal of its own, and it clears.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AlertManager } from '../../rules/alerts/index.js';
-import { Judge, LOOP_RESTART_RULE } from '../../agent/judge.js';
+import { Judge } from '../../agent/judge.js';
+import { LOOP_RESTART_RULE } from '../../rules/judge/index.js';
 import { createLogger } from '../../protocols/log.js';
 import { openOutbox } from '../../agent/outbox/index.js';
 import { DeviceScheduler, type CycleOutput, type LinkState } from '../../agent/scheduler.js';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Forwarder } from '../../agent/forward/index.js';
 import { SqliteOutbox } from '../../agent/outbox/index.js';
-import { collect, mosquittoPath, startTestBroker, type TestBroker } from '../helpers/broker.js';
+import { collect, withoutMosquitto, startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { drafts, roomyLimits, tempDir } from '../outbox/drafts.js';
 import { brokerConfig, captureLog, firstArrivals, range, until } from './fixtures.js';
 
@@ -30,7 +30,7 @@ function outbox(): SqliteOutbox {
   return box;
 }
 
-describe.skipIf(mosquittoPath() === undefined)('refusing brokers (mosquitto)', () => {
+describe.skipIf(withoutMosquitto('refusing brokers (mosquitto)'))('refusing brokers (mosquitto)', () => {
   it('reports bad credentials once, clearly, and keeps retrying with backoff', async () => {
     const b = await brokerWithPassword();
     process.env.OTSENTRY_TEST_PW = 'wrong';

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Forwarder, type ForwarderOptions } from '../../agent/forward/index.js';
 import { SqliteOutbox, verifyChain } from '../../agent/outbox/index.js';
 import { startEmbeddedBroker } from '../../agent/broker/embedded.js';
-import { collect, mosquittoPath, startTestBroker, type Collector, type TestBroker } from '../helpers/broker.js';
+import { collect, withoutMosquitto, startTestBroker, type Collector, type TestBroker } from '../helpers/broker.js';
 import { drafts, roomyLimits, tempDir } from '../outbox/drafts.js';
 import { brokerConfig, captureLog, firstArrivals, range, signals, until } from './fixtures.js';
 
@@ -141,7 +141,7 @@ describe('forwarder', () => {
   });
 
   // Needs mosquitto: the subscriber's session must survive the broker restart (persistence).
-  it.skipIf(mosquittoPath() === undefined)('loses and reorders nothing when the broker restarts mid-run', { timeout: 60_000 }, async () => {
+  it.skipIf(withoutMosquitto('broker restart mid-run'))('loses and reorders nothing when the broker restarts mid-run', { timeout: 60_000 }, async () => {
     const b = await broker({ persistence: true });
     // A persistent session keeps what the broker accepted while the subscriber was away.
     const sub = await subscriber(b.url, EVENTS, { clientId: 'restart-sub', clean: false });

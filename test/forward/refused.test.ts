@@ -10,7 +10,7 @@ import { Forwarder, type ForwarderOptions } from '../../agent/forward/index.js';
 import { REFUSED_RULE } from '../../agent/forward/refusals.js';
 import { SqliteOutbox } from '../../agent/outbox/index.js';
 import type { RiskSignal } from '../../rules/signal.js';
-import { collect, mosquittoPath, startTestBroker, type TestBroker } from '../helpers/broker.js';
+import { collect, withoutMosquitto, startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { draft, drafts, roomyLimits, tempDir } from '../outbox/drafts.js';
 import { brokerConfig, captureLog, firstArrivals, range, signals, until } from './fixtures.js';
 import { startFakeBroker } from './fake-broker.js';
@@ -41,7 +41,7 @@ async function broker(opts: Parameters<typeof startTestBroker>[0]): Promise<Test
   return b;
 }
 
-describe.skipIf(mosquittoPath() === undefined)('refused events (mosquitto)', () => {
+describe.skipIf(withoutMosquitto('refused events (mosquitto)'))('refused events (mosquitto)', () => {
   it('keeps one oversized event as refused and delivers the rest in order; retry delivers it byte for byte', async () => {
     // mosquitto 2.0.11 drops the connection instead of answering when max_queued_messages is 0.
     const b = await broker({ config: ['message_size_limit 4000'], unlimitedQueue: false });

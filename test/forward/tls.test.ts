@@ -7,7 +7,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Forwarder, ForwardError } from '../../agent/forward/index.js';
 import type { BrokerConfig } from '../../agent/config/schema.js';
 import { SqliteOutbox } from '../../agent/outbox/index.js';
-import { collect, mosquittoPath, startTestBroker, type TestBroker } from '../helpers/broker.js';
+import { collect, withoutMosquitto, startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { drafts, roomyLimits, tempDir } from '../outbox/drafts.js';
 import { brokerConfig, firstArrivals, range, until } from './fixtures.js';
 
@@ -70,7 +70,7 @@ async function subscriber(b: TestBroker, mutual: boolean) {
   return sub;
 }
 
-describe.skipIf(mosquittoPath() === undefined)('TLS (mosquitto)', () => {
+describe.skipIf(withoutMosquitto('TLS (mosquitto)'))('TLS (mosquitto)', () => {
   beforeAll(makePki);
 
   it('delivers over TLS when the broker certificate is signed by ca_file', async () => {

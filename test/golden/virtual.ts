@@ -1,13 +1,11 @@
 // A simulated Modbus PLC polled by the real agent stages on a virtual clock: the tank model and
 // its attack scenarios (simulators/modbus), the real Modbus poller over a link that hands each
-// request PDU to the PLC's own request handler (no sockets), the real scheduler, and the rules
-// through the judge and the alert lifecycle into an outbox that only collects. Plant time, sample
+// request PDU to the PLC's own request handler (no sockets), the real scheduler, and the agent's
+// cycle judge (rules and the alert lifecycle), whose drafts are collected. Plant time, sample
 // timestamps, round-trip times, response delays, timeouts and scheduled scenario steps all run on
 // one clock that advances only when something waits, so a run is exact and as fast as the CPU.
 import { AlertManager } from '../../rules/alerts/index.js';
-import { Judge } from '../../agent/judge.js';
 import type { AgentConfig } from '../../agent/config/schema.js';
-import type { Outbox } from '../../agent/outbox/index.js';
 import { DeviceScheduler, type Clock } from '../../agent/scheduler.js';
 import { silentLogger } from '../../protocols/log.js';
 import type { ModbusDeviceConfig } from '../../protocols/modbus/config.js';
@@ -16,7 +14,8 @@ import { checkResponse } from '../../protocols/modbus/frame.js';
 import type { ModbusLink } from '../../protocols/modbus/link.js';
 import { createModbusPoller } from '../../protocols/modbus/poller.js';
 import { RuleEngine } from '../../rules/index.js';
-import type { RiskSignal, SignalDraft } from '../../rules/signal.js';
+import { CycleJudge } from '../../rules/judge/index.js';
+import type { SignalDraft } from '../../rules/signal.js';
 import { encodeAdu } from '../../simulators/modbus/framing.js';
 import type { Plc } from '../../simulators/modbus/plc.js';
 
@@ -130,28 +129,6 @@ export function virtualLink(plc: Plc, dev: ModbusDeviceConfig, time: VirtualTime
   return link;
 }
 
-/** An outbox that only collects what the judge commits. */
-export function collectingOutbox(into: SignalDraft[]): Outbox {
-  return {
-    append: (drafts) => {
-      into.push(...drafts);
-      return [] as RiskSignal[];
-    },
-    pending: () => [],
-    ack: () => undefined,
-    inflight: () => undefined,
-    release: () => undefined,
-    refuse: () => undefined,
-    refused: () => [],
-    entries: () => [],
-    retry: () => [],
-    enforceRetention: () => undefined,
-    depth: () => 0,
-    stats: () => ({ depth: 0, bytes: 0, last_seq: 0, dropped: 0, refused: 0 }),
-    close: () => undefined,
-  };
-}
-
 export interface VirtualRun {
   signals: SignalDraft[];
   cycles: number;
@@ -162,7 +139,7 @@ export async function runVirtual(config: AgentConfig, plc: Plc, time: VirtualTim
   const device = config.devices[0];
   if (device.protocol !== 'modbus') throw new Error('a virtual plant run needs a Modbus device first in the config');
   const signals: SignalDraft[] = [];
-  const judge = new Judge(new RuleEngine(config.rules, config.devices), new AlertManager(config.alerts), collectingOutbox(signals), () => undefined, silentLogger);
+  const judge = new CycleJudge(new RuleEngine(config.rules, config.devices), new AlertManager(config.alerts));
   const poller = createModbusPoller(device, { link: virtualLink(plc, device, time), now: () => time.now, monotonic: () => time.now });
   let scheduler: DeviceScheduler | undefined;
   let ended = false;
@@ -171,7 +148,7 @@ export async function runVirtual(config: AgentConfig, plc: Plc, time: VirtualTim
       poller,
       device,
       (out) => {
-        judge.onCycle(out);
+        signals.push(...judge.judge(out));
         if (time.now >= until && !ended) {
           ended = true;
           resolve();
@@ -184,5 +161,5 @@ export async function runVirtual(config: AgentConfig, plc: Plc, time: VirtualTim
   scheduler!.start();
   await done;
   await scheduler!.stop();
-  return { signals, cycles: judge.counters.cycles };
+  return { signals, cycles: judge.counts.cycles };
 }

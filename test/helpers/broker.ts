@@ -52,6 +52,16 @@ export function mosquittoPath(): string | undefined {
   return dirs.map((d) => path.join(d, 'mosquitto')).find((p) => fs.existsSync(p));
 }
 
+/**
+ * True (and says so once per suite) when mosquitto is missing: tests of what only mosquitto does
+ * (TLS, ACLs, persistence, passwords) skip on a user's machine without it. CI installs it.
+ */
+export function withoutMosquitto(suite: string): boolean {
+  if (mosquittoPath() !== undefined) return false;
+  console.info(`${suite} skipped: mosquitto is not installed (apt-get install mosquitto; CI installs it).`);
+  return true;
+}
+
 /** Absolute path of a compiled entry in dist/; tells how to build it when missing. */
 export function distEntry(rel: string): string {
   const file = path.join(ROOT, 'dist', rel);

@@ -72,7 +72,7 @@ describe('otsentry learn', () => {
 
   it('learns a reviewable baseline that validates with the config and replays quiet on normal data', async () => {
     const printed = await learn({ config: SAMPLE, from: train, out: baseline });
-    expect(printed).toMatch(/^learned \d+ rules \(1 integrity, 1 identity, .*\) from \d+ samples -> .*baseline\.yaml\n$/);
+    expect(printed).toMatch(/^learned \d+ rules \(1 integrity, 1 identity, .*\) from \d+ samples -> .*baseline\.yaml\nevery tag converged \(23 of 23\)\n$/);
     const text = fs.readFileSync(baseline, 'utf8');
     expect(text).toMatch(/^# Baseline learned by otsentry .* from train\.jsonl\.\n# Window 2025-05-08T00:00:00Z \.\. /);
     expect(text).toContain('  # level: observed ');
@@ -107,5 +107,42 @@ describe('otsentry learn', () => {
     expect(cli('learn', '-o', out)).toMatchObject({ code: 2, err: 'otsentry: give --from RECORDING (learn from a recording) or --duration 1h (poll the devices of --config)\n' });
     await expect(learn({ durationMs: 1000, out })).rejects.toThrow('--duration polls the devices of a config: give --config FILE');
     await expect(learn({ from: path.join(dir, 'nope.csv'), out })).rejects.toThrow(/nope\.csv: file not found/);
+  });
+
+  it('--until-stable with --from learns the recording up to where every tag converged, and says where', async () => {
+    // A temperature cycling every 100 s, sampled each second for 20 periods.
+    const csv = path.join(dir, 'cycling.csv');
+    const rows = Array.from({ length: 2000 }, (_, i) => `${1_740_000_000 + i},${(20 + 2 * Math.sin((2 * Math.PI * i) / 100) + 0.01 * Math.cos(i * 7.3)).toFixed(3)}`);
+    fs.writeFileSync(csv, `ts,temp\n${rows.join('\n')}\n`);
+    const out = path.join(dir, 'stable.yaml');
+    const printed = await learn({ from: csv, device: 'oven', out, untilStableMs: 86_400_000 });
+    const m = /^every tag converged after ([\d.]+) (s|min) of the recording \(at 2025-02-19T\S+Z, line (\d+)\); the rest of it was not used\nlearned \d+ rules .* from (\d+) samples -> /.exec(printed);
+    expect(m, printed).not.toBeNull();
+    const [line, samples] = [Number(m![3]), Number(m![4])];
+    // About three periods were needed (300 samples), and not the whole recording.
+    expect(samples).toBeGreaterThanOrEqual(290);
+    expect(samples).toBeLessThan(2000);
+    expect(line).toBe(samples + 1); // one row per line after the header
+    const text = fs.readFileSync(out, 'utf8');
+    expect(text).toMatch(/^# Baseline learned by otsentry .* from cycling\.csv, up to where every tag converged \(after [\d.]+ (s|min) of it\)\.\n/);
+    expect(text).toContain('\n#   oven/temp: converged over ');
+    expect((readRulesFile(out) as Array<{ review?: string }>).every((r) => r.review === undefined)).toBe(true);
+
+    // A bound shorter than three periods: learning ends there, and the rules are in review.
+    const short = await learn({ from: csv, device: 'oven', out, untilStableMs: 150_000 });
+    expect(short).toMatch(/^not every tag converged within the first 2\.5 min of the recording \(the --until-stable bound, reached at 2025-02-19T\S+Z, line 152\); learned from that part\n/);
+    expect(short).toMatch(/\n {2}oven\/temp: only 1\.5 periods of its main variation in 2\.5 min; learn for at least 5 min \(3 periods\), or approve its range by hand\n/);
+    expect((readRulesFile(out) as Array<{ id: string; review?: string }>).find((r) => r.id === 'oven.temp.range')?.review).toMatch(/^temp: only 1\.5 periods/);
+
+    // A ramp never converges: the recording ends first.
+    const ramp = path.join(dir, 'ramp.csv');
+    fs.writeFileSync(ramp, `ts,level\n${Array.from({ length: 300 }, (_, i) => `${1_740_000_000 + i},${(i / 100).toFixed(2)}`).join('\n')}\n`);
+    expect(await learn({ from: ramp, device: 'tank', out, untilStableMs: 86_400_000 })).toMatch(/^the recording ended after 5 min, before every tag converged\n/);
+  });
+
+  it('refuses --until-stable combined with --duration, or without a bound', async () => {
+    expect(cli('learn', '--config', SAMPLE, '--duration', '1m', '--until-stable', '1h', '-o', 'x.yaml')).toMatchObject({ code: 2, err: 'otsentry: give --duration (learn this long) or --until-stable MAX (learn until every tag converged, at most MAX), not both\n' });
+    expect(cli('learn', '--config', SAMPLE, '--until-stable', '0', '-o', 'x.yaml')).toMatchObject({ code: 2, err: 'otsentry: --until-stable needs a bound above 0, e.g. --until-stable 24h\n' });
+    await expect(learn({ untilStableMs: 1000, out: path.join(dir, 'y.yaml') })).rejects.toThrow('--until-stable without --from polls the devices of a config: give --config FILE');
   });
 });

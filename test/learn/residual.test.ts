@@ -1,7 +1,9 @@
 // The `residual` detector and the model miner: a learned linear relation (with a lagged input)
 // raises when the relation breaks, clears once it holds again, and rejects bad parameters.
 import { describe, expect, it } from 'vitest';
+import { AlertManager } from '../../rules/alerts/manager.js';
 import { RuleEngine } from '../../rules/engine.js';
+import { CycleJudge, type Cycle } from '../../rules/judge/index.js';
 import { validateRules } from '../../rules/validate.js';
 import { Learner } from '../../rules/learn/learner.js';
 import type { Finding } from '../../rules/types.js';
@@ -22,12 +24,16 @@ function* process(n: number, seed: number, broken?: (i: number) => number): Gene
   }
 }
 
-function feed(rows: Iterable<{ x: number; y: number; z: number; ts: number }>, e: RuleEngine): Finding[] {
+/** One row as a poll cycle of device d (no link fact: the cycle ends with the row). */
+function cycle(r: { x: number; y: number; z: number; ts: number }): Cycle {
+  return { device: 'd', samples: (['x', 'y', 'z'] as const).map((tag) => ({ device: 'd', tag, value: r[tag], quality: 'good' as const, ts: r.ts, rtt_ms: 1 })), facts: [], skipped_cycles: 0, ts: r.ts };
+}
+
+/** The findings of the rules over the rows, judged cycle by cycle as the agent does. */
+function feed(rows: Iterable<{ x: number; y: number; z: number; ts: number }>, rules: unknown[]): Finding[] {
   const out: Finding[] = [];
-  for (const r of rows) {
-    for (const tag of ['x', 'y', 'z'] as const) out.push(...e.onSample({ device: 'd', tag, value: r[tag], quality: 'good', ts: r.ts, rtt_ms: 1 }));
-    out.push(...e.endCycle('d', r.ts));
-  }
+  const judge = new CycleJudge(new RuleEngine(rules, devices), new AlertManager(), { onFindings: (fs) => void out.push(...fs) });
+  for (const r of rows) judge.judge(cycle(r));
   return out;
 }
 
@@ -35,8 +41,7 @@ describe('residual detector', () => {
   const rule = { id: 'm', type: 'residual', device: 'd', target: 'y', intercept: 1, terms: [{ tag: 'x', coef: 2, lag: 1 }], sigma: 0.05, k: 1, h: 8 };
 
   it('stays quiet while the relation holds, raises when it breaks, clears after', () => {
-    const e = new RuleEngine([rule], devices);
-    const fs = feed(process(200, 3, (i) => (i >= 100 && i < 120 ? 0.5 : 0)), e);
+    const fs = feed(process(200, 3, (i) => (i >= 100 && i < 120 ? 0.5 : 0)), [rule]);
     expect(fs.map((f) => `${f.active ? 'R' : 'C'}@${(f.ts - T0) / 1000}`)).toEqual(['R@100', expect.stringMatching(/^C@1[23]\d$/)]);
     expect(fs[0].evidence).toMatchObject({ sigma: 0.05, h: 8 });
     expect(fs[0].message).toMatch(/^y = .* drifts from its learned relation to x\[-1\]/);
@@ -60,18 +65,14 @@ describe('residual detector', () => {
 
   it('is mined from data: y from x of the previous cycle, quiet on new normal data, loud on a broken relation', () => {
     const learner = new Learner(devices, { invariants: false });
-    for (const r of process(2000, 11)) {
-      for (const tag of ['x', 'y', 'z'] as const) learner.sample({ device: 'd', tag, value: r[tag], quality: 'good', ts: r.ts, rtt_ms: 1 });
-      learner.endCycle('d', r.ts);
-    }
+    for (const r of process(2000, 11)) learner.cycle(cycle(r));
     const models = learner.result().rules.filter((r) => r.rule.type === 'residual');
     const y = models.find((m) => m.rule.target === 'y')!;
     expect(y.rule.terms).toEqual([{ tag: 'x', coef: expect.closeTo(2, 1), lag: 1 }]);
     expect(y.evidence[0]).toMatch(/^y from x\[-1\]: error scale [\d.]+ \(explains [\d.]+% of its variation\) over 1999 cycles/);
     expect(models.find((m) => m.rule.target === 'z')).toBeUndefined(); // noise explains nothing
-    const e = new RuleEngine([y.rule], devices);
-    expect(feed(process(1000, 99), e)).toEqual([]);
-    const broken = feed(process(300, 99, (i) => (i >= 200 ? 1.5 : 0)), new RuleEngine([y.rule], devices));
+    expect(feed(process(1000, 99), [y.rule])).toEqual([]);
+    const broken = feed(process(300, 99, (i) => (i >= 200 ? 1.5 : 0)), [y.rule]);
     expect(broken[0]).toMatchObject({ active: true, rule: y.rule.id });
     expect((broken[0].ts - T0) / 1000).toBeLessThan(205);
   });

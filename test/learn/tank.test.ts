@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { AlertManager } from '../../rules/alerts/manager.js';
 import { Learner, type LearnResult } from '../../rules/learn/learner.js';
 import { RuleEngine } from '../../rules/engine.js';
+import { CycleJudge } from '../../rules/judge/index.js';
 import type { Finding } from '../../rules/types.js';
 import { TANK_TAG_NAMES, TankStream, type Scenario } from '../rules/tank_stream.js';
 
@@ -14,8 +15,7 @@ function learn(polls: number, seed: number): LearnResult {
   const learner = new Learner(devices);
   const stream = new TankStream('tank1', 10, seed);
   for (let i = 0; i < polls; i++) {
-    const p = stream.poll(i, 'none', 0);
-    learner.pushCycle(p.samples, p.facts);
+    learner.cycle({ device: 'tank1', ...stream.poll(i, 'none', 0), skipped_cycles: 0 });
   }
   return learner.result();
 }
@@ -24,20 +24,13 @@ const learned = learn(3000, 7);
 const rules = learned.rules.map((r) => r.rule);
 const byId = new Map(rules.map((r) => [String(r.id), r]));
 
-/** Run the learned rules over a stream; scenario active in polls [from, to). */
-function judge(scenario: Scenario, from: number, to: number, polls: number, seed: number): Array<{ poll: number; f: Finding }> {
-  const engine = new RuleEngine(rules, devices);
+/** Judge a stream with the learned rules, as the agent does; scenario active in polls [from, to). */
+function judge(scenario: Scenario, from: number, to: number, polls: number, seed: number, alerts = new AlertManager()): Array<{ poll: number; f: Finding }> {
   const stream = new TankStream('tank1', 10, seed, Date.parse('2025-04-01T00:00:00Z'));
   const out: Array<{ poll: number; f: Finding }> = [];
-  for (let i = 0; i < polls; i++) {
-    const { samples, facts } = stream.poll(i, i >= from && i < to ? scenario : 'none', from);
-    const fs: Finding[] = [];
-    for (const s of samples) fs.push(...engine.onSample(s));
-    for (const f of facts) if (f.kind !== 'link') fs.push(...engine.onFact(f));
-    for (const f of facts) if (f.kind === 'link') fs.push(...engine.onFact(f));
-    fs.push(...engine.evaluateTime(stream.t0 + i * 1000 + 30));
-    for (const f of fs) out.push({ poll: i, f });
-  }
+  let poll = 0;
+  const judge = new CycleJudge(new RuleEngine(rules, devices), alerts, { onFindings: (fs) => fs.forEach((f) => out.push({ poll, f })) });
+  for (; poll < polls; poll++) judge.judge({ device: 'tank1', ...stream.poll(poll, poll >= from && poll < to ? scenario : 'none', from), skipped_cycles: 0 });
   return out;
 }
 
@@ -99,8 +92,7 @@ describe('learning a tank process', () => {
 
   it('signals of a caught attack clear after it ends', () => {
     const alerts = new AlertManager({ flap: { threshold: 1000 } }, { devices: ['tank1'] });
-    const fs = judge('sensor-spoof', 300, 320, 500, 5);
-    for (const x of fs) alerts.onFindings([x.f]);
+    judge('sensor-spoof', 300, 320, 500, 5, alerts);
     expect(alerts.stats().raised).toBeGreaterThan(0);
     expect(alerts.stats().active).toBe(0);
   });

@@ -12,7 +12,7 @@ import { runAgent, type RunningAgent } from '../../agent/runtime.js';
 import { SqliteOutbox, openOutbox, outboxFile } from '../../agent/outbox/index.js';
 import { controlSocketPath } from '../../agent/outbox/control.js';
 import { startModbusSimulator, tankSimulatorConfig } from '../../simulators/modbus/index.js';
-import { collect, distEntry, mosquittoPath, startTestBroker } from '../helpers/broker.js';
+import { collect, distEntry, withoutMosquitto, startTestBroker } from '../helpers/broker.js';
 import { tempDir, until, writeAgentConfig } from '../e2e/harness.js';
 import { draft } from './drafts.js';
 import { freePort } from '../helpers/ports.js';
@@ -33,7 +33,7 @@ async function cli(...args: string[]): Promise<{ code: number; stdout: string; s
   }
 }
 
-describe.skipIf(mosquittoPath() === undefined)('otsentry outbox', () => {
+describe.skipIf(withoutMosquitto('otsentry outbox'))('otsentry outbox', () => {
   it('lists, exports and retries refused events through the running agent, then from the file', { timeout: 60_000 }, async () => {
     const dir = tempDir('outbox-cli');
     const acl = path.join(dir, 'acl');

@@ -14,7 +14,7 @@ const present = fs.existsSync(path.join(DIR, 'BATADAL_dataset03.csv.gz')) && fs.
 if (!present) console.info(`BATADAL slice tests skipped: no ${DIR}/BATADAL_dataset0{3,4}.csv.gz (set OTSENTRY_DATA to the public data folder)`);
 
 const CSV: CsvOptions = { device: 'ctown', timeColumn: 'DATETIME', timeFormat: 'DD/MM/YY hh', labels: 'ATT_FLAG' };
-const tsOf = (e: RecordEvent) => (e.kind === 'sample' ? e.sample.ts : e.kind === 'fact' ? e.fact.ts : e.ts);
+const tsOf = (e: RecordEvent) => (e.kind === 'sample' ? e.sample.ts : e.kind === 'fact' ? e.fact.ts : e.kind === 'cycle' ? e.ts : -Infinity);
 
 async function* between(events: AsyncIterable<RecordEvent>, from: string, to: string): AsyncGenerator<RecordEvent> {
   const [a, b] = [Date.parse(from), Date.parse(to)];

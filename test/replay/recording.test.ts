@@ -1,5 +1,5 @@
-// Reading recordings: CSV (time formats, labels, ignored columns, gzip) and JSONL, and bad
-// recordings answered with the file, the line number and the problem.
+// Reading recordings: CSV (time formats, labels, ignored columns, gzip) and JSONL, bad recordings
+// answered with the file, the line number and the problem, and the poll cycles read back.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,6 +7,7 @@ import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { openRecording, readCsv, readJsonl, type CsvOptions, type RecordEvent } from '../../rules/recording/recording.js';
 import { patternParser, parseIso, splitCsvLine } from '../../rules/recording/csv.js';
+import { CycleFeeder, type RecordedCycle } from '../../rules/recording/cycles.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otsentry-rec-'));
 function file(name: string, text: string | Buffer): string {
@@ -84,8 +85,8 @@ describe('JSONL recordings', () => {
     const rec = await openRecording(f);
     expect(rec.devices).toEqual([{ id: 'p', tags: [{ name: 'a' }] }]);
     const evs = await all(rec.events());
-    expect(evs.map((e) => e.kind)).toEqual(['sample', 'fact', 'sample', 'cycle']);
-    expect(evs[2]).toMatchObject({ line: 4, sample: { value: 2, quality: 'bad', ts: 2000, rtt_ms: 0 } });
+    expect(evs.map((e) => e.kind)).toEqual(['header', 'sample', 'fact', 'sample', 'cycle']);
+    expect(evs[3]).toMatchObject({ line: 4, sample: { value: 2, quality: 'bad', ts: 2000, rtt_ms: 0 } });
   });
 
   it('answers bad lines with the line number and the problem', async () => {
@@ -105,5 +106,42 @@ describe('JSONL recordings', () => {
     expect(await bad('[1, 2]')).toBe('F:4: a line is a JSON object with type header, sample, fact or cycle');
     expect(await bad('{"type":"sample","device":"p","tag":"a","value":1,"ts":"later"}')).toBe('F:4: ts: not a time; use epoch milliseconds or ISO 8601 with a zone');
     expect(await bad(JSON.stringify(lines[0]))).toBe('F:4: a header line may only be the first line');
+    expect(await bad('{"type":"fact","device":"p","kind":"identity","ts":3000,"data":{},"skipped_cycles":2}')).toBe('F:4: skipped_cycles: only a link fact ends a cycle and carries its skipped cycles');
+    expect(await bad('{"type":"cycle","device":"p","ts":3000,"loop_restart":{"ts":3000,"restarts":1}}')).toMatch(/^F:4: loop_restart\.error: /);
+  });
+
+  it('refuses a format newer than it reads, naming the way out', async () => {
+    const f = file('v3.jsonl', JSON.stringify({ type: 'header', v: 3, devices: [] }) + '\n');
+    await expect(openRecording(f)).rejects.toThrow(/v3\.jsonl:1: recording format 3 is newer than this otsentry reads \(up to 2\); replay it with the otsentry version that recorded it/);
+  });
+});
+
+describe('cycles read back (format 2)', () => {
+  const sample = (tag: string, value: number, ts: number) => ({ type: 'sample', device: 'p', tag, value, ts });
+  const link = (ts: number, extra: Record<string, unknown> = {}) => ({ type: 'fact', device: 'p', kind: 'link', ts, data: { reachable: true }, ...extra });
+
+  async function cycles(v: number, lines: unknown[]): Promise<RecordedCycle[]> {
+    const f = file(`c${v}-${Math.random().toString(36).slice(2)}.jsonl`, [{ type: 'header', v, devices: [{ id: 'p', tags: ['a'] }] }, ...lines].map((l) => JSON.stringify(l)).join('\n'));
+    const out: RecordedCycle[] = [];
+    const feeder = new CycleFeeder((c) => out.push(c));
+    for await (const e of (await openRecording(f)).events()) feeder.push(e);
+    feeder.finish();
+    return out;
+  }
+
+  it('carries skipped slots on the link fact and loop restarts on a cycle line', async () => {
+    const restart = { ts: 3000, restarts: 1, error: 'TypeError: x', restart_in_ms: 500 };
+    const cs = await cycles(2, [sample('a', 1, 1000), link(1000, { skipped_cycles: 3 }), { type: 'cycle', device: 'p', ts: 3000, loop_restart: restart }, sample('a', 2, 4000), link(4000)]);
+    expect(cs.map((c) => [c.samples.length, c.facts.length, c.skipped_cycles, c.loop_restart])).toEqual([
+      [1, 1, 3, undefined],
+      [0, 0, 0, restart],
+      [1, 1, 0, undefined],
+    ]);
+  });
+
+  it('keeps a tag read twice in one cycle (subscriptions) in it; format 1 splits its first cycle there', async () => {
+    const lines = [sample('a', 1, 1000), sample('a', 2, 1100), link(1100), sample('a', 3, 2000), sample('a', 4, 2100), link(2100)];
+    expect((await cycles(2, lines)).map((c) => c.samples.length)).toEqual([2, 2]);
+    expect((await cycles(1, lines)).map((c) => c.samples.length)).toEqual([1, 1, 2]);
   });
 });

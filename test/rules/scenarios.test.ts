@@ -1,13 +1,13 @@
 // The sample config's tank rules (protocols/modbus/sample.yaml) against a synthetic tank stream: every simulator
 // scenario is caught with the right category within two polls, cleared after it ends, and a
-// normal 10 minutes raise nothing. Engine + alert lifecycle, no sockets.
+// normal 10 minutes raise nothing. The cycle judge (engine + alert lifecycle), no sockets.
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { AlertManager } from '../../rules/alerts/manager.js';
 import type { SignalDraft } from '../../rules/signal.js';
 import { RuleEngine } from '../../rules/engine.js';
-import type { Finding } from '../../rules/types.js';
+import { CycleJudge } from '../../rules/judge/index.js';
 import { TANK_TAG_NAMES, TankStream, type Scenario } from './tank_stream.js';
 
 // The rules of the sample config, pointed at the synthetic device of these tests.
@@ -21,21 +21,14 @@ interface Run {
 }
 
 function run(scenario: Scenario, from: number, to: number, polls: number, seed = 42): Run {
-  const engine = new RuleEngine(rules, devices);
-  const alerts = new AlertManager({}, { devices: ['tank1'] });
+  const judge = new CycleJudge(new RuleEngine(rules, devices), new AlertManager({}, { devices: ['tank1'] }));
   const stream = new TankStream('tank1', 10, seed);
   const signals: Run['signals'] = [];
   for (let i = 0; i < polls; i++) {
     const active = i >= from && i < to;
-    const { samples, facts } = stream.poll(i, active ? scenario : 'none', from);
-    const findings: Finding[] = [];
-    for (const s of samples) findings.push(...engine.onSample(s));
-    for (const f of facts) if (f.kind !== 'link') findings.push(...engine.onFact(f));
-    for (const f of facts) if (f.kind === 'link') findings.push(...engine.onFact(f));
-    findings.push(...engine.evaluateTime(stream.t0 + i * 1000 + 30));
-    for (const d of [...alerts.onFindings(findings), ...alerts.tick(stream.t0 + i * 1000 + 30)]) signals.push({ ...d, poll: i });
+    for (const d of judge.judge({ device: 'tank1', ...stream.poll(i, active ? scenario : 'none', from), skipped_cycles: 0 })) signals.push({ ...d, poll: i });
   }
-  return { signals, alerts };
+  return { signals, alerts: judge.alerts };
 }
 
 describe('example tank rules on a synthetic tank', () => {

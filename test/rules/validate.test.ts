@@ -32,7 +32,7 @@ describe('validateRules', () => {
   it.each<[string, unknown, string[]]>([
     ['not a mapping', 'range', ['rules[0]: a rule is a mapping with id, type, device and its own fields']],
     ['unknown type', { id: 'x', type: 'rnage', device: 'tank1' }, [`rules[0].type: unknown detector type 'rnage'; known types: ${detectorTypeNames().join(', ')}`]],
-    ['missing type and id', { device: 'tank1' }, ['rules[0].id: Invalid input: expected string, received undefined', 'rules[0].type: Invalid input: expected string, received undefined']],
+    ['missing type and id', { device: 'tank1' }, ['rules[0].id: required (string)', 'rules[0].type: required (string)']],
     ['unknown device', { id: 'x', type: 'range', device: 'tnk1', tag: 'level', max: 1 }, ["rules[0].device: unknown device 'tnk1'; known devices: tank1, tank2"]],
     ['unknown tag', { id: 'x', type: 'range', device: 'tank1', tag: 'lvl', max: 1 }, [expect.stringMatching(/^rules\[0\]\.tag: unknown tag 'lvl' on device 'tank1'; known tags: level, pump, .*fw_name$/) as unknown as string]],
     ['unknown tag in a list', { id: 'x', type: 'range', device: 'tank1', tags: ['level', 'tmp'], max: 1 }, [expect.stringMatching(/^rules\[0\]\.tags\[1\]: unknown tag 'tmp'/) as unknown as string]],

@@ -9,10 +9,10 @@ import { silentLogger } from '../../protocols/log.js';
 import { simulateModbus } from '../../agent/cli/simulate-modbus.js';
 import { runChild } from '../../simulators/modbus/child.js';
 import { benchSimulatorConfig, type ModbusSimulator } from '../../simulators/modbus/index.js';
+import { distEntry } from '../helpers/broker.js';
 import { freePort } from '../helpers/ports.js';
 import { client, closeClient, sleep } from './helpers.js';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
 let sim: ModbusSimulator | undefined;
 afterEach(async () => {
   await sim?.stop();
@@ -90,8 +90,8 @@ describe('child entry point', () => {
     expect(msg.plcs[0]).toMatchObject({ host: '127.0.0.1', framing: 'tcp', unit_id: 1, model: 'bench' });
   });
 
-  const built = path.join(ROOT, 'dist/simulators/modbus/child.js');
-  it.skipIf(!fs.existsSync(built))('runs as a separate process from dist/ and stops on SIGTERM', async () => {
+  it('runs as a separate process from dist/ and stops on SIGTERM', async () => {
+    const built = distEntry('simulators/modbus/child.js'); // npm test builds dist/ first
     const file = tmpFile('sim.yaml', 'plcs:\n  - { id: c1 }\n');
     const child = spawn(process.execPath, [built, file], { stdio: ['ignore', 'pipe', 'pipe'] });
     const line = await new Promise<string>((resolve, reject) => {

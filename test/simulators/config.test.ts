@@ -54,7 +54,7 @@ describe('simulator config', () => {
       /^plcs\[0\]\.framing: .*tcp/,
       /^plcs\[0\]\.model\.type: .*tank/,
       /^plcs\[0\]\.tick_ms: /,
-      /^plcs\[0\]: unknown key 'colour'/,
+      /^plcs\[0\]\.colour: unknown key 'colour'/,
       /^plcs\[1\]\.unit_id: /,
       /^plcs\[1\]\.model\.registers: /,
       /^plcs\[2\]\.identity\.vendor_name: at most 244/,
@@ -78,7 +78,7 @@ describe('simulator config', () => {
     expect(lines).toEqual([
       'scenarios[0].plc: no PLC with id zz; ids: bench',
       expect.stringMatching(/^scenarios\[0\]\.params\.share: /),
-      expect.stringMatching(/^scenarios\[0\]\.params: unknown key 'colour'/),
+      expect.stringMatching(/^scenarios\[0\]\.params\.colour: unknown key 'colour'/),
       'scenarios[1].name: pump-toggle needs a tank PLC; bench is a bench',
     ]);
   });

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { secretRefSchema, tlsSchema } from '../../config/schema.js';
 import { consoleConfigSchema } from '../console/config.js';
+import { siemSchema } from '../siem/config.js';
 
 const level = z.string().min(1).regex(/^[A-Za-z0-9_-]+$/, 'use letters, digits, _ and -');
 
@@ -105,8 +106,8 @@ export const centralConfigSchema = z
     store: storeSchema.default({ type: 'sqlite', path: 'central.db' }),
     retention: retentionSchema.prefault({}),
     verify: verifySchema.prefault({}),
-    // Owned by the SIEM output (agent/central/siem/): outputs with a cursor each.
-    siem: z.array(z.unknown()).default([]).describe('SIEM outputs (syslog RFC 5424 + CEF)'),
+    // Owned by the SIEM output (agent/central/siem/config.ts): outputs with a cursor each.
+    siem: siemSchema,
     // Owned by the web console (agent/central/console/).
     console: consoleConfigSchema.optional(),
   })

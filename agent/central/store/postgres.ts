@@ -1,14 +1,16 @@
 // The central store on PostgreSQL (`pg`): for several central processes on several hosts.
-// Signal inserts hold a transaction-level advisory lock, so arrival numbers (an identity column)
-// are committed in the order they are taken and a cursor reader never skips a late commit.
+// Signal and finding inserts hold a transaction-level advisory lock, so arrival numbers and
+// finding ids (identity columns) are committed in the order they are taken and a cursor reader
+// (the SIEM output) never skips a late commit.
 import pg from 'pg';
 import { GAP_RULE } from '../../outbox/canonical.js';
 import { agentPatchColumns, assetsPoint, findingRow, FINDING_COLUMNS, signalRow, SIGNAL_COLUMNS, pointKey, toAgent, toAssets, toAssetsPoint, toFinding, toResponse, toSignal, whereOf, type Row } from './rows.js';
 import type { AgentKey, AgentPatch, AgentRecord, AssetsHistoryQuery, AssetsPoint, AssetsRecord, CentralStore, FindingInput, FindingQuery, InsertResult, OpenAlertQuery, PruneResult, ResponseInput, RetentionLimits, SignalInput, SignalQuery, StoredFinding, StoredResponse, StoredSignal } from './types.js';
 
-/** Advisory lock ids (arbitrary constants): schema creation, signal inserts. */
+/** Advisory lock ids (arbitrary constants): schema creation, signal inserts, finding inserts. */
 const LOCK_DDL = 0x6f7473_01;
 const LOCK_INSERT = 0x6f7473_02;
+const LOCK_FINDING = 0x6f7473_03;
 
 /**
  * The latest signal of every alert above info, by the agent's alert key (rule, device, tag,
@@ -254,8 +256,24 @@ export class PostgresStore implements CentralStore {
 
   async addFinding(f: FindingInput): Promise<StoredFinding | undefined> {
     const row = findingRow(f);
-    const r = await this.one(`INSERT INTO findings (${FINDING_COLUMNS.join(',')}) VALUES (${FINDING_COLUMNS.map((_, i) => `$${i + 1}`).join(',')}) ON CONFLICT DO NOTHING RETURNING id`, FINDING_COLUMNS.map((c) => row[c]));
+    const sql = `INSERT INTO findings (${FINDING_COLUMNS.join(',')}) VALUES (${FINDING_COLUMNS.map((_, i) => `$${i + 1}`).join(',')}) ON CONFLICT DO NOTHING RETURNING id`;
+    const r = await this.tx(async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock($1)', [LOCK_FINDING]);
+      return (await c.query(sql, FINDING_COLUMNS.map((k) => row[k]))).rows[0] as Row | undefined;
+    });
     return r && { ...f, id: Number(r.id) };
+  }
+
+  async findingsAfter(after: number, limit: number): Promise<StoredFinding[]> {
+    return (await this.all('SELECT * FROM findings WHERE id > $1 ORDER BY id LIMIT $2', [after, limit])).map(toFinding);
+  }
+
+  async countSignalsAfter(cursor: number): Promise<number> {
+    return Number((await this.one('SELECT count(*)::int AS n FROM signals WHERE arrival > $1', [cursor]))!.n);
+  }
+
+  async countFindingsAfter(after: number): Promise<number> {
+    return Number((await this.one('SELECT count(*)::int AS n FROM findings WHERE id > $1', [after]))!.n);
   }
 
   async listFindings(q: FindingQuery = {}): Promise<StoredFinding[]> {

@@ -210,6 +210,18 @@ export class SqliteStore implements CentralStore {
     return r && toFinding(r);
   }
 
+  async findingsAfter(after: number, limit: number): Promise<StoredFinding[]> {
+    return this.all('SELECT * FROM findings WHERE id > ? ORDER BY id LIMIT ?', after, limit).map(toFinding);
+  }
+
+  async countSignalsAfter(cursor: number): Promise<number> {
+    return Number(this.one('SELECT count(*) AS n FROM signals WHERE arrival > ?', cursor)!.n);
+  }
+
+  async countFindingsAfter(after: number): Promise<number> {
+    return Number(this.one('SELECT count(*) AS n FROM findings WHERE id > ?', after)!.n);
+  }
+
   async addResponse(x: ResponseInput): Promise<StoredResponse> {
     const r = this.db.prepare('INSERT INTO responses (alert, action, by_user, ts_ms, text) VALUES (?, ?, ?, ?, ?) RETURNING id').get(x.alert, x.action, x.by, x.ts_ms, x.text ?? null) as { id: number };
     return { ...x, id: r.id };

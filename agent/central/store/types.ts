@@ -233,6 +233,11 @@ export interface CentralStore {
   addFinding(f: FindingInput): Promise<StoredFinding | undefined>;
   listFindings(q?: FindingQuery): Promise<StoredFinding[]>;
   findingById(id: number): Promise<StoredFinding | undefined>;
+  /** the SIEM's read: findings with id > after, oldest first, at most `limit` (ids rise in commit order) */
+  findingsAfter(after: number, limit: number): Promise<StoredFinding[]>;
+  /** how many signals (by arrival) and findings (by id) lie beyond an output's cursors: its backlog */
+  countSignalsAfter(cursor: number): Promise<number>;
+  countFindingsAfter(after: number): Promise<number>;
 
   addResponse(r: ResponseInput): Promise<StoredResponse>;
   /** response steps of one alert (or of all when absent), oldest first */

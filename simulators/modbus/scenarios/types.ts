@@ -4,6 +4,7 @@
 import type { z } from 'zod';
 import type { ModelType } from '../models/index.js';
 import type { Plc } from '../plc.js';
+import { OperationalError } from '../../../protocols/errors.js';
 
 export interface ScenarioModule<P = any, S = any, T = Plc> {
   readonly name: string;
@@ -21,6 +22,8 @@ export function defineScenario<P, S, T = Plc>(m: ScenarioModule<P, S, T>): Scena
   return m;
 }
 
-export class ScenarioError extends Error {
-  readonly code = 'scenario_error';
+export class ScenarioError extends OperationalError {
+  constructor(message: string) {
+    super('scenario_error', message, 'simulate');
+  }
 }

@@ -185,6 +185,7 @@ describe.each(TCP_VARIANTS)('read-only, $name', (variant) => {
   });
 });
 
+if (ptySkip) console.info(`read-only serial RTU tests skipped: ${ptySkip}`);
 describe.skipIf(ptySkip !== null)('read-only, RTU over a serial port (pty pair)', () => {
   let pty: PtyPair;
   beforeAll(async () => {

@@ -5,7 +5,7 @@ import { SerialPort } from 'serialport';
 import { rtuAnswer, takeRtu, type PeerRequest } from './peers.js';
 
 /** Why serial tests cannot run here, or null when socat is installed. */
-export const ptySkip: string | null = spawnSync('socat', ['-V'], { stdio: 'ignore' }).status === 0 ? null : 'socat not found';
+export const ptySkip: string | null = spawnSync('socat', ['-V'], { stdio: 'ignore' }).status === 0 ? null : 'socat is not installed (apt-get install socat; CI installs it)';
 
 export interface PtyPair {
   /** the agent's end */

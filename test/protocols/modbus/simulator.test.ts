@@ -1,28 +1,16 @@
 // The poller against the bundled Modbus PLC simulator (simulators/modbus): tank PLC over Modbus
 // TCP and RTU over TCP, identity, FC08 counters that match what the agent sent, and a short run
-// of the polling benchmark. Skips, saying why, when the simulator cannot be loaded.
+// of the polling benchmark.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runModbusPollBench } from '../../../bench/modbus-poll.js';
 import { modbusDeviceSchema, type ModbusDeviceConfig } from '../../../protocols/modbus/config.js';
 import { ModbusPoller } from '../../../protocols/modbus/poller.js';
+import * as sim from '../../../simulators/modbus/index.js';
+import * as tagsMod from '../../../simulators/modbus/tags.js';
 
-type SimModule = typeof import('../../../simulators/modbus/index.js');
-type TagsModule = typeof import('../../../simulators/modbus/tags.js');
-type Simulator = Awaited<ReturnType<SimModule['startModbusSimulator']>>;
+type Simulator = Awaited<ReturnType<typeof sim.startModbusSimulator>>;
 
-let sim: SimModule | null = null;
-let tagsMod: TagsModule | null = null;
-let why = '';
-try {
-  sim = await import('../../../simulators/modbus/index.js');
-  tagsMod = await import('../../../simulators/modbus/tags.js');
-  if (typeof sim.startModbusSimulator !== 'function') why = 'simulators/modbus/index.ts does not export startModbusSimulator';
-} catch (e) {
-  why = `simulators/modbus cannot be loaded: ${(e as Error).message}`;
-}
-if (why) console.log(`skipping simulator tests: ${why}`);
-
-function deviceFor(id: string, port: number, framing: string, unitId: number, tags: ReturnType<SimModule['tankTags']>): ModbusDeviceConfig {
+function deviceFor(id: string, port: number, framing: string, unitId: number, tags: ReturnType<typeof sim.tankTags>): ModbusDeviceConfig {
   return modbusDeviceSchema.parse({
     id,
     protocol: 'modbus',
@@ -40,13 +28,13 @@ function deviceFor(id: string, port: number, framing: string, unitId: number, ta
   });
 }
 
-describe.skipIf(why !== '').each(['tcp', 'rtu_over_tcp'] as const)('tank PLC simulator, %s', (framing) => {
+describe.each(['tcp', 'rtu_over_tcp'] as const)('tank PLC simulator, %s', (framing) => {
   let s: Simulator;
   let dev: ModbusDeviceConfig;
   beforeAll(async () => {
-    s = await sim!.startModbusSimulator(sim!.tankSimulatorConfig({ plcs: 1, framing, tick_ms: 50 }), { timeline: false });
+    s = await sim.startModbusSimulator(sim.tankSimulatorConfig({ plcs: 1, framing, tick_ms: 50 }), { timeline: false });
     const info = s.plcs[0];
-    dev = deviceFor(info.id, info.port, info.framing, info.unit_id, sim!.tankTags());
+    dev = deviceFor(info.id, info.port, info.framing, info.unit_id, sim.tankTags());
   });
   afterAll(async () => {
     await s?.stop();
@@ -63,8 +51,8 @@ describe.skipIf(why !== '').each(['tcp', 'rtu_over_tcp'] as const)('tank PLC sim
       // Setpoints and configuration do not move: they must equal the simulator's image.
       const plc = s.plc(dev.id);
       const byName = new Map(r.samples.map((x) => [x.tag, x.value]));
-      for (const t of sim!.tankTags().filter((x) => x.area === 'holding_register')) {
-        expect(byName.get(t.name), t.name).toBeCloseTo(tagsMod!.readTag(plc.image, t), 5);
+      for (const t of sim.tankTags().filter((x) => x.area === 'holding_register')) {
+        expect(byName.get(t.name), t.name).toBeCloseTo(tagsMod.readTag(plc.image, t), 5);
       }
     } finally {
       await p.close();
@@ -90,11 +78,11 @@ describe.skipIf(why !== '').each(['tcp', 'rtu_over_tcp'] as const)('tank PLC sim
   });
 });
 
-describe.skipIf(why !== '')('polling benchmark against bench PLCs', () => {
+describe('polling benchmark against bench PLCs', () => {
   it('returns plan, ceiling and sustained figures', async () => {
-    const s = await sim!.startModbusSimulator(sim!.benchSimulatorConfig({ plcs: 2, registers: 100 }), { timeline: false });
+    const s = await sim.startModbusSimulator(sim.benchSimulatorConfig({ plcs: 2, registers: 100 }), { timeline: false });
     try {
-      const devices = s.plcs.map((info) => deviceFor(info.id, info.port, info.framing, info.unit_id, sim!.benchTags(100)));
+      const devices = s.plcs.map((info) => deviceFor(info.id, info.port, info.framing, info.unit_id, sim.benchTags(100)));
       for (const d of devices) d.interval_ms = 50;
       const r = await runModbusPollBench({ devices, ceilingMs: 300, sustainedMs: 300, warmupPolls: 2 });
       expect(r.plan).toEqual({ devices: 2, tags: 200, requestsPerCycle: 2, naiveRequestsPerCycle: 200, registersPerCycle: 200, bitsPerCycle: 0 });

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { loadConfig } from '../../../agent/config/load.js';
-import { SCHEDULE_RULE } from '../../../agent/judge.js';
+import { SCHEDULE_RULE } from '../../../rules/judge/index.js';
 import { silentLogger } from '../../../protocols/log.js';
 import { runAgent, type RunningAgent } from '../../../agent/runtime.js';
 import { severityRank, type RiskSignal, type Severity } from '../../../rules/signal.js';
