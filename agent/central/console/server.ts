@@ -8,6 +8,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import type { Registry } from 'prom-client';
 import type { Logger } from '../../../protocols/log.js';
 import { resolveSecret } from '../../config/secrets.js';
 import type { CentralFeed } from '../feed.js';
@@ -17,6 +18,7 @@ import { addStep, getAlert, listAlerts } from './alerts.js';
 import { agentsList, findingsList, signalsList, siteDetail, sitesOverview } from './api.js';
 import { LOOPBACK, type ConsoleConfig } from './config.js';
 import { HttpError, loadStatic, parseCookies, readJson, securityHeaders, sendJson, staticDir } from './http.js';
+import { registerConsoleMetrics } from './metrics.js';
 import { hashPassword, verifyPassword } from './password.js';
 import { csrfMatches, LoginThrottle, Sessions, type Session } from './sessions.js';
 import { openEventStream } from './stream.js';
@@ -29,6 +31,8 @@ export interface ConsoleOptions {
   version: string;
   /** folder of the config file: TLS file paths start here */
   baseDir: string;
+  /** central's Prometheus registry, when it serves metrics */
+  metrics?: Registry;
   now?: () => number;
 }
 
@@ -77,6 +81,7 @@ export async function startConsoleServer(o: ConsoleOptions): Promise<ConsoleServ
   const steps = new EventEmitter<{ step: [{ alert: string; action: ResponseAction; by: string; ts_ms: number }] }>();
   steps.setMaxListeners(0);
   const streams = new Set<() => void>();
+  const metrics = registerConsoleMetrics(o.metrics, () => sessions.size, () => streams.size);
 
   const sendFile = (res: http.ServerResponse, name: string) => {
     const f = files.get(name);
@@ -102,6 +107,7 @@ export async function startConsoleServer(o: ConsoleOptions): Promise<ConsoleServ
     const keys = [`ip:${req.socket.remoteAddress ?? ''}`, `user:${name}`];
     const wait = throttle.waitSecs(keys);
     if (wait > 0) {
+      metrics.login('throttled');
       log.warn({ user: name, ip: req.socket.remoteAddress, error_code: 'login_throttled' }, 'Console login refused: too many failed logins.');
       throw new HttpError(429, `too many failed logins; try again in ${wait} s`, { 'Retry-After': String(wait) });
     }
@@ -109,10 +115,12 @@ export async function startConsoleServer(o: ConsoleOptions): Promise<ConsoleServ
     const ok = await verifyPassword(password, user?.password_hash ?? dummyHash);
     if (!user || !ok) {
       throttle.fail(keys);
+      metrics.login('failed');
       log.warn({ user: name, ip: req.socket.remoteAddress, error_code: 'login_failed' }, 'Console login failed.');
       throw new HttpError(401, 'wrong name or password');
     }
     throttle.succeed(keys);
+    metrics.login('ok');
     const { token, session } = sessions.create(user.name, user.role);
     log.info({ user: user.name, role: user.role, ip: req.socket.remoteAddress }, 'Console login.');
     sendJson(res, 200, { name: session.name, role: session.role, csrf: session.csrf }, { 'Set-Cookie': `${cookieName}=${token}; ${cookieAttrs}; Max-Age=${c.session_max_hours * 3600}` });
@@ -132,6 +140,7 @@ export async function startConsoleServer(o: ConsoleOptions): Promise<ConsoleServ
     if (!r.ok) throw new HttpError(r.status, r.message);
     log.info({ alert: id, action, user: s.name }, `Alert ${action} by ${s.name}.`);
     steps.emit('step', { alert: id, action, by: s.name, ts_ms: t });
+    metrics.step(action);
     sendJson(res, 200, r.alert);
   };
 
@@ -246,5 +255,5 @@ export async function startConsoleServer(o: ConsoleOptions): Promise<ConsoleServ
 export const startConsolePart: PartStarter = async (ctx) => {
   const c = ctx.config.console;
   if (c === undefined || !c.enabled) return undefined;
-  return startConsoleServer({ config: c, store: ctx.store, feed: ctx.feed, log: ctx.log, version: ctx.version, baseDir: ctx.baseDir });
+  return startConsoleServer({ config: c, store: ctx.store, feed: ctx.feed, log: ctx.log, version: ctx.version, baseDir: ctx.baseDir, metrics: ctx.metrics });
 };

@@ -5,6 +5,7 @@ import http from 'node:http';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
+import { Registry } from 'prom-client';
 import { consoleConfigSchema, type ConsoleConfig } from '../../../agent/central/console/config.js';
 import { hashPassword } from '../../../agent/central/console/password.js';
 import { startConsoleServer, type ConsoleServer } from '../../../agent/central/console/server.js';
@@ -27,6 +28,7 @@ export interface Fixture {
   feed: CentralFeed;
   dir: string;
   clock: { ms: number | undefined };
+  metrics: Registry;
   stop(): Promise<void>;
 }
 
@@ -41,7 +43,8 @@ export async function startFixture(over: Record<string, unknown> = {}, baseDir?:
   ];
   const config: ConsoleConfig = consoleConfigSchema.parse({ listen: `127.0.0.1:${await freePort()}`, users, ...over });
   const clock: { ms: number | undefined } = { ms: undefined };
-  const server = await startConsoleServer({ config, store, feed, log: silentLogger, version: '0.1.0-test', baseDir: baseDir ?? dir, now: () => clock.ms ?? Date.now() });
+  const metrics = new Registry();
+  const server = await startConsoleServer({ config, store, feed, log: silentLogger, version: '0.1.0-test', baseDir: baseDir ?? dir, metrics, now: () => clock.ms ?? Date.now() });
   return {
     url: server.url.replace(/\/$/, ''),
     server,
@@ -49,6 +52,7 @@ export async function startFixture(over: Record<string, unknown> = {}, baseDir?:
     feed,
     dir,
     clock,
+    metrics,
     async stop() {
       await server.stop();
       await store.close();

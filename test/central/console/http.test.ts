@@ -91,6 +91,11 @@ describe('console HTTP', () => {
     expect((await c.login('victor', PASSWORDS.victor)).status).toBe(429);
     f.clock.ms += 61_000;
     expect((await c.login('alice', PASSWORDS.alice)).status).toBe(200);
+    const text = await f.metrics.metrics();
+    expect(text).toContain('otsentry_central_console_logins_total{result="failed"} 3');
+    expect(text).toContain('otsentry_central_console_logins_total{result="throttled"} 2');
+    expect(text).toContain('otsentry_central_console_logins_total{result="ok"} 1');
+    expect(text).toContain('otsentry_central_console_sessions 1');
   });
 
   it('ends sessions on logout, after idle time and after their lifetime', async () => {
@@ -177,6 +182,7 @@ describe('console HTTP', () => {
       ['resolve', 'alice', 1_700_000_060_000, 'maintenance test, setpoint restored'],
     ]);
     expect((await c.post(p, { action: 'annotate', text: 'late' })).status).toBe(409);
+    expect(await f.metrics.metrics()).toMatch(/otsentry_central_console_response_steps_total\{action="resolve"\} 1/);
     expect((await c.get('/api/alerts')).json.alerts.map((x: { rule: string }) => x.rule)).toEqual(['forged']);
     expect((await c.get('/api/alerts?resolved=1')).json.alerts.length).toBe(2);
     expect((await c.post('/api/alerts/no-such-alert/steps', { action: 'ack' })).status).toBe(404);
