@@ -42,6 +42,8 @@ export interface CategoryScore {
   frames_flagged: number;
   /** detecting rules and how many bursts each detected first */
   detectors: Map<string, number>;
+  /** bursts the polled data can tell from normal traffic (see distinguishable) */
+  showable: number;
 }
 
 export interface BurstScore {
@@ -185,7 +187,8 @@ export function scoreBursts(frames: readonly Frame[], from: number, to: number, 
     const detectors = new Map<string, number>();
     for (const b of found) detectors.set(b.detected_by!, (detectors.get(b.detected_by!) ?? 0) + 1);
     const ff = frameFlags.get(k) ?? [0, 0];
-    categories.push({ category: k, name: CATEGORY_NAMES[k], bursts: bs.length, detected: found.length, ttd_median_ms: median(ttd), ttd_max_ms: ttd.length ? Math.max(...ttd) : NaN, frames: ff[0], frames_flagged: ff[1], detectors });
+    const showable = bs.filter((b) => distinguishable(frames, from, b)).length;
+    categories.push({ category: k, name: CATEGORY_NAMES[k], bursts: bs.length, detected: found.length, ttd_median_ms: median(ttd), ttd_max_ms: ttd.length ? Math.max(...ttd) : NaN, frames: ff[0], frames_flagged: ff[1], detectors, showable });
   }
   return { bursts, categories, false_alarms: falseAlarms, unexplained, repeats, normal_hours: (to - from - attackMs) / 3_600_000 };
 }
@@ -199,4 +202,50 @@ function mergedWindows(bursts: readonly Burst[]): Array<[number, number]> {
     else merged.push([s, e]);
   }
   return merged;
+}
+
+/** What normal traffic (by label) wrote and answered before `from`: value ranges and states. For scoring only. */
+interface NormalRef {
+  lo: Float64Array;
+  hi: Float64Array;
+  states: Set<string>;
+}
+let normalRef: { frames: readonly Frame[]; from: number; ref: NormalRef } | undefined;
+
+function normalBefore(frames: readonly Frame[], from: number): NormalRef {
+  if (normalRef?.frames === frames && normalRef.from === from) return normalRef.ref;
+  const ref: NormalRef = { lo: new Float64Array(MSU_TAGS.length).fill(Infinity), hi: new Float64Array(MSU_TAGS.length).fill(-Infinity), states: new Set() };
+  for (const f of frames) {
+    if (f.ts >= from) break;
+    if (f.category !== 0) continue;
+    const vals = f.params ?? [];
+    vals.forEach((v, i) => ((ref.lo[i] = Math.min(ref.lo[i], v)), (ref.hi[i] = Math.max(ref.hi[i], v))));
+    if (f.params) ref.states.add(f.params.slice(STATE_FROM).join(','));
+    if (f.pressure !== undefined) (ref.lo[PRESSURE] = Math.min(ref.lo[PRESSURE], f.pressure)), (ref.hi[PRESSURE] = Math.max(ref.hi[PRESSURE], f.pressure));
+  }
+  normalRef = { frames, from, ref };
+  return ref;
+}
+
+/** Index of the first state field (system mode, control scheme, pump, solenoid) in Frame.params. */
+const STATE_FROM = 6;
+
+/**
+ * Whether a polling agent could tell a burst from normal traffic at all: one of its frames goes to
+ * another address or uses a function code other than 3 and 16 (the counters show it), writes or
+ * answers a value outside what normal traffic wrote or answered before `from`, or sets a
+ * combination of states normal traffic never set. A burst that only writes values and states the
+ * operator also writes looks, polled, like the operator. Labels are used here to score, never to learn.
+ */
+export function distinguishable(frames: readonly Frame[], from: number, b: Burst): boolean {
+  const ref = normalBefore(frames, from);
+  for (const f of frames) {
+    if (f.ts < b.start) continue;
+    if (f.ts > b.end) break;
+    if (f.category !== b.category) continue;
+    if (f.address !== UNIT || (f.fc !== 3 && f.fc !== 16)) return true;
+    if (f.params && (f.params.some((v, i) => v < ref.lo[i] || v > ref.hi[i]) || !ref.states.has(f.params.slice(STATE_FROM).join(',')))) return true;
+    if (f.pressure !== undefined && (f.pressure < ref.lo[PRESSURE] || f.pressure > ref.hi[PRESSURE])) return true;
+  }
+  return false;
 }

@@ -208,10 +208,10 @@ export class Learner implements CycleConsumer {
           [`${t}: ${grid.points} distinct values seen (${sig(100 * grid.share, 3)}% of the samples within its range) are multiples of ${sig(grid.step, 8)} (its resolution: ADC step or entry precision)`],
         );
       }
-      const fastest = robustRate(d.table.column(d.index.get(t)!), d.table.ts, o, grid ? grid.step : tol);
+      const fastest = robustRate(d.table.column(d.index.get(t)!), d.table.ts, s);
       if (fastest.rate > 0 && interval > 0) {
         const maxPerS = fastest.rate * (1 + o.rate_margin) + (tol * 1000) / interval;
-        add({ id: `${dev}.${safe(t)}.rate`, type: 'rate', device: dev, tag: t, max_per_s: sig(maxPerS, 4) }, [`${t}: fastest change ${sig(fastest.rate, 4)}/s between two samples${fastest.left_out ? ` (${fastest.left_out} isolated jumps up to ${sig(s.maxRate, 4)}/s left out)` : ''}; limit +${o.rate_margin * 100}% and tolerance`]);
+        add({ id: `${dev}.${safe(t)}.rate`, type: 'rate', device: dev, tag: t, max_per_s: sig(maxPerS, 4) }, [`${t}: fastest change ${sig(fastest.rate, 4)}/s between two samples${fastest.left_out ? ` (${fastest.left_out} jumps to or from isolated values left out)` : ''}; limit +${o.rate_margin * 100}% and tolerance`]);
       }
     }
     for (const t of [...byKind('continuous'), ...byKind('counter')]) {

@@ -71,9 +71,12 @@ export class TagStats {
     this.leftOut = e.below + e.above;
   }
 
-  /** Values seen often enough to be normal states (rare ones are left out; all when not tracked). */
+  /**
+   * Values seen often enough to be normal (all of them for a tag of a few states, an on/off or a
+   * mode, where a rare state is still a state; rare values of a many-valued parameter are left out).
+   */
   common(o: LearnOptions): Array<[number, number]> {
-    const min = o.rare_share * this.count;
+    const min = this.distinct.size <= o.max_premise_values ? 0 : o.rare_share * this.count;
     return [...this.distinct].filter(([, c]) => c >= min).sort((a, b) => a[0] - b[0]);
   }
 
@@ -209,7 +212,7 @@ export function quantile(sorted: ArrayLike<number>, q: number): number {
  * process keeps), so are the central share between the `core` quantiles, and the envelope grows
  * outward from there value by value while the gap to the next distinct value stays within
  * gap_factor times the typical gap (the mean of the last few gaps, or of the gaps inside the
- * central share) or within min_gap (the tag's resolution). A value beyond a larger gap (an isolated
+ * central share) or within min_gap (the tag's resolution) or the central share's width. A value beyond a larger gap (an isolated
  * reading, an absurd one) and all values past it are left out, and counted.
  */
 export function robustEnvelope(col: ArrayLike<number>, o: { core: number; gap_factor: number; min_gap: number; rare_share?: number }): { lo: number; hi: number; below: number; above: number; n: number } {
@@ -231,7 +234,10 @@ export function robustEnvelope(col: ArrayLike<number>, o: { core: number; gap_fa
   while (b < n - 1 && v[b + 1] === v[b]) b++;
   let distinct = 0;
   for (let i = a + 1; i <= b; i++) if (v[i] !== v[i - 1]) distinct++;
-  const coreGap = distinct > 0 ? (v[b] - v[a]) / distinct : 0;
+  // a core of one value gives no scale to judge a gap by: nothing is left out
+  if (distinct === 0) return { lo: v[0], hi: v[n - 1], below: 0, above: 0, n };
+  const coreWidth = v[b] - v[a];
+  const coreGap = coreWidth / distinct;
   const LAST = 8;
   const grow = (dir: 1 | -1): number => {
     const gaps: number[] = [];
@@ -241,7 +247,8 @@ export function robustEnvelope(col: ArrayLike<number>, o: { core: number; gap_fa
       if (next < 0 || next >= n) return edge;
       const gap = Math.abs(v[next] - v[edge]);
       const local = gaps.length ? gaps.reduce((x, y) => x + y, 0) / gaps.length : 0;
-      if (gap > Math.max(o.gap_factor * Math.max(local, coreGap), o.min_gap)) return edge;
+      // a gap also has to be large against the core itself: a rare but real excursion stays in
+      if (gap > Math.max(o.gap_factor * Math.max(local, coreGap), o.min_gap, coreWidth)) return edge;
       gaps.push(gap);
       if (gaps.length > LAST) gaps.shift();
       edge = next;
@@ -259,23 +266,25 @@ export function envelopeOptions(o: LearnOptions, minGap: number): { core: number
 }
 
 /**
- * Fastest change per second between two consecutive good values of a column, from the robust
- * envelope of all the changes (a jump an injected value makes is left out, like an isolated value).
+ * Fastest change per second between two consecutive good values of a column, leaving out the
+ * jumps to or from a value outside the tag's robust bounds (an isolated value is not a state the
+ * process moves through, so neither is the jump to it).
  */
-export function robustRate(col: Float64Array, ts: readonly number[], o: LearnOptions, minGap: number): { rate: number; left_out: number } {
-  const rates: number[] = [];
+export function robustRate(col: Float64Array, ts: readonly number[], s: TagStats): { rate: number; left_out: number } {
+  let best = 0, left = 0;
   let pv = NaN, pt = NaN;
+  const inside = (v: number) => !(s.lo === s.lo) || (v >= s.lo && v <= s.hi);
   for (let i = 0; i < col.length; i++) {
     const v = col[i];
     if (v !== v) continue;
-    if (pv === pv && v !== pv && ts[i] > pt) rates.push((Math.abs(v - pv) * 1000) / (ts[i] - pt));
+    if (pv === pv && v !== pv && ts[i] > pt) {
+      if (inside(v) && inside(pv)) best = Math.max(best, (Math.abs(v - pv) * 1000) / (ts[i] - pt));
+      else left++;
+    }
     pv = v;
     pt = ts[i];
   }
-  if (rates.length === 0) return { rate: 0, left_out: 0 };
-  // rates are one-sided: the envelope's upper edge, its core from zero
-  const e = robustEnvelope([0, ...rates], { core: o.core_share, gap_factor: o.gap_factor, min_gap: minGap, rare_share: o.rare_share });
-  return { rate: e.hi, left_out: e.above };
+  return { rate: best, left_out: left };
 }
 
 /** A high quantile of per-interval counts: what all but the rarest intervals stayed within. */
