@@ -295,9 +295,10 @@ export function robustCount(counts: readonly number[], o: LearnOptions): number 
 }
 
 /**
- * The grid a tag's values lie on, robust to injected values: found on the most frequent distinct
- * values inside its robust bounds (doubling their number while a grid fits), and kept only when
- * all but core_share of the samples inside the bounds lie on it.
+ * The grid a tag's values lie on, robust to injected values: candidates are the grid found on the
+ * most frequent distinct values inside its robust bounds (doubling their number while a grid
+ * fits) and the decimal grids (entry precision: 1, 0.1, 0.01, ...); the coarsest one kept is one
+ * that all but core_share of the samples inside the bounds lie on, with at least 20 points.
  */
 export function robustGrid(col: Float64Array, s: TagStats, o: LearnOptions): { step: number; points: number; share: number } | undefined {
   const counts = new Map<number, number>();
@@ -307,20 +308,27 @@ export function robustGrid(col: Float64Array, s: TagStats, o: LearnOptions): { s
     inside++;
     counts.set(v, (counts.get(v) ?? 0) + 1);
   }
+  if (inside === 0) return undefined;
   const byCount = [...counts].sort((a, b) => b[1] - a[1]).map(([v]) => v);
-  let grid: { step: number; points: number } | undefined;
+  const steps: number[] = [];
   for (let k = 20; k <= 2 * byCount.length; k *= 2) {
     const g = findGrid(Float64Array.from(byCount.slice(0, k)));
     if (g === undefined) break;
-    grid = g;
+    steps.push(g.step);
     if (k >= byCount.length) break;
   }
-  if (grid === undefined) return undefined;
-  let on = 0, points = 0;
-  for (const [v, c] of counts) {
-    const x = v / grid.step;
-    if (Math.abs(x - Math.round(x)) <= 0.02 + (1e-6 * Math.abs(v)) / grid.step) (on += c), points++;
+  for (let d = 0; d <= 6; d++) steps.push(10 ** -d);
+  const span = s.hi - s.lo;
+  let best: { step: number; points: number; share: number } | undefined;
+  for (const step of steps) {
+    if (!(step > 0) || span / step > 1e6 || (best && best.step >= step)) continue;
+    let on = 0, points = 0;
+    for (const [v, c] of counts) {
+      const x = v / step;
+      if (Math.abs(x - Math.round(x)) <= 0.02 + (1e-6 * Math.abs(v)) / step) (on += c), points++;
+    }
+    const share = on / inside;
+    if (points >= 20 && share >= 1 - o.core_share) best = { step, points, share };
   }
-  const share = on / inside;
-  return share >= 1 - o.core_share ? { step: grid.step, points, share } : undefined;
+  return best;
 }
