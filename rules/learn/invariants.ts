@@ -51,8 +51,9 @@ export function mineInvariants(table: CycleTable, stats: ReadonlyMap<string, Tag
   const index = new Map(table.names.map((t, i) => [t, i]));
   const holds = (inv: MinedInvariant, from: number, to: number) => {
     const c = compileExpr(inv.expr, index);
-    for (let i = from; i < to; i++) if (allKnown(c, table.rows[i]) && c.eval(table.rows[i]) === 0) return false;
-    return true;
+    let broken = 0;
+    for (let i = from; i < to; i++) if (allKnown(c, table.rows[i]) && c.eval(table.rows[i]) === 0) broken++;
+    return broken <= o.invariant_violations * inv.support;
   };
   return full.filter((x) => {
     const ia = a.get(x.key);
@@ -93,9 +94,17 @@ function mineRows(table: CycleTable, from: number, to: number, stats: ReadonlyMa
       for (const b of discrete) {
         if (b === a) continue;
         const cb = col(b);
-        const seen = new Set<number>();
+        const counts = new Map<number, number>();
         let known = 0;
-        for (const i of rows) if (cb[i] === cb[i]) (seen.add(cb[i]), known++);
+        for (const i of rows) if (cb[i] === cb[i]) (counts.set(cb[i], (counts.get(cb[i]) ?? 0) + 1), known++);
+        // the values b took, but for those together under invariant_violations of the premise's cycles
+        const seen = new Set<number>();
+        let covered = 0;
+        for (const [v, c] of [...counts].sort((x, y) => y[1] - x[1])) {
+          if (covered >= (1 - o.invariant_violations) * known) break;
+          seen.add(v);
+          covered += c;
+        }
         const all = stats.get(b)!.distinct.size;
         if (known < minSupport || seen.size === 0 || seen.size >= all) continue;
         const vs = [...seen].sort((x, y) => x - y);

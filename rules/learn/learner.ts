@@ -12,7 +12,7 @@ import { FactStats } from './facts.js';
 import { mineInvariants } from './invariants.js';
 import { mineModels, sig } from './models.js';
 import { learnOptions, type LearnOptions } from './options.js';
-import { CycleTable, halfExtremes, longestStill, maxChangesInWindow, robustGrid, robustRate, tagKind, TagStats, type TagKind } from './stats.js';
+import { CycleTable, halfExtremes, longestStill, maxChangesInWindow, robustGrid, robustRate, settleDevice, tagKind, TagStats, type TagKind } from './stats.js';
 
 export interface LearnedRule {
   rule: Record<string, unknown>;
@@ -157,7 +157,7 @@ export class Learner implements CycleConsumer {
     const window = d.last - d.first;
     const where = `${d.table.rows.length} cycles${d.table.dropped ? ` (the first; ${d.table.dropped} more not kept)` : ''}`;
     const byKind = (k: TagKind) => d.names.filter((n) => kinds.get(n) === k);
-    for (const t of byKind('continuous')) st(t).settle(d.table.column(d.index.get(t)!), o);
+    settleDevice(d.table, d.stats, kinds, o);
     d.facts.settle(o);
 
     const constants = byKind('constant');

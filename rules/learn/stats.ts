@@ -27,6 +27,8 @@ export class TagStats {
   hi = NaN;
   /** samples outside [lo, hi] */
   leftOut = 0;
+  /** cycles of odd episodes the bounds were learned without (settleDevice) */
+  screened = 0;
   private prevV = NaN;
   private prevTs = NaN;
 
@@ -60,7 +62,7 @@ export class TagStats {
     if (this.strings.size > MAX_TRACKED) this.manyStrings = true;
   }
 
-  /** Fix the robust bounds from the tag's column of cycle values (after learning). */
+  /** Fix the robust bounds from the tag's column of cycle values (after learning; NaN = not used). */
   settle(col: Float64Array, o: LearnOptions): void {
     // the resolution is not known yet: the smallest gap is the tolerance of the core's magnitude
     const core = robustEnvelope(col, { core: o.core_share, gap_factor: 0, min_gap: 0 });
@@ -69,6 +71,14 @@ export class TagStats {
     this.lo = e.lo;
     this.hi = e.hi;
     this.leftOut = e.below + e.above;
+  }
+
+  /** Whether a value is outside what settle and common() consider normal. */
+  odd(v: number, kind: TagKind, o: LearnOptions): boolean {
+    if (v !== v) return false;
+    if (kind === 'continuous') return this.lo === this.lo && (v < this.lo || v > this.hi);
+    if (kind === 'discrete') return this.distinct.size > o.max_premise_values && (this.distinct.get(v) ?? 0) < o.rare_share * this.count;
+    return false;
   }
 
   /**
@@ -331,4 +341,72 @@ export function robustGrid(col: Float64Array, s: TagStats, o: LearnOptions): { s
     if (points >= 20 && share >= 1 - o.core_share) best = { step, points, share };
   }
   return best;
+}
+
+/**
+ * Robust bounds of a device's measurements in two passes. First every tag alone: its robust
+ * envelope, its grid and its common values. A cycle in which any tag is odd (an isolated value,
+ * a value off its grid, a rare value of a parameter) marks an episode: itself and the cycles
+ * within screen_ms of it, since an attack or fault that shows in one tag moves others too. The
+ * bounds are then learned again without those episodes (unless they cover more than half of
+ * the window: then the first pass stands). Returns the cycles left out.
+ */
+export function settleDevice(table: CycleTable, stats: readonly TagStats[], kinds: ReadonlyMap<string, TagKind>, o: LearnOptions): number {
+  const cont = table.names.map((n, j) => j).filter((j) => kinds.get(table.names[j]) === 'continuous');
+  const disc = table.names.map((n, j) => j).filter((j) => kinds.get(table.names[j]) === 'discrete');
+  for (const j of cont) stats[j].settle(table.column(j), o);
+  const n = table.rows.length;
+  if (!(o.screen_ms > 0) || n === 0) return 0;
+  const grids = new Map<number, number>();
+  for (const j of cont) {
+    const g = stats[j].allInteger ? undefined : robustGrid(table.column(j), stats[j], o);
+    if (g) grids.set(j, g.step);
+  }
+  // odd cycles per tag
+  const oddOf = new Map<number, number[]>();
+  for (const j of [...cont, ...disc]) {
+    const rows: number[] = [];
+    const step = grids.get(j);
+    const kind = kinds.get(table.names[j])!;
+    for (let i = 0; i < n; i++) {
+      const v = table.rows[i][j];
+      if (v !== v) continue;
+      const off = step !== undefined && Math.abs(v / step - Math.round(v / step)) > 0.02 + (1e-6 * Math.abs(v)) / step;
+      if (off || stats[j].odd(v, kind, o)) rows.push(i);
+    }
+    if (rows.length > 0) oddOf.set(j, rows);
+  }
+  // widen every odd cycle to the episode around it; a tag odd so often that its episodes would
+  // cover half the window does not mark episodes (most odd first)
+  const ts = table.ts;
+  const episodes = (markers: number[][]): Uint8Array => {
+    const out = new Uint8Array(n);
+    const all = [...new Set(markers.flat())].sort((x, y) => x - y);
+    let a = 0, b = 0;
+    for (const i of all) {
+      while (ts[a] < ts[i] - o.screen_ms) a++;
+      b = Math.max(b, a);
+      while (b < n && ts[b] <= ts[i] + o.screen_ms) out[b++] = 1;
+      for (let k = a; k < i; k++) out[k] = 1;
+    }
+    return out;
+  };
+  const markers = [...oddOf.values()].sort((x, y) => x.length - y.length);
+  let out = episodes(markers);
+  let left = out.reduce((x, y) => x + y, 0);
+  while (markers.length > 0 && left > n / 2) {
+    markers.pop();
+    out = episodes(markers);
+    left = out.reduce((x, y) => x + y, 0);
+  }
+  if (left === 0) return 0;
+  for (const j of cont) {
+    const col = table.column(j);
+    for (let i = 0; i < n; i++) if (out[i]) col[i] = NaN;
+    const before = stats[j].leftOut;
+    stats[j].settle(col, o);
+    stats[j].leftOut = Math.max(before, stats[j].leftOut);
+    stats[j].screened = left;
+  }
+  return left;
 }
