@@ -308,8 +308,11 @@ export function robustCount(counts: readonly number[], o: LearnOptions): number 
  * The grid a tag's values lie on, robust to injected values: candidates are the grid found on the
  * most frequent distinct values inside its robust bounds (doubling their number while a grid
  * fits) and the decimal grids (entry precision: 1, 0.1, 0.01, ...); the coarsest one kept is one
- * that all but core_share of the samples inside the bounds lie on, with at least 20 points.
+ * that all but core_share of the samples inside the bounds lie on, with at least MIN_GRID_POINTS
+ * distinct values (a float lands on a grid by chance one time in 25: eight in a row do not).
  */
+const MIN_GRID_POINTS = 8;
+
 export function robustGrid(col: Float64Array, s: TagStats, o: LearnOptions): { step: number; points: number; share: number } | undefined {
   const counts = new Map<number, number>();
   let inside = 0;
@@ -338,7 +341,7 @@ export function robustGrid(col: Float64Array, s: TagStats, o: LearnOptions): { s
       if (Math.abs(x - Math.round(x)) <= 0.02 + (1e-6 * Math.abs(v)) / step) (on += c), points++;
     }
     const share = on / inside;
-    if (points >= 20 && share >= 1 - o.core_share) best = { step, points, share };
+    if (points >= MIN_GRID_POINTS && share >= 1 - o.core_share) best = { step, points, share };
   }
   return best;
 }
