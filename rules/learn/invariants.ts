@@ -17,8 +17,6 @@ export interface MinedInvariant {
   support: number;
   /** separate runs of cycles in which it held (independent observations) */
   episodes: number;
-  /** cycles of the whole window in which it was false (at most invariant_violations of the premise's) */
-  broken: number;
   evidence: string;
 }
 
@@ -51,20 +49,16 @@ export function mineInvariants(table: CycleTable, stats: ReadonlyMap<string, Tag
   const a = new Map(mineRows(table, 0, half, stats, kinds, o).map((x) => [x.key, x]));
   const b = new Map(mineRows(table, half, n, stats, kinds, o).map((x) => [x.key, x]));
   const index = new Map(table.names.map((t, i) => [t, i]));
-  const broken = (inv: MinedInvariant, from: number, to: number) => {
+  const holds = (inv: MinedInvariant, from: number, to: number) => {
     const c = compileExpr(inv.expr, index);
-    let k = 0;
-    for (let i = from; i < to; i++) if (allKnown(c, table.rows[i]) && c.eval(table.rows[i]) === 0) k++;
-    return k;
+    for (let i = from; i < to; i++) if (allKnown(c, table.rows[i]) && c.eval(table.rows[i]) === 0) return false;
+    return true;
   };
-  const holds = (inv: MinedInvariant, from: number, to: number) => broken(inv, from, to) <= o.invariant_violations * inv.support;
-  return full
-    .filter((x) => {
-      const ia = a.get(x.key);
-      const ib = b.get(x.key);
-      return ia !== undefined && ib !== undefined && holds(ia, half, n) && holds(ib, 0, half);
-    })
-    .map((x) => ({ ...x, broken: broken(x, 0, n) }));
+  return full.filter((x) => {
+    const ia = a.get(x.key);
+    const ib = b.get(x.key);
+    return ia !== undefined && ib !== undefined && holds(ia, half, n) && holds(ib, 0, half);
+  });
 }
 
 function mineRows(table: CycleTable, from: number, to: number, stats: ReadonlyMap<string, TagStats>, kinds: ReadonlyMap<string, TagKind>, o: LearnOptions): MinedInvariant[] {
@@ -99,22 +93,14 @@ function mineRows(table: CycleTable, from: number, to: number, stats: ReadonlyMa
       for (const b of discrete) {
         if (b === a) continue;
         const cb = col(b);
-        const counts = new Map<number, number>();
-        let known = 0;
-        for (const i of rows) if (cb[i] === cb[i]) (counts.set(cb[i], (counts.get(cb[i]) ?? 0) + 1), known++);
-        // the values b took, but for those together under invariant_violations of the premise's cycles
         const seen = new Set<number>();
-        let covered = 0;
-        for (const [v, c] of [...counts].sort((x, y) => y[1] - x[1])) {
-          if (covered >= (1 - o.invariant_violations) * known) break;
-          seen.add(v);
-          covered += c;
-        }
+        let known = 0;
+        for (const i of rows) if (cb[i] === cb[i]) (seen.add(cb[i]), known++);
         const all = stats.get(b)!.distinct.size;
         if (known < minSupport || seen.size === 0 || seen.size >= all) continue;
         const vs = [...seen].sort((x, y) => x - y);
         const rhs = vs.length === 1 ? `${exprName(b)} == ${vs[0]}` : `(${vs.map((v) => `${exprName(b)} == ${v}`).join(' or ')})`;
-        out.push({ name: `${a}.${b}`, key: `d\u0000${a}\u0000${va}\u0000${b}`, expr: `${exprName(a)} == ${va} implies ${rhs}`, support: rows.length, episodes: runs(rows), broken: 0, evidence: `in ${rows.length} cycles with ${a} = ${va}, ${b} was only ${vs.join(' or ')} (of ${[...stats.get(b)!.distinct.keys()].sort((x, y) => x - y).join(', ')})` });
+        out.push({ name: `${a}.${b}`, key: `d\u0000${a}\u0000${va}\u0000${b}`, expr: `${exprName(a)} == ${va} implies ${rhs}`, support: rows.length, episodes: runs(rows), evidence: `in ${rows.length} cycles with ${a} = ${va}, ${b} was only ${vs.join(' or ')} (of ${[...stats.get(b)!.distinct.keys()].sort((x, y) => x - y).join(', ')})` });
       }
       // a == va bounds a measurement
       for (const x of continuous) {
@@ -135,7 +121,7 @@ function mineRows(table: CycleTable, from: number, to: number, stats: ReadonlyMa
         if (hi + m < s.max - 0.1 * s.span) parts.push(`${exprName(x)} <= ${sig(hi + m, 6)}`);
         if (parts.length === 0) continue;
         bounded.add(`${a}\u0000${x}`);
-        out.push({ name: `${a}.${x}`, key: `r\u0000${a}\u0000${va}\u0000${x}`, expr: `${exprName(a)} == ${va} implies ${parts.join(' and ')}`, support: rows.length, episodes: runs(rows), broken: 0, evidence: `in ${rows.length} cycles with ${a} = ${va}, ${x} stayed within ${sig(lo, 6)} .. ${sig(hi, 6)} (overall ${sig(s.min, 6)} .. ${sig(s.max, 6)})` });
+        out.push({ name: `${a}.${x}`, key: `r\u0000${a}\u0000${va}\u0000${x}`, expr: `${exprName(a)} == ${va} implies ${parts.join(' and ')}`, support: rows.length, episodes: runs(rows), evidence: `in ${rows.length} cycles with ${a} = ${va}, ${x} stayed within ${sig(lo, 6)} .. ${sig(hi, 6)} (overall ${sig(s.min, 6)} .. ${sig(s.max, 6)})` });
       }
     }
   }
@@ -171,7 +157,6 @@ function mineRows(table: CycleTable, from: number, to: number, stats: ReadonlyMa
             expr: `${exprName(x)} ${op} ${sig(t, 6)} implies ${exprName(b)} == ${vb}`,
             support,
             episodes: runs(hit),
-            broken: 0,
             evidence: `${b} was ${vb} whenever ${x} ${op} ${sig(side === 'below' ? loOther : hiOther, 6)} (${support} cycles${side === 'below' ? '' : ''}; ${x} overall ${sig(s.min, 6)} .. ${sig(s.max, 6)})`,
           });
         }

@@ -227,7 +227,7 @@ export class Learner implements CycleConsumer {
     }
     if (o.invariants) {
       for (const inv of mineInvariants(d.table, new Map(d.names.map((n, i) => [n, d.stats[i]])), kinds, o)) {
-        add({ id: `${dev}.inv.${safe(inv.name)}`, type: 'expression', device: dev, expr: inv.expr, for_ms: interval > 0 ? Math.round(interval) : 0 }, [`held in ${inv.broken ? `all but ${inv.broken} of` : 'all'} ${where}, ${inv.episodes} separate episodes: ${inv.evidence}; raised when false for two cycles in a row (one cycle can mix two reads)`]);
+        add({ id: `${dev}.inv.${safe(inv.name)}`, type: 'expression', device: dev, expr: inv.expr, for_ms: interval > 0 ? Math.round(interval) : 0 }, [`held in all ${where}, ${inv.episodes} separate episodes: ${inv.evidence}; raised when false for two cycles in a row (one cycle can mix two reads)`]);
       }
     }
     if (o.models) {

@@ -46,8 +46,6 @@ export interface LearnOptions {
    * fewer than this share of the intervals is an event worth an alarm, not normal background
    */
   event_share: number;
-  /** an invariant may be broken in at most this share of its premise's cycles (attacks or faults while learning) */
-  invariant_violations: number;
   /**
    * a cycle where a tag is odd (an isolated value, off its grid, a rare parameter value) marks an
    * episode of this many ms on either side that measurement bounds are learned without (0 = off)
@@ -75,7 +73,6 @@ export const DEFAULT_LEARN_OPTIONS: Readonly<LearnOptions> = Object.freeze({
   gap_factor: 20,
   rare_share: 0.002,
   event_share: 0.05,
-  invariant_violations: 0.03,
   screen_ms: 60_000,
 });
 
