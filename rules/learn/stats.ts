@@ -77,8 +77,29 @@ export class TagStats {
   odd(v: number, kind: TagKind, o: LearnOptions): boolean {
     if (v !== v) return false;
     if (kind === 'continuous') return this.lo === this.lo && (v < this.lo || v > this.hi);
-    if (kind === 'discrete') return this.distinct.size > o.max_premise_values && (this.distinct.get(v) ?? 0) < o.rare_share * this.count;
+    if (kind === 'discrete') return this.distinct.size > o.max_premise_values && (this.kept.get(v) ?? 0) < o.rare_share * this.keptCount;
     return false;
+  }
+
+  /** Count the values again over the cycles not left out (settleDevice). */
+  recount(col: Float64Array, out: Uint8Array): void {
+    const m = new Map<number, number>();
+    let n = 0;
+    for (let i = 0; i < col.length; i++) {
+      const v = col[i];
+      if (v !== v || out[i]) continue;
+      m.set(v, (m.get(v) ?? 0) + 1);
+      n++;
+    }
+    this.recounted = { values: m, count: n };
+  }
+
+  private recounted: { values: Map<number, number>; count: number } | undefined;
+  private get kept(): Map<number, number> {
+    return this.recounted?.values ?? this.distinct;
+  }
+  private get keptCount(): number {
+    return this.recounted?.count ?? this.count;
   }
 
   /**
@@ -86,8 +107,9 @@ export class TagStats {
    * mode, where a rare state is still a state; rare values of a many-valued parameter are left out).
    */
   common(o: LearnOptions): Array<[number, number]> {
-    const min = this.distinct.size <= o.max_premise_values ? 0 : o.rare_share * this.count;
-    return [...this.distinct].filter(([, c]) => c >= min).sort((a, b) => a[0] - b[0]);
+    if (this.distinct.size <= o.max_premise_values) return [...this.distinct].sort((a, b) => a[0] - b[0]);
+    const min = o.rare_share * this.keptCount;
+    return [...this.kept].filter(([, c]) => c >= min).sort((a, b) => a[0] - b[0]);
   }
 
   get span(): number {
@@ -346,44 +368,29 @@ export function robustGrid(col: Float64Array, s: TagStats, o: LearnOptions): { s
   return best;
 }
 
+/** Rounds of settleDevice: each learns again without the episodes the previous bounds found odd. */
+const SCREEN_ROUNDS = 4;
+
 /**
- * Robust bounds of a device's measurements in two passes. First every tag alone: its robust
- * envelope, its grid and its common values. A cycle in which any tag is odd (an isolated value,
- * a value off its grid, a rare value of a parameter) marks an episode: itself and the cycles
- * within screen_ms of it, since an attack or fault that shows in one tag moves others too. The
- * bounds are then learned again without those episodes (unless they cover more than half of
- * the window: then the first pass stands). Returns the cycles left out.
+ * Robust bounds of a device's tags in rounds. First every tag alone: its robust envelope, its
+ * grid and its common values. A cycle in which any tag is odd (an isolated value, a value off its
+ * grid, a rare value of a parameter) marks an episode: itself and the cycles within screen_ms of
+ * it, since an attack or fault that shows in one tag moves others too. Bounds and common values
+ * are then learned again without those episodes, and the tighter bounds may find more, until no
+ * episode is added (a tag so often odd that its episodes would cover half the window marks none).
+ * Returns the cycles left out.
  */
 export function settleDevice(table: CycleTable, stats: readonly TagStats[], kinds: ReadonlyMap<string, TagKind>, o: LearnOptions): number {
   const cont = table.names.map((n, j) => j).filter((j) => kinds.get(table.names[j]) === 'continuous');
   const disc = table.names.map((n, j) => j).filter((j) => kinds.get(table.names[j]) === 'discrete');
-  for (const j of cont) stats[j].settle(table.column(j), o);
+  const cols = new Map([...cont, ...disc].map((j) => [j, table.column(j)]));
+  for (const j of cont) stats[j].settle(cols.get(j)!, o);
   const n = table.rows.length;
   if (!(o.screen_ms > 0) || n === 0) return 0;
-  const grids = new Map<number, number>();
-  for (const j of cont) {
-    const g = stats[j].allInteger ? undefined : robustGrid(table.column(j), stats[j], o);
-    if (g) grids.set(j, g.step);
-  }
-  // odd cycles per tag
-  const oddOf = new Map<number, number[]>();
-  for (const j of [...cont, ...disc]) {
-    const rows: number[] = [];
-    const step = grids.get(j);
-    const kind = kinds.get(table.names[j])!;
-    for (let i = 0; i < n; i++) {
-      const v = table.rows[i][j];
-      if (v !== v) continue;
-      const off = step !== undefined && Math.abs(v / step - Math.round(v / step)) > 0.02 + (1e-6 * Math.abs(v)) / step;
-      if (off || stats[j].odd(v, kind, o)) rows.push(i);
-    }
-    if (rows.length > 0) oddOf.set(j, rows);
-  }
-  // widen every odd cycle to the episode around it; a tag odd so often that its episodes would
-  // cover half the window does not mark episodes (most odd first)
   const ts = table.ts;
-  const episodes = (markers: number[][]): Uint8Array => {
+  const episodes = (markers: number[][], base: Uint8Array): Uint8Array => {
     const out = new Uint8Array(n);
+    out.set(base);
     const all = [...new Set(markers.flat())].sort((x, y) => x - y);
     let a = 0, b = 0;
     for (const i of all) {
@@ -394,22 +401,44 @@ export function settleDevice(table: CycleTable, stats: readonly TagStats[], kind
     }
     return out;
   };
-  const markers = [...oddOf.values()].sort((x, y) => x.length - y.length);
-  let out = episodes(markers);
-  let left = out.reduce((x, y) => x + y, 0);
-  while (markers.length > 0 && left > n / 2) {
-    markers.pop();
-    out = episodes(markers);
-    left = out.reduce((x, y) => x + y, 0);
+  const count = (x: Uint8Array) => x.reduce((p, q) => p + q, 0);
+  let out: Uint8Array = new Uint8Array(n);
+  let left = 0;
+  for (let round = 0; round < SCREEN_ROUNDS; round++) {
+    const oddOf: number[][] = [];
+    for (const j of [...cont, ...disc]) {
+      const col = cols.get(j)!;
+      const kind = kinds.get(table.names[j])!;
+      const step = kind === 'continuous' && !stats[j].allInteger ? robustGrid(col, stats[j], o)?.step : undefined;
+      const rows: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const v = col[i];
+        if (v !== v || out[i]) continue;
+        const off = step !== undefined && Math.abs(v / step - Math.round(v / step)) > 0.02 + (1e-6 * Math.abs(v)) / step;
+        if (off || stats[j].odd(v, kind, o)) rows.push(i);
+      }
+      if (rows.length > 0) oddOf.push(rows);
+    }
+    // most odd tag last: dropped first when the episodes would cover half the window
+    oddOf.sort((x, y) => x.length - y.length);
+    let next = episodes(oddOf, out);
+    while (oddOf.length > 0 && count(next) > n / 2) {
+      oddOf.pop();
+      next = episodes(oddOf, out);
+    }
+    const k = count(next);
+    if (k === left) break;
+    out = next;
+    left = k;
+    for (const j of cont) {
+      const col = Float64Array.from(cols.get(j)!);
+      for (let i = 0; i < n; i++) if (out[i]) col[i] = NaN;
+      const before = stats[j].leftOut;
+      stats[j].settle(col, o);
+      stats[j].leftOut = Math.max(before, stats[j].leftOut);
+    }
+    for (const j of disc) stats[j].recount(cols.get(j)!, out);
   }
-  if (left === 0) return 0;
-  for (const j of cont) {
-    const col = table.column(j);
-    for (let i = 0; i < n; i++) if (out[i]) col[i] = NaN;
-    const before = stats[j].leftOut;
-    stats[j].settle(col, o);
-    stats[j].leftOut = Math.max(before, stats[j].leftOut);
-    stats[j].screened = left;
-  }
+  for (const j of [...cont, ...disc]) stats[j].screened = left;
   return left;
 }

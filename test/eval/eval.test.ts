@@ -18,7 +18,7 @@ const present = fs.existsSync(DATA);
 if (!present) console.info(`evaluation tests skipped: no data folder at ${DATA} (set OTSENTRY_DATA)`);
 
 /** Share of bursts per category: the aim (0.95) where met, else the figure measured when this was written. */
-const MSU_FLOORS: Record<string, number> = { NMRI: 0.63, CMRI: MSU_AIMS.burst_share, MSCI: 0, MPCI: 0.25, MFCI: MSU_AIMS.burst_share, DoS: 0, Recon: MSU_AIMS.burst_share };
+const MSU_FLOORS: Record<string, number> = { NMRI: 0.63, CMRI: MSU_AIMS.burst_share, MSCI: 0.03, MPCI: 0.66, MFCI: MSU_AIMS.burst_share, DoS: 0, Recon: MSU_AIMS.burst_share };
 
 describe('npm run eval', () => {
   it('skips with a message when the data folder is absent', async () => {
