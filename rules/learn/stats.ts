@@ -334,6 +334,8 @@ export function robustCount(counts: readonly number[], o: LearnOptions): number 
  * distinct values (a float lands on a grid by chance one time in 25: eight in a row do not).
  */
 const MIN_GRID_POINTS = 8;
+/** Relative precision of a value that went through a float32 register (as the grid detector allows). */
+const FLOAT32_SLACK = 1e-6;
 
 export function robustGrid(col: Float64Array, s: TagStats, o: LearnOptions): { step: number; points: number; share: number } | undefined {
   const counts = new Map<number, number>();
@@ -356,11 +358,12 @@ export function robustGrid(col: Float64Array, s: TagStats, o: LearnOptions): { s
   const span = s.hi - s.lo;
   let best: { step: number; points: number; share: number } | undefined;
   for (const step of steps) {
-    if (!(step > 0) || span / step > 1e6 || (best && best.step >= step)) continue;
+    // a float32 value is only good to about 1e-6 of itself: a step that fine catches anything
+    if (!(step > 0) || span / step > 1e6 || (FLOAT32_SLACK * s.magnitude) / step > 0.05 || (best && best.step >= step)) continue;
     let on = 0, points = 0;
     for (const [v, c] of counts) {
       const x = v / step;
-      if (Math.abs(x - Math.round(x)) <= 0.02 + (1e-6 * Math.abs(v)) / step) (on += c), points++;
+      if (Math.abs(x - Math.round(x)) <= 0.02 + (FLOAT32_SLACK * Math.abs(v)) / step) (on += c), points++;
     }
     const share = on / inside;
     if (points >= MIN_GRID_POINTS && share >= 1 - o.core_share) best = { step, points, share };
@@ -414,7 +417,7 @@ export function settleDevice(table: CycleTable, stats: readonly TagStats[], kind
       for (let i = 0; i < n; i++) {
         const v = col[i];
         if (v !== v || out[i]) continue;
-        const off = step !== undefined && Math.abs(v / step - Math.round(v / step)) > 0.02 + (1e-6 * Math.abs(v)) / step;
+        const off = step !== undefined && Math.abs(v / step - Math.round(v / step)) > 0.02 + (FLOAT32_SLACK * Math.abs(v)) / step;
         if (off || stats[j].odd(v, kind, o)) rows.push(i);
       }
       if (rows.length > 0) oddOf.push(rows);
