@@ -3,7 +3,8 @@
 // agent's own requests (other masters, exceptions, comm errors) from diagnostics facts.
 import type { Fact } from '../../protocols/types.js';
 import type { LearnOptions } from './options.js';
-import { quantile, robustCount } from './stats.js';
+import { robustCount } from './robust.js';
+import { quantile } from './stats.js';
 
 const IDENTITY_FIELDS = ['vendor', 'product_code', 'revision', 'product_name', 'model_name'] as const;
 const MOD = 65536;

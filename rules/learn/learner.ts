@@ -12,7 +12,8 @@ import { FactStats } from './facts.js';
 import { mineInvariants } from './invariants.js';
 import { mineModels, sig } from './models.js';
 import { learnOptions, type LearnOptions } from './options.js';
-import { CycleTable, halfExtremes, longestStill, maxChangesInWindow, robustGrid, robustRate, settleDevice, tagKind, TagStats, type TagKind } from './stats.js';
+import { robustGrid, robustRate, settleDevice } from './robust.js';
+import { CycleTable, halfExtremes, longestStill, maxChangesInWindow, tagKind, TagStats, type TagKind } from './stats.js';
 
 export interface LearnedRule {
   rule: Record<string, unknown>;
