@@ -1,8 +1,10 @@
 // The MSU gas pipeline PLC as a polling agent would see it: a register image of unit 4 kept up to
 // date by every FC16 write (setpoint .. solenoid) and FC3 response (pressure) of the captured
 // frames, FC08 diagnostic counters that count every frame the way a serial-line device does (the
-// simulator's own DiagnosticCounters), and a response time that grows with the PLC's load. An
-// agent polls it every poll_ms of capture time: samples, a diagnostics fact and a link fact.
+// simulator's own DiagnosticCounters), and a response time. The capture holds no response times:
+// by default the agent sees a fixed one with jitter; `rtt_model` switches on a modelled one that
+// grows with the PLC's load (a model, not the data: whatever it catches is labelled so). An agent
+// polls the PLC every poll_ms of capture time: samples, a diagnostics fact and a link fact.
 import type { Fact, Sample } from '../../protocols/types.js';
 import type { Cycle } from '../../rules/judge/index.js';
 import { DiagnosticCounters } from '../../simulators/modbus/diagnostics.js';
@@ -59,9 +61,11 @@ export interface PollerSettings {
   reads_per_poll: number;
   /** counter reads per diagnostics fact */
   counter_reads: number;
+  /** model the response time from the PLC's load (8 ms + 3 ms per frame it handled in the last second) */
+  rtt_model: boolean;
 }
 
-export const MSU_POLLING: PollerSettings = { poll_ms: 1000, reads_per_poll: 2, counter_reads: 4 };
+export const MSU_POLLING: PollerSettings = { poll_ms: 1000, reads_per_poll: 2, counter_reads: 4, rtt_model: false };
 
 /** Deterministic jitter (mulberry32), so an evaluation always prints the same table. */
 function rng(seed: number): () => number {
@@ -101,8 +105,8 @@ export class FramePlc {
   /** The agent's poll at time ts: its samples, then a diagnostics fact, then the link fact. */
   poll(ts: number, s: PollerSettings): { samples: Sample[]; facts: Fact[] } {
     while (this.recent.length > 0 && this.recent[0] <= ts - 1000) this.recent.shift();
-    // Response time: a base, a share per frame the PLC handled in the last second, and jitter.
-    const rtt = 8 + 3 * this.recent.length + 2 * this.jitter();
+    // Response time: a base and jitter; modelled: plus a share per frame handled in the last second.
+    const rtt = 8 + (s.rtt_model ? 3 * this.recent.length : 0) + 2 * this.jitter();
     const own = s.reads_per_poll + s.counter_reads;
     this.agentRequests += own;
     this.counters.busMessages += own;
@@ -135,7 +139,7 @@ export class FramePlc {
 
 /**
  * Polls of the PLC from `from` to `to` (capture time), the frames in between applied first.
- * keep(frame) decides which frames happen at all (learning keeps only normal traffic).
+ * keep(frame) decides which frames happen at all (only the labelled upper bound drops attacks).
  */
 export function* pollFrames(frames: readonly Frame[], plc: FramePlc, from: number, to: number, keep: (f: Frame) => boolean, s: PollerSettings = MSU_POLLING): Generator<Cycle & { samples: Sample[]; facts: Fact[] }> {
   let i = 0;

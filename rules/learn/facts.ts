@@ -2,6 +2,8 @@
 // and exception answers from link facts, and how fast its diagnostic counters grow besides the
 // agent's own requests (other masters, exceptions, comm errors) from diagnostics facts.
 import type { Fact } from '../../protocols/types.js';
+import type { LearnOptions } from './options.js';
+import { robustCount } from './robust.js';
 import { quantile } from './stats.js';
 
 const IDENTITY_FIELDS = ['vendor', 'product_code', 'revision', 'product_name', 'model_name'] as const;
@@ -28,10 +30,16 @@ export class FactStats {
   maxExceptions = 0;
   maxBadResponses = 0;
   diagnosticsReads = 0;
-  /** per interval: messages beyond the agent's requests, comm errors, exceptions to others */
+  /**
+   * per interval: messages beyond the agent's requests, comm errors, exceptions to others; after
+   * settle, what all but the rarest intervals stayed within (a scan or flood while learning is not
+   * taught as normal), and how many intervals went beyond
+   */
   maxForeign = 0;
   maxCommErrors = 0;
   maxForeignExceptions = 0;
+  beyond = 0;
+  private readonly perInterval = { foreign: [] as number[], comm: [] as number[], exc: [] as number[] };
   intervals = 0;
   private prevDiag: Record<string, number> | undefined;
 
@@ -78,12 +86,21 @@ export class FactStats {
     // The same counter choice as the diagnostics detector's `auto`.
     const server = growth(prev.server_message_count, cur.server_message_count);
     const msgs = server > 0 ? server : growth(prev.bus_message_count, cur.bus_message_count);
-    if (msgs === msgs) this.maxForeign = Math.max(this.maxForeign, msgs - agent);
+    if (msgs === msgs) this.perInterval.foreign.push(msgs - agent);
     const comm = growth(prev.bus_comm_error_count, cur.bus_comm_error_count);
-    if (comm === comm) this.maxCommErrors = Math.max(this.maxCommErrors, comm);
+    if (comm === comm) this.perInterval.comm.push(comm);
     const agentExc = cur.agent_exception_answers_total - prev.agent_exception_answers_total;
     const exc = growth(prev.bus_exception_error_count, cur.bus_exception_error_count);
-    if (exc === exc) this.maxForeignExceptions = Math.max(this.maxForeignExceptions, exc - (agentExc >= 0 ? agentExc : 0));
+    if (exc === exc) this.perInterval.exc.push(exc - (agentExc >= 0 ? agentExc : 0));
+  }
+
+  /** Fix the per-interval limits (after learning). */
+  settle(o: LearnOptions): void {
+    const p = this.perInterval;
+    this.maxForeign = Math.max(0, robustCount(p.foreign, o));
+    this.maxCommErrors = Math.max(0, robustCount(p.comm, o));
+    this.maxForeignExceptions = Math.max(0, robustCount(p.exc, o));
+    this.beyond = p.foreign.filter((x) => x > this.maxForeign).length + p.comm.filter((x) => x > this.maxCommErrors).length + p.exc.filter((x) => x > this.maxForeignExceptions).length;
   }
 
   rttSummary(): { median: number; p99: number; max: number } | undefined {

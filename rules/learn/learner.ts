@@ -10,12 +10,12 @@ import type { DeviceRef } from '../types.js';
 import type { RecordEvent } from '../recording/recording.js';
 import { CycleFeeder } from '../recording/cycles.js';
 import { FactStats } from './facts.js';
-import { findGrid } from '../grid.js';
 import { mineInvariants } from './invariants.js';
 import { mineModels, sig } from './models.js';
 import { learnOptions, type LearnOptions } from './options.js';
 import { judgeEnvelope, type TagVerdict } from './convergence.js';
 import { EnvelopeTracker } from './envelope.js';
+import { robustGrid, robustRate, settleDevice } from './robust.js';
 import { CycleTable, halfExtremes, longestStill, maxChangesInWindow, tagKind, TagStats, type TagKind } from './stats.js';
 
 export interface LearnedRule {
@@ -232,6 +232,8 @@ export class Learner {
     const window = d.last - d.first;
     const where = `${d.table.rows.length} cycles${d.table.dropped ? ` (the first; ${d.table.dropped} more not kept)` : ''}`;
     const byKind = (k: TagKind) => d.names.filter((n) => kinds.get(n) === k);
+    settleDevice(d.table, d.stats, kinds, o);
+    d.facts.settle(o);
 
     const constants = byKind('constant');
     if (constants.length > 0) {
@@ -249,8 +251,9 @@ export class Learner {
     }
     for (const t of byKind('discrete')) {
       const s = st(t);
-      const counts = [...s.distinct].sort((a, b) => a[0] - b[0]);
-      add({ id: `${dev}.${safe(t)}.values`, type: 'allowed_values', device: dev, tag: t, values: counts.map(([v]) => v) }, [`${t}: only ${counts.map(([v, c]) => `${v} (${c}x)`).join(', ')} in ${s.count} samples`]);
+      const counts = s.common(o);
+      const rare = s.distinct.size - counts.length;
+      add({ id: `${dev}.${safe(t)}.values`, type: 'allowed_values', device: dev, tag: t, values: counts.map(([v]) => v) }, [`${t}: only ${counts.map(([v, c]) => `${v} (${c}x)`).join(', ')} in ${s.count} samples${rare ? `; ${rare} rarer value${rare === 1 ? '' : 's'} (under ${o.rare_share * 100}% of the samples each) left out` : ''}`]);
       const win = Math.round(o.change_window_cycles * interval);
       if (!(win > 0)) continue;
       const changes = maxChangesInWindow(d.table.column(d.index.get(t)!), d.table.ts, win);
@@ -263,26 +266,27 @@ export class Learner {
       const s = st(t);
       const tol = o.noise * s.magnitude;
       const m = o.margin * s.span + tol;
-      const g = halfExtremes(d.table.column(d.index.get(t)!));
+      const g = halfExtremes(d.table.column(d.index.get(t)!), s.lo, s.hi);
       // An extreme both halves reached alike is a floor or ceiling (an empty tank, a sensor's
       // lower limit): only the tolerance beyond it. Otherwise the margin, or more where the
       // halves' extremes differ (the range was still growing).
       const lo = g.lowGrowth <= tol ? 2 * tol : Math.max(m, g.lowGrowth);
       const hi = g.highGrowth <= tol ? 2 * tol : Math.max(m, g.highGrowth);
       add(
-        { id: `${dev}.${safe(t)}.range`, type: 'range', device: dev, tag: t, min: sig(s.min - lo, 6), max: sig(s.max + hi, 6) },
-        [`${t}: observed ${sig(s.min, 6)} .. ${sig(s.max, 6)} in ${s.count} samples; margin -${sig(lo, 3)} / +${sig(hi, 3)} (${o.margin * 100}% of the span + tolerance, wider where the two halves of the window reached different extremes, twice the tolerance where both reached the same)`],
+        { id: `${dev}.${safe(t)}.range`, type: 'range', device: dev, tag: t, min: sig(s.lo - lo, 6), max: sig(s.hi + hi, 6) },
+        [`${t}: observed ${sig(s.lo, 6)} .. ${sig(s.hi, 6)} in ${s.count} samples${s.leftOut ? ` (${s.leftOut} isolated values out to ${sig(s.min, 4)} .. ${sig(s.max, 4)} left out)` : ''}; margin -${sig(lo, 3)} / +${sig(hi, 3)} (${o.margin * 100}% of the span + tolerance, wider where the two halves of the window reached different extremes, twice the tolerance where both reached the same)`],
       );
-      const grid = s.allInteger ? undefined : findGrid(d.table.column(d.index.get(t)!));
+      const grid = s.allInteger ? undefined : robustGrid(d.table.column(d.index.get(t)!), s, o);
       if (grid) {
         add(
           { id: `${dev}.${safe(t)}.grid`, type: 'grid', device: dev, tag: t, step: sig(grid.step, 8) },
-          [`${t}: all ${grid.points} distinct values seen are multiples of ${sig(grid.step, 8)} (its resolution: ADC step or entry precision)`],
+          [`${t}: ${grid.points} distinct values seen (${sig(100 * grid.share, 3)}% of the samples within its range) are multiples of ${sig(grid.step, 8)} (its resolution: ADC step or entry precision)`],
         );
       }
-      if (s.maxRate > 0 && interval > 0) {
-        const maxPerS = s.maxRate * (1 + o.rate_margin) + (tol * 1000) / interval;
-        add({ id: `${dev}.${safe(t)}.rate`, type: 'rate', device: dev, tag: t, max_per_s: sig(maxPerS, 4) }, [`${t}: fastest change ${sig(s.maxRate, 4)}/s between two samples; limit +${o.rate_margin * 100}% and tolerance`]);
+      const fastest = robustRate(d.table.column(d.index.get(t)!), d.table.ts, s);
+      if (fastest.rate > 0 && interval > 0) {
+        const maxPerS = fastest.rate * (1 + o.rate_margin) + (tol * 1000) / interval;
+        add({ id: `${dev}.${safe(t)}.rate`, type: 'rate', device: dev, tag: t, max_per_s: sig(maxPerS, 4) }, [`${t}: fastest change ${sig(fastest.rate, 4)}/s between two samples${fastest.left_out ? ` (${fastest.left_out} jumps to or from isolated values left out)` : ''}; limit +${o.rate_margin * 100}% and tolerance`]);
       }
     }
     for (const t of [...byKind('continuous'), ...byKind('counter')]) {
@@ -325,7 +329,7 @@ export class Learner {
     if (f.intervals > 0) {
       add(
         { id: `${dev}.counters`, type: 'diagnostics', device: dev, tolerance: Math.ceil(1.25 * Math.max(0, f.maxForeign)) + 2, max_comm_errors: f.maxCommErrors, max_foreign_exceptions: f.maxForeignExceptions },
-        [`per diagnostics interval (${f.intervals} intervals): at most ${f.maxForeign} messages besides the agent's, ${f.maxCommErrors} comm errors, ${f.maxForeignExceptions} exceptions to other clients`],
+        [`per diagnostics interval (${f.intervals} intervals): at most ${f.maxForeign} messages besides the agent's, ${f.maxCommErrors} comm errors, ${f.maxForeignExceptions} exceptions to other clients${f.beyond ? ` (${f.beyond} rarer intervals beyond, under ${o.event_share * 100}% of them: events, not background)` : ''}`],
       );
     }
   }

@@ -31,6 +31,26 @@ export interface LearnOptions {
   cusum_margin: number;
   /** most cycles kept per device for mining relations (values x tags are held in memory) */
   max_cells: number;
+  /**
+   * Robustness to a learning window that holds attacks or faults (no labels are used): the share
+   * of samples on each side of a tag's distribution that is not trusted by itself; values beyond
+   * it count as normal only where they continue the distribution without a gap (gap_factor)
+   */
+  core_share: number;
+  /** a gap between two distinct values larger than gap_factor times the mean of the gaps before it ends a learned envelope */
+  gap_factor: number;
+  /** values, states and counts seen in fewer than this share of the cycles or intervals are not learned as normal */
+  rare_share: number;
+  /**
+   * diagnostic counter growth (exceptions to other clients, comm errors, foreign messages) seen in
+   * fewer than this share of the intervals is an event worth an alarm, not normal background
+   */
+  event_share: number;
+  /**
+   * a cycle where a tag is odd (an isolated value, off its grid, a rare parameter value) marks an
+   * episode of this many ms on either side that measurement bounds are learned without (0 = off)
+   */
+  screen_ms: number;
 }
 
 export const DEFAULT_LEARN_OPTIONS: Readonly<LearnOptions> = Object.freeze({
@@ -49,6 +69,11 @@ export const DEFAULT_LEARN_OPTIONS: Readonly<LearnOptions> = Object.freeze({
   cusum_k: 1,
   cusum_margin: 1.2,
   max_cells: 10_000_000,
+  core_share: 0.15,
+  gap_factor: 20,
+  rare_share: 0.002,
+  event_share: 0.05,
+  screen_ms: 60_000,
 });
 
 export function learnOptions(o: Partial<LearnOptions> = {}): LearnOptions {

@@ -1,11 +1,12 @@
-// The evaluation on the public datasets (`npm run eval`) as a regression guard: the figures it
-// reports must not get worse. Skips, saying why, when the data folder is absent.
+// The evaluation on the public datasets (`npm run eval`) as a guard: the figures it reports are
+// asserted against the aims of issue 10 where they are met, and at their current level where they
+// are not (the report says NOT met; see the README). Skips, saying why, when the data folder is absent.
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { evalBatadal } from '../../bench/eval/batadal.js';
-import { evalMsu } from '../../bench/eval/msu.js';
-import { batadalReport, dataDir, msuReport, runEval } from '../../bench/eval/run.js';
+import { evalMsu, falsePerDay } from '../../bench/eval/msu.js';
+import { BATADAL_AIM, batadalReport, dataDir, MSU_AIMS, msuReport, runEval } from '../../bench/eval/run.js';
 
 const saved = process.env.OTSENTRY_DATA;
 afterEach(() => {
@@ -16,6 +17,12 @@ const DATA = dataDir();
 const present = fs.existsSync(DATA);
 if (!present) console.info(`evaluation tests skipped: no data folder at ${DATA} (set OTSENTRY_DATA)`);
 
+/** Share of bursts per category: the aim (0.95) where met, else the figure measured when this was written. */
+/** Learning and replaying a dataset takes seconds alone, far longer on a loaded machine. */
+const SLOW = 180_000;
+
+const MSU_FLOORS: Record<string, number> = { NMRI: 0.63, CMRI: MSU_AIMS.burst_share, MSCI: 0.03, MPCI: 0.66, MFCI: MSU_AIMS.burst_share, DoS: 0, Recon: MSU_AIMS.burst_share };
+
 describe('npm run eval', () => {
   it('skips with a message when the data folder is absent', async () => {
     process.env.OTSENTRY_DATA = path.join(DATA, 'no-such-folder');
@@ -24,25 +31,37 @@ describe('npm run eval', () => {
     expect(out).toEqual([`eval skipped: no data folder at ${path.join(DATA, 'no-such-folder')} (it holds the public datasets; set OTSENTRY_DATA to another folder)`]);
   });
 
-  it.skipIf(!present)('BATADAL: S above 0.90, every attack detected', async () => {
+  it.skipIf(!present)('BATADAL: S at least 0.92 (aim 0.95 not met, and the report says so), every attack detected', async () => {
     const r = await evalBatadal(path.join(DATA, 'batadal'));
-    expect(r.S).toBeGreaterThan(0.9);
+    expect(r.S).toBeGreaterThanOrEqual(0.92);
     expect(r.score.attacks).toHaveLength(7);
     for (const a of r.score.attacks) expect(a.ttd_ms, `attack ${a.id}`).toBeDefined();
     expect(r.score.tnr).toBeGreaterThan(0.95);
-    expect(batadalReport(r, 1000)).toMatch(/aim S > 0\.90 .*: met/);
-  });
+    expect(batadalReport(r, 1000)).toContain(r.S >= BATADAL_AIM ? ': met' : `NOT met (S ${r.S.toFixed(3)})`);
+  }, SLOW);
 
-  it.skipIf(!present)('MSU gas pipeline: every burst category seen, scans and diagnostics attacks all caught', async () => {
+  it.skipIf(!present)('MSU gas pipeline, learned on all traffic (labels unused), no response-time model: under 1 false alarm per day, per category at least its floor', async () => {
     const r = await evalMsu(path.join(DATA, 'msu-gas-pipeline', 'dev.csv.gz'));
-    const by = Object.fromEntries(r.categories.map((c) => [c.name, c]));
-    for (const c of r.categories) expect(c.bursts, c.name).toBeGreaterThan(0);
-    expect(by.MFCI.detected).toBe(by.MFCI.bursts);
-    expect(by.Recon.detected).toBe(by.Recon.bursts);
-    expect(by.MPCI.detected / by.MPCI.bursts).toBeGreaterThan(0.9);
-    const all = r.categories.reduce((a, c) => [a[0] + c.detected, a[1] + c.bursts], [0, 0]);
-    expect(all[0] / all[1]).toBeGreaterThan(0.8);
-    expect(r.false_alarms / r.normal_hours).toBeLessThan(0.5);
-    expect(msuReport(r, 1000)).toContain('category  bursts  detected');
-  });
+    expect(r.settings).toMatchObject({ label_filtered: false, rtt_model: false });
+    expect(falsePerDay(r)).toBeLessThan(MSU_AIMS.false_per_day);
+    for (const c of r.categories) {
+      expect(c.bursts, c.name).toBeGreaterThan(0);
+      expect(c.detected / c.bursts, `${c.name}: ${c.detected} of ${c.bursts}`).toBeGreaterThanOrEqual(MSU_FLOORS[c.name]);
+    }
+    const report = msuReport(r, 1000);
+    const short = r.categories.filter((c) => c.detected / c.bursts < MSU_AIMS.burst_share).map((c) => c.name);
+    expect(report).toContain(short.length ? 'aim >= 95% of bursts in every category: NOT met' : 'aim >= 95% of bursts in every category: met');
+    for (const n of short) expect(report).toMatch(new RegExp(`NOT met \\([^)]*${n} `));
+    expect(report).toContain('aim < 1 false alarm/day: met');
+  }, SLOW);
+
+  it.skipIf(!present)('MSU: one raise credits at most one burst, and the upper bound is labelled as such', async () => {
+    const file = path.join(DATA, 'msu-gas-pipeline', 'dev.csv.gz');
+    const r = await evalMsu(file);
+    const detected = r.bursts.filter((b) => b.detected_at !== undefined);
+    const byRaise = new Set(detected.map((b) => `${b.detected_at}\u0000${b.detected_by}`));
+    expect(byRaise.size).toBe(detected.length);
+    const upper = await evalMsu(file, { label_filtered: true });
+    expect(msuReport(r, 1000, { label_filtered: upper })).toContain('UPPER BOUND, learned on label-filtered normal traffic (no user can do this)');
+  }, SLOW);
 });

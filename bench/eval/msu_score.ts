@@ -1,0 +1,251 @@
+// Scoring the MSU replay per attack burst. A burst is the attack frames of one category with less
+// than BURST_GAP_MS between them. Every raise is credited to at most one burst: the burst of the
+// latest attack frame before it that touched what the raising rule watches (a tag the frame
+// changed in the register image, or, for rules on the device's facts, any attack frame), if the
+// raise came at most GRACE_MS after that burst's last frame. So an alarm one category causes never
+// counts for another burst running at the same time. A burst is detected by its first credited raise.
+import { MSU_TAGS, type Frame } from './msu_plc.js';
+
+export const BURST_GAP_MS = 30_000;
+export const GRACE_MS = BURST_GAP_MS;
+export const CATEGORY_NAMES = ['Normal', 'NMRI', 'CMRI', 'MSCI', 'MPCI', 'MFCI', 'DoS', 'Recon'];
+const UNIT = 4;
+const PRESSURE = MSU_TAGS.length - 1;
+/** Longest look back from a raise to its cause (bursts last minutes). */
+const LOOKBACK_MS = 3_600_000;
+
+export interface Burst {
+  category: number;
+  start: number;
+  end: number;
+  frames: number;
+  detected_at?: number;
+  /** rule whose raise detected it */
+  detected_by?: string;
+}
+
+export interface Raise {
+  ts: number;
+  rule: string;
+}
+
+export interface CategoryScore {
+  category: number;
+  name: string;
+  bursts: number;
+  detected: number;
+  /** median and largest time to detect of the detected bursts (ms) */
+  ttd_median_ms: number;
+  ttd_max_ms: number;
+  /** attack frames sent while a condition was active */
+  frames: number;
+  frames_flagged: number;
+  /** detecting rules and how many bursts each detected first */
+  detectors: Map<string, number>;
+  /** bursts the polled data can tell from normal traffic (see distinguishable) */
+  showable: number;
+}
+
+export interface BurstScore {
+  bursts: Burst[];
+  categories: CategoryScore[];
+  /** raises outside every burst window (start .. last frame + grace) */
+  false_alarms: Raise[];
+  /** raises inside a burst window that no attack frame explains (neither credited nor false) */
+  unexplained: number;
+  /** raises credited to a burst that another raise had detected already */
+  repeats: number;
+  /** capture time outside every burst window after the learning window, in hours */
+  normal_hours: number;
+}
+
+export function findBursts(frames: readonly Frame[], from: number): Burst[] {
+  const open = new Map<number, Burst>();
+  const out: Burst[] = [];
+  for (const f of frames) {
+    if (f.ts < from || f.category === 0) continue;
+    const b = open.get(f.category);
+    if (b && f.ts - b.end <= BURST_GAP_MS) {
+      b.end = f.ts;
+      b.frames++;
+      continue;
+    }
+    if (b) out.push(b);
+    open.set(f.category, { category: f.category, start: f.ts, end: f.ts, frames: 1 });
+  }
+  out.push(...open.values());
+  return out.sort((a, b) => a.start - b.start);
+}
+
+/** An attack frame, its burst, and the register-image tags it changed (a bit per MSU_TAGS index). */
+interface Cause {
+  ts: number;
+  burst: number;
+  changed: number;
+}
+
+/** Attack frames from `from` on with the tags each changed, replaying the image from the start. */
+function causes(frames: readonly Frame[], from: number, bursts: readonly Burst[]): Cause[] {
+  const open = new Map<number, number>();
+  const image = new Float64Array(MSU_TAGS.length).fill(NaN);
+  const out: Cause[] = [];
+  let next = 0;
+  for (const f of frames) {
+    let changed = 0;
+    if (f.query && f.address === UNIT && f.fc === 16 && f.params) {
+      f.params.forEach((v, i) => {
+        if (v !== image[i]) changed |= 1 << i;
+        image[i] = v;
+      });
+    }
+    if (!f.query && f.fc === 3 && f.pressure !== undefined) {
+      if (f.pressure !== image[PRESSURE]) changed |= 1 << PRESSURE;
+      image[PRESSURE] = f.pressure;
+    }
+    if (f.ts < from || f.category === 0) continue;
+    // bursts are sorted by start, and a frame opens or extends the open burst of its category
+    while (next < bursts.length && bursts[next].start <= f.ts) open.set(bursts[next].category, next++);
+    const b = open.get(f.category);
+    if (b !== undefined) out.push({ ts: f.ts, burst: b, changed });
+  }
+  return out;
+}
+
+/** The register-image tags a rule watches, as a bit mask (0: none, the rule judges facts). */
+function watched(rule: Record<string, unknown>): number {
+  const names = new Set<string>();
+  if (typeof rule.tag === 'string') names.add(rule.tag);
+  if (Array.isArray(rule.tags)) for (const t of rule.tags) names.add(String(t));
+  if (typeof rule.target === 'string') names.add(rule.target);
+  if (Array.isArray(rule.terms)) for (const t of rule.terms as Array<{ tag: string }>) names.add(t.tag);
+  if (rule.baseline && typeof rule.baseline === 'object') for (const t of Object.keys(rule.baseline)) names.add(t);
+  let mask = 0;
+  MSU_TAGS.forEach((t, i) => {
+    if (names.has(t) || (typeof rule.expr === 'string' && new RegExp(`\\b${t}\\b`).test(rule.expr))) mask |= 1 << i;
+  });
+  return mask;
+}
+
+function median(xs: number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1];
+}
+
+/**
+ * @param raises condition starts of the replay, in time order
+ * @param polls per poll: whether any condition was active
+ */
+export function scoreBursts(frames: readonly Frame[], from: number, to: number, rules: ReadonlyArray<Record<string, unknown>>, raises: readonly Raise[], polls: ReadonlyArray<{ ts: number; flagged: boolean }>): BurstScore {
+  const bursts = findBursts(frames, from);
+  const cs = causes(frames, from, bursts);
+  const masks = new Map(rules.map((r) => [String(r.id), watched(r)]));
+  const windows = mergedWindows(bursts);
+  const inWindow = (ts: number) => windows.some(([s, e]) => ts >= s && ts <= e);
+  const falseAlarms: Raise[] = [];
+  let unexplained = 0, repeats = 0;
+  let c = 0;
+  for (const x of raises) {
+    while (c < cs.length && cs[c].ts <= x.ts) c++;
+    const mask = masks.get(x.rule) ?? 0;
+    let hit: Cause | undefined;
+    for (let k = c - 1; k >= 0 && x.ts - cs[k].ts <= LOOKBACK_MS; k--) {
+      const b = bursts[cs[k].burst];
+      if (x.ts > b.end + GRACE_MS) continue;
+      if (mask === 0 || (cs[k].changed & mask) !== 0) {
+        hit = cs[k];
+        break;
+      }
+    }
+    if (hit) {
+      const b = bursts[hit.burst];
+      if (b.detected_at === undefined) {
+        b.detected_at = x.ts;
+        b.detected_by = x.rule;
+      } else repeats++;
+    } else if (inWindow(x.ts)) unexplained++;
+    else falseAlarms.push(x);
+  }
+  const attackMs = windows.reduce((a, [s, e]) => a + Math.max(0, Math.min(e, to) - Math.max(s, from)), 0);
+
+  // Per frame: was a condition active when the attack frame was sent (state of the latest poll)?
+  const frameFlags = new Map<number, [number, number]>();
+  let p = 0;
+  for (const f of frames) {
+    if (f.ts < from || f.category === 0) continue;
+    while (p + 1 < polls.length && polls[p + 1].ts <= f.ts) p++;
+    const n = frameFlags.get(f.category) ?? [0, 0];
+    n[0]++;
+    if (polls[p]?.flagged) n[1]++;
+    frameFlags.set(f.category, n);
+  }
+  const categories: CategoryScore[] = [];
+  for (let k = 1; k < CATEGORY_NAMES.length; k++) {
+    const bs = bursts.filter((b) => b.category === k);
+    const found = bs.filter((b) => b.detected_at !== undefined);
+    const ttd = found.map((b) => Math.max(0, b.detected_at! - b.start));
+    const detectors = new Map<string, number>();
+    for (const b of found) detectors.set(b.detected_by!, (detectors.get(b.detected_by!) ?? 0) + 1);
+    const ff = frameFlags.get(k) ?? [0, 0];
+    const showable = bs.filter((b) => distinguishable(frames, from, b)).length;
+    categories.push({ category: k, name: CATEGORY_NAMES[k], bursts: bs.length, detected: found.length, ttd_median_ms: median(ttd), ttd_max_ms: ttd.length ? Math.max(...ttd) : NaN, frames: ff[0], frames_flagged: ff[1], detectors, showable });
+  }
+  return { bursts, categories, false_alarms: falseAlarms, unexplained, repeats, normal_hours: (to - from - attackMs) / 3_600_000 };
+}
+
+/** Burst windows (first frame .. last frame + grace), overlapping ones merged. */
+function mergedWindows(bursts: readonly Burst[]): Array<[number, number]> {
+  const merged: Array<[number, number]> = [];
+  for (const [s, e] of bursts.map((b) => [b.start, b.end + GRACE_MS] as const).sort((a, b) => a[0] - b[0])) {
+    const last = merged[merged.length - 1];
+    if (last && s <= last[1]) last[1] = Math.max(last[1], e);
+    else merged.push([s, e]);
+  }
+  return merged;
+}
+
+/** What normal traffic (by label) wrote and answered before `from`: value ranges and states. For scoring only. */
+interface NormalRef {
+  lo: Float64Array;
+  hi: Float64Array;
+  states: Set<string>;
+}
+let normalRef: { frames: readonly Frame[]; from: number; ref: NormalRef } | undefined;
+
+function normalBefore(frames: readonly Frame[], from: number): NormalRef {
+  if (normalRef?.frames === frames && normalRef.from === from) return normalRef.ref;
+  const ref: NormalRef = { lo: new Float64Array(MSU_TAGS.length).fill(Infinity), hi: new Float64Array(MSU_TAGS.length).fill(-Infinity), states: new Set() };
+  for (const f of frames) {
+    if (f.ts >= from) break;
+    if (f.category !== 0) continue;
+    const vals = f.params ?? [];
+    vals.forEach((v, i) => ((ref.lo[i] = Math.min(ref.lo[i], v)), (ref.hi[i] = Math.max(ref.hi[i], v))));
+    if (f.params) ref.states.add(f.params.slice(STATE_FROM).join(','));
+    if (f.pressure !== undefined) (ref.lo[PRESSURE] = Math.min(ref.lo[PRESSURE], f.pressure)), (ref.hi[PRESSURE] = Math.max(ref.hi[PRESSURE], f.pressure));
+  }
+  normalRef = { frames, from, ref };
+  return ref;
+}
+
+/** Index of the first state field (system mode, control scheme, pump, solenoid) in Frame.params. */
+const STATE_FROM = 6;
+
+/**
+ * Whether a polling agent could tell a burst from normal traffic at all: one of its frames goes to
+ * another address or uses a function code other than 3 and 16 (the counters show it), writes or
+ * answers a value outside what normal traffic wrote or answered before `from`, or sets a
+ * combination of states normal traffic never set. A burst that only writes values and states the
+ * operator also writes looks, polled, like the operator. Labels are used here to score, never to learn.
+ */
+export function distinguishable(frames: readonly Frame[], from: number, b: Burst): boolean {
+  const ref = normalBefore(frames, from);
+  for (const f of frames) {
+    if (f.ts < b.start) continue;
+    if (f.ts > b.end) break;
+    if (f.category !== b.category) continue;
+    if (f.address !== UNIT || (f.fc !== 3 && f.fc !== 16)) return true;
+    if (f.params && (f.params.some((v, i) => v < ref.lo[i] || v > ref.hi[i]) || !ref.states.has(f.params.slice(STATE_FROM).join(',')))) return true;
+    if (f.pressure !== undefined && (f.pressure < ref.lo[PRESSURE] || f.pressure > ref.hi[PRESSURE])) return true;
+  }
+  return false;
+}

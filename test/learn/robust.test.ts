@@ -1,0 +1,120 @@
+// Learning on a window that is not clean: absurd or isolated readings, injected off-grid values, a
+// scan's exception answers and an attack burst that writes a plausible value together with an odd
+// one are left out of what is learned as normal, while a clean window learns the same bounds as
+// before and a rare but real excursion close to the bulk stays in.
+import { describe, expect, it } from 'vitest';
+import type { Fact, Sample } from '../../protocols/types.js';
+import { Learner } from '../../rules/learn/learner.js';
+import { learnOptions } from '../../rules/learn/options.js';
+import { robustGrid } from '../../rules/learn/robust.js';
+import { robustEnvelope, TagStats } from '../../rules/learn/stats.js';
+
+/** Deterministic pseudo-random numbers in [0, 1). */
+function rng(seed: number): () => number {
+  let a = seed;
+  return () => (a = (a * 48271) % 2147483647) / 2147483647;
+}
+
+const O = learnOptions();
+const env = (xs: number[]) => robustEnvelope(xs, { core: O.core_share, gap_factor: O.gap_factor, min_gap: 0, rare_share: O.rare_share });
+
+describe('robustEnvelope', () => {
+  it('leaves out absurd readings beyond a gap and keeps a clean distribution whole', () => {
+    const r = rng(3);
+    const clean = Array.from({ length: 5000 }, () => 10 + 5 * (r() + r() + r()));
+    const e = env(clean);
+    expect([e.lo, e.hi, e.below + e.above]).toEqual([Math.min(...clean), Math.max(...clean), 0]);
+    const dirty = [...clean, 3.2e38, 2.9e38, 1.7e37, 1e-39];
+    const d = env(dirty);
+    expect(d.hi).toBe(Math.max(...clean));
+    expect(d.above).toBe(3);
+  });
+
+  it('keeps a rare excursion no farther from the bulk than the bulk is wide', () => {
+    const r = rng(5);
+    const bulk = Array.from({ length: 8000 }, () => 60 + 30 * r());
+    const excursion = Array.from({ length: 16 }, () => 104 + 2 * r());
+    expect(env([...bulk, ...excursion]).hi).toBe(Math.max(...excursion));
+  });
+});
+
+describe('robustGrid', () => {
+  const stats = (col: Float64Array) => {
+    const s = new TagStats();
+    col.forEach((v, i) => s.add(v, i * 1000));
+    s.settle(col, O);
+    return s;
+  };
+
+  it('finds a two-decimal entry precision with a tenth of injected raw floats among the values', () => {
+    const r = rng(11);
+    const col = Float64Array.from({ length: 3000 }, (_, i) => (i % 10 === 0 ? 0.2 + 0.2 * r() : Math.round(20 + 20 * r()) / 100));
+    expect(robustGrid(col, stats(col), O)!.step).toBeCloseTo(0.01, 10);
+  });
+
+  it('finds no grid in floats printed with ten significant digits', () => {
+    const r = rng(13);
+    const col = Float64Array.from({ length: 3000 }, () => Number((3 + 2 * r()).toPrecision(10)));
+    expect(robustGrid(col, stats(col), O)).toBeUndefined();
+  });
+});
+
+describe('learning a contaminated window', () => {
+  const device = 'plc';
+  const tags = ['level', 'setpoint', 'gain'];
+  /** One poll: samples of the three tags, then diagnostics and link facts. */
+  function poll(ts: number, v: number[], foreignExceptions: number, total: { exc: number; agent: number }): [Sample[], Fact[]] {
+    total.exc += foreignExceptions;
+    total.agent += 3;
+    const samples = tags.map((tag, i) => ({ device, tag, value: v[i], quality: 'good' as const, ts, rtt_ms: 5 }));
+    const facts: Fact[] = [
+      { device, kind: 'diagnostics', ts, data: { bus_message_count: total.agent & 0xffff, server_message_count: total.agent & 0xffff, bus_comm_error_count: 0, bus_exception_error_count: total.exc & 0xffff, server_no_response_count: 0, agent_requests_total: total.agent, agent_exception_answers_total: 0 } },
+      { device, kind: 'link', ts, data: { reachable: true, rtt_ms: 5, exception_codes: [], bad_responses: 0, consecutive_failures: 0 } },
+    ];
+    return [samples, facts];
+  }
+
+  function learn(attacks: boolean) {
+    const r = rng(17);
+    const learner = new Learner([{ id: device, tags: tags.map((name) => ({ name })) }]);
+    const total = { exc: 0, agent: 0 };
+    let sp = 10;
+    let gain = 110;
+    for (let i = 0; i < 20_000; i++) {
+      if (i % 300 === 0) sp = Math.round(500 + 1500 * r()) / 100; // the operator's setpoints 5..20
+      if (i % 500 === 0) gain = 110 + Math.floor(10 * r());
+      let level = Math.round((sp + 2 * r()) * 87) / 87; // an ADC reading near the setpoint
+      let setpoint = sp;
+      let g = gain;
+      let exc = 0;
+      // every 2000 cycles an attack of 40 cycles: an absurd reading, a setpoint of 40 written with a
+      // gain of 7.77 (off grid, rare), and a scan answered with exceptions
+      if (attacks && i % 2000 >= 1000 && i % 2000 < 1040) {
+        level = 3.2e38;
+        setpoint = 40;
+        g = 7.77;
+        exc = 1;
+      }
+      const [samples, facts] = poll(1_000_000 + i * 1000, [level, setpoint, g], exc, total);
+      learner.cycle({ device, samples, facts, skipped_cycles: 0 });
+    }
+    const rules = learner.result().rules.map((x) => x.rule);
+    return { rule: (id: string) => rules.find((x) => x.id === `${device}.${id}`) };
+  }
+
+  it('learns about the bounds of the attack-free window from the window with attacks, and no scan as normal', () => {
+    const clean = learn(false);
+    const dirty = learn(true);
+    // the same bounds but for the few normal cycles left out around each attack: within 5% of the span
+    for (const id of ['level.range', 'setpoint.range']) {
+      const c = clean.rule(id) as { min: number; max: number };
+      const d = dirty.rule(id) as { min: number; max: number };
+      const span = c.max - c.min;
+      expect(Math.abs(d.min - c.min), `${id} min`).toBeLessThanOrEqual(0.05 * span);
+      expect(Math.abs(d.max - c.max), `${id} max`).toBeLessThanOrEqual(0.05 * span);
+    }
+    expect(dirty.rule('level.range')!.max).toBeLessThan(30);
+    expect(dirty.rule('setpoint.range')!.max).toBeLessThan(25);
+    expect(dirty.rule('counters')).toMatchObject({ max_foreign_exceptions: 0 });
+  });
+});
