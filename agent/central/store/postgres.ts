@@ -3,7 +3,7 @@
 // are committed in the order they are taken and a cursor reader never skips a late commit.
 import pg from 'pg';
 import { GAP_RULE } from '../../outbox/canonical.js';
-import { agentPatchColumns, findingRow, FINDING_COLUMNS, signalRow, SIGNAL_COLUMNS, toAgent, toAssets, toFinding, toResponse, toSignal, whereOf, type Row } from './rows.js';
+import { agentPatchColumns, RISING_COLUMNS, findingRow, FINDING_COLUMNS, signalRow, SIGNAL_COLUMNS, toAgent, toAssets, toFinding, toResponse, toSignal, whereOf, type Row } from './rows.js';
 import type { AgentKey, AgentPatch, AgentRecord, AssetsRecord, CentralStore, FindingInput, FindingQuery, InsertResult, PruneResult, ResponseInput, RetentionLimits, SignalInput, SignalQuery, StoredFinding, StoredResponse, StoredSignal } from './types.js';
 
 /** Advisory lock ids (arbitrary constants): schema creation, signal inserts. */
@@ -164,7 +164,7 @@ export class PostgresStore implements CentralStore {
   async touchAgent(site: string, agent: string, patch: AgentPatch, now: number): Promise<AgentRecord> {
     const cols = agentPatchColumns({ last_seen_ms: now, ...patch });
     await this.ensureAgent(this.pool, site, agent, now);
-    const r = await this.one(`UPDATE agents SET ${cols.map(([c], i) => `${c} = $${i + 3}`).join(', ')} WHERE site = $1 AND agent = $2 RETURNING *`, [site, agent, ...cols.map(([, v]) => v)]);
+    const r = await this.one(`UPDATE agents SET ${cols.map(([c], i) => (RISING_COLUMNS.has(c) ? `${c} = GREATEST(${c}, $${i + 3})` : `${c} = $${i + 3}`)).join(', ')} WHERE site = $1 AND agent = $2 RETURNING *`, [site, agent, ...cols.map(([, v]) => v)]);
     return toAgent(r!);
   }
 
