@@ -233,3 +233,21 @@ describe('central restart', () => {
     expect(prefix).toBeTruthy();
   });
 });
+
+describe('central retention', () => {
+  it('drops signals and findings older than retention.max_age_days on its run', async () => {
+    const { c, pub, store } = await setup({ retention: { max_age_days: 1 } });
+    const a = new SimAgent('plant-a', 'gw-9');
+    await pub.status(a);
+    await pub.events(a, a.take(5).map((x) => x.payload));
+    await pub.raw(a, '{broken');
+    await until(async () => (await store.countSignals()) === 5 && (await codes(c)).length === 1, '5 stored, 1 finding');
+    c.clock.now += 2 * 86_400_000;
+    await pub.events(a, a.take(2).map((x) => x.payload));
+    await until(async () => (await store.countSignals()) === 7, '7 stored');
+    await c.central.retain();
+    expect((await store.listSignals()).map((s) => s.signal.seq).sort()).toEqual([6, 7]);
+    expect(await codes(c)).toEqual([]);
+    expect(c.logs.some((l) => l.stage === 'retention' && l.signals === 5 && l.findings === 1)).toBe(true);
+  });
+});
