@@ -83,13 +83,12 @@ export class AgentBook {
     return st;
   }
 
-  /** Re-read agents whose key is pending (an operator may have accepted it in the meantime). */
-  async refreshPending(): Promise<void> {
-    for (const st of this.all()) {
-      if (st.rec.pending === undefined) continue;
-      const rec = await this.store.getAgent(st.rec.site, st.rec.agent);
-      if (rec !== undefined && (rec.pinned?.key_id !== st.rec.pinned?.key_id || rec.pending?.key_id !== st.rec.pending?.key_id)) {
-        this.put(rec);
+  /** Pick up keys an operator pinned or accepted (`central keys accept`) since the last look: one read. */
+  async refreshKeys(): Promise<void> {
+    for (const rec of await this.store.listAgents()) {
+      const st = this.states.get(`${rec.site}/${rec.agent}`);
+      if (st === undefined || rec.pinned?.key_id !== st.rec.pinned?.key_id || rec.pending?.key_id !== st.rec.pending?.key_id) {
+        this.put({ ...(st?.rec ?? {}), ...rec });
         this.feed.emit('agent', rec);
       }
     }

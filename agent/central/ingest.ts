@@ -194,8 +194,11 @@ export class Ingest {
     this.stats.held = this.held.length;
   }
 
-  /** Refuse events that waited longer than verify.key_wait_secs for their agent's key. */
+  /** Judge again the held events of agents whose key became known (an operator pinned it), then
+   * refuse those that waited longer than verify.key_wait_secs. */
   async expireHeld(): Promise<void> {
+    const waiting = new Map(this.held.map((h) => [`${h.p.signal.site}/${h.p.signal.agent}`, h.p.signal] as const));
+    for (const s of waiting.values()) await this.release(s.site, s.agent);
     const cut = this.now() - this.cfg.key_wait_secs * 1000;
     const old = this.held.filter((h) => h.since_ms <= cut);
     if (old.length === 0) return;

@@ -251,3 +251,30 @@ describe('central retention', () => {
     expect(c.logs.some((l) => l.stage === 'retention' && l.signals === 5 && l.findings === 1)).toBe(true);
   });
 });
+
+describe('central keys pinned by an operator', () => {
+  it('events of an agent without a key wait for it; a key pinned from its PEM lets them in; without one they are refused after key_wait_secs', async () => {
+    const fs = await import('node:fs');
+    const path = await import('node:path');
+    const { acceptKey } = await import('../../agent/central/keys.js');
+    const { c, pub, store } = await setup({ verify: { key_wait_secs: 10 } });
+    const known = new SimAgent('plant-a', 'gw-10');
+    const stranger = new SimAgent('plant-a', 'gw-11');
+    // Neither publishes a status: their events wait for a key.
+    await pub.events(known, known.take(3).map((x) => x.payload));
+    await pub.events(stranger, stranger.take(2).map((x) => x.payload));
+    await until(() => c.central.ingest.stats.held === 5, '5 events held');
+    const pem = path.join(c.dir, 'gw-10.pem');
+    fs.writeFileSync(pem, known.signer.info.public_key);
+    await acceptKey(store, 'plant-a/gw-10', { keyFile: pem, by: 'test', now: Date.now() });
+    await c.central.sweep();
+    expect(await store.countSignals()).toBe(3);
+    expect(c.central.ingest.stats.held).toBe(2);
+    c.clock.now += 11_000;
+    await c.central.sweep();
+    expect(c.central.ingest.stats.held).toBe(0);
+    expect(await codes(c)).toEqual(['unknown_agent', 'unknown_agent']);
+    expect(warnLines(c, 'unknown_agent')).toHaveLength(2);
+    expect(await store.getAgent('plant-a', 'gw-10')).toMatchObject({ chain_seq: 3, pinned: { key_id: known.signer.keyId } });
+  });
+});
