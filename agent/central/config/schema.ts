@@ -94,6 +94,13 @@ export const verifySchema = z
     key_wait_secs: z.number().int().min(0).default(10).describe('How long signals of an agent without a known key wait for its status/assets'),
     allow_agents: z.array(z.string().regex(/^[A-Za-z0-9_*-]+\/[A-Za-z0-9_*-]+$/, 'use site/agent; * matches a whole level')).optional().describe('Only these site/agent pairs are accepted (absent: any agent that publishes a key)'),
     require_signed: z.boolean().default(true).describe('Refuse v1 (unsigned) signals'),
+    workers: z
+      .number()
+      .int()
+      .min(0)
+      .max(64)
+      .optional()
+      .describe('Threads that check signatures (most of the CPU a signal costs); default: the cores less one, at most 4; 0 checks on the main thread'),
   })
   .strict();
 
