@@ -93,8 +93,10 @@ export async function startCentral(loaded: LoadedCentralConfig, o: CentralOption
   const stop = async () => {
     for (const t of timers) clearInterval(t);
     for (const p of parts.splice(0).reverse()) await p.stop().catch((e: Error) => log.error({ part: p.name, err: e.message }, `Stopping ${p.name} failed (${e.message}).`));
-    await link.stop();
+    // The batch being judged finishes and is acked while the connection is still up; what is
+    // queued behind it is not acked and comes again from the broker session.
     await ingest.stop();
+    await link.stop();
     await sweeping?.catch(() => undefined);
     await metrics?.close();
     await sigs.close();

@@ -13,6 +13,7 @@ export async function sweep(book: AgentBook, chain: ChainKeeper, ingest: Ingest,
   await book.refreshKeys();
   await ingest.expireHeld();
   for (const [site, agent] of chain.overdue()) await chain.advance(site, agent, true);
+  if (cfg.stall_after_secs === 0) return;
   const stallMs = cfg.stall_after_secs * 1000;
   for (const st of book.all()) {
     const r = st.rec;
