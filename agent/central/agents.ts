@@ -75,6 +75,13 @@ export class AgentBook {
     return st;
   }
 
+  /** A record changed in the store by someone else's call (the chain's compare-and-set): cache and announce it. */
+  changed(rec: AgentRecord): AgentState {
+    const st = this.put(rec);
+    this.feed.emit('agent', rec);
+    return st;
+  }
+
   /** Apply a patch in the store, cache and announce the result. */
   async touch(site: string, agent: string, patch: Parameters<CentralStore['touchAgent']>[2]): Promise<AgentState> {
     const rec = await this.store.touchAgent(site, agent, patch, this.now());

@@ -44,6 +44,12 @@ const warnLines = (c: CentralUnderTest, code: string) => c.logs.filter((l) => l.
 describe('central verifies and stores', () => {
   it('stores a signed chain once, counts redeliveries as duplicates, and raises nothing', async () => {
     const { c, pub, store } = await setup();
+    // What the SIEM output and the console listen to.
+    const fed = { signals: [] as number[], agents: [] as number[], assets: 0, findings: 0 };
+    c.central.feed.on('signal', (s) => fed.signals.push(s.arrival));
+    c.central.feed.on('agent', (r) => fed.agents.push(r.chain_seq));
+    c.central.feed.on('assets', () => fed.assets++);
+    c.central.feed.on('finding', () => fed.findings++);
     const a = new SimAgent('plant-a', 'gw-1');
     await pub.status(a);
     await pub.assets(a);
@@ -60,6 +66,10 @@ describe('central verifies and stores', () => {
     expect((await store.getAssets('plant-a', 'gw-1'))?.payload.site_level).toBe('normal');
     expect(await codes(c)).toEqual([]);
     expect(c.central.ingest.stats).toMatchObject({ received: 60, verified: 60, stored: 50 });
+    expect(fed.signals).toHaveLength(50);
+    expect(new Set(fed.signals).size).toBe(50);
+    expect(fed.agents.at(-1)).toBe(50);
+    expect(fed).toMatchObject({ assets: 1, findings: 0 });
   });
 
   it('refuses each bad input with one finding and one log line, and stores every good signal around them', async () => {
