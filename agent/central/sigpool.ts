@@ -1,5 +1,6 @@
-// Ed25519 checks of a batch of signals spread over worker threads (sigworker.ts): about 100 µs
-// of CPU each, most of what a signal costs central, so one process uses several cores for them.
+// Ed25519 checks of a batch of signals spread over worker threads (sigworker.ts) and the main
+// thread: about 100 µs of CPU each, most of what a signal costs central, so one process uses
+// several cores for them.
 // verify.workers 0 (or a build without the compiled worker, as under the test runner) checks on
 // the main thread. A worker that dies is replaced and its batch checked on the main thread.
 import fs from 'node:fs';
@@ -66,10 +67,12 @@ export class SigPool {
   /** One boolean per job: the signature verifies with the job's key. */
   async check(jobs: readonly SigJob[]): Promise<boolean[]> {
     if (this.slots.length === 0 || jobs.length < MIN_PARALLEL) return [...checkHere(jobs)].map((x) => x === 1);
-    const per = Math.ceil(jobs.length / this.slots.length);
+    // The main thread takes a share too while the workers run: with one worker, two cores work.
+    const per = Math.ceil(jobs.length / (this.slots.length + 1));
     const parts = this.slots.map((slot, i) => this.send(slot, jobs.slice(i * per, (i + 1) * per)));
+    const here = checkHere(jobs.slice(this.slots.length * per));
     const out: boolean[] = [];
-    for (const ok of await Promise.all(parts)) for (const x of ok) out.push(x === 1);
+    for (const ok of [...(await Promise.all(parts)), here]) for (const x of ok) out.push(x === 1);
     return out;
   }
 
