@@ -37,8 +37,15 @@ export function addCentralCommands(program: Command, kit: CentralKit): void {
         process.exit(70);
       });
       const { startCentral } = await import('../central/central.js');
-      const c = await startCentral(loaded, { log });
-      const sig = await kit.untilSignal();
+      const signal = kit.untilSignal();
+      // A stop while the broker is still unreachable ends at once: nothing was acked, nothing is lost.
+      const first = await Promise.race([startCentral(loaded, { log }).then((c) => ({ c })), signal.then((sig) => ({ sig }))]);
+      if (!('c' in first)) {
+        log.info({ signal: first.sig }, 'Stopping before the broker connection was up.');
+        process.exit(0);
+      }
+      const c = first.c;
+      const sig = await signal;
       log.info({ signal: sig }, 'Stopping.');
       const bound = setTimeout(() => {
         log.warn({ error_code: 'stop_timeout' }, `Stop took longer than ${STOP_BOUND_MS / 1000} s; exiting now. What was not acked is resent by the broker.`);
