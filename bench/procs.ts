@@ -23,6 +23,11 @@ function track(child: ChildProcess): ChildProcess {
   return child;
 }
 
+/** Have killAll() end this child too (bench sections that spawn their own). */
+export function trackChild(child: ChildProcess): ChildProcess {
+  return track(child);
+}
+
 /** SIGKILL every child still running and remove temp dirs (synchronous: safe in an 'exit' handler). */
 export function killAll(): void {
   for (const c of live) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
@@ -146,7 +151,8 @@ async function waitPort(port: number, child: ChildProcess, timeoutMs = 10_000): 
 }
 
 /** mosquitto when installed (settings of the integration tests), else the embedded aedes broker child. */
-export async function startBroker(): Promise<BrokerChild> {
+/** mosquitto (else aedes) on a free port; `extra` mosquitto.conf lines (e.g. max_inflight_messages). */
+export async function startBroker(extra: readonly string[] = []): Promise<BrokerChild> {
   const bin = mosquittoPath();
   if (bin === undefined) {
     const { child, ready } = await spawnReady<{ port: number }>('agent/broker/child.js', ['0'], 'embedded broker child');
@@ -154,7 +160,7 @@ export async function startBroker(): Promise<BrokerChild> {
   }
   const port = await freePort();
   const conf = path.join(tempDir('broker'), 'mosquitto.conf');
-  const lines = [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'max_queued_messages 0', 'log_dest stderr', 'log_type error'];
+  const lines = [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'max_queued_messages 0', 'log_dest stderr', 'log_type error', ...extra];
   // Running as root, mosquitto would switch to user "mosquitto" and lose access to the temp dir.
   if (process.getuid?.() === 0) lines.push('user root');
   fs.writeFileSync(conf, lines.join('\n') + '\n');

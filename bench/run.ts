@@ -1,6 +1,6 @@
 // `npm run bench`: prints every benchmark figure of issues 2, 3, 4 and 9 (poll path, ceiling, request
 // planning, outbox and drain, rules, OPC UA), one section each; `--json` prints one JSON object instead.
-// `npm run bench -- --only ceiling,opcua` runs some sections (poll ceiling plan outbox rules opcua learn);
+// `npm run bench -- --only ceiling,opcua` runs some sections (poll ceiling plan outbox rules opcua learn central);
 // `--no-opcua` leaves OPC UA out; `--ceiling-no-rules` runs the ceiling without the bench rules.
 // It never asserts a time: the figures are for reading, next to the references the issues give.
 import fs from 'node:fs';
@@ -20,10 +20,11 @@ import { runRulesBench } from './rules.js';
 import { runOpcuaBench, type OpcuaBenchResult } from './opcua.js';
 import { formatProblems } from '../protocols/problems.js';
 import { runLearnBench } from './learn.js';
+import { runCentralBench, type CentralBenchResult } from './central/bench.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const JSON_OUT = process.argv.includes('--json');
-const SECTIONS = ['poll', 'ceiling', 'plan', 'outbox', 'rules', 'opcua', 'learn'] as const;
+const SECTIONS = ['poll', 'ceiling', 'plan', 'outbox', 'rules', 'opcua', 'learn', 'central'] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** Sections to run: all, or those of `--only a,b` (or `--only=a,b`), less opcua with --no-opcua. */
@@ -237,6 +238,22 @@ function learnSection() {
   say(row('judge every tag', `${n(r.convergence_ms, 2)} ms`, `${r.converged} of ${r.tags} converged; progress and --until-stable judge about once a second`));
   say(row('rules so far (progress line)', `${n(r.rules_so_far_ms, 1)} ms`, `${r.rules_so_far} rules on 2000 spaced cycles; on the whole table ${n(r.rules_so_far_full_ms)} ms (${r.rules_so_far_full} rules): the polls would wait that long`));
   say(row('final result (for scale)', `${n(r.result_ms)} ms`, `${r.rules} rules with invariants and models`));
+}
+
+async function centralSection(): Promise<CentralBenchResult> {
+  heading('8. Central: signals verified and stored per second, two processes on a shared subscription, 1,000 agents reconnecting');
+  say('  The real `otsentry central` in child processes (hash, Ed25519 signature against the pinned key, dedupe, chain, store),');
+  say('  fed by SimAgents through mosquitto (max_inflight_messages 5000). One process: 50 agents x 1,000 signals queued while it');
+  say('  is stopped, then drained. Two processes: 50 agents x 800 signals published live. PostgreSQL is a throwaway cluster with');
+  say('  fsync off. The machine is shared with other engineers\' builds and tests: the figures move with its load.');
+  const r = await runCentralBench(progress);
+  for (const x of [...r.single, ...r.pair]) {
+    say(row(x.label, `${n(x.per_s)} signals/s`, `${n(x.signals)} in ${n(x.seconds, 1)} s; central CPU ${n(x.cpu_s_per_s, 2)} CPU-s/s; ${n(perCpuS(x.per_s, x.cpu_s_per_s))} per CPU-second; aim 10,000/s per process: ${x.per_s / (x.label.startsWith('two') ? 2 : 1) >= 10_000 ? 'met' : 'NOT met'}`));
+  }
+  const c = r.reconnect;
+  if (c) {
+    say(row(`${n(c.agents)} agents reconnecting at once`, `${n(c.all_stored_s, 1)} s`, `every status in (keys pinned) after ${n(c.all_online_s, 1)} s; all ${n(c.events)} events stored after ${n(c.all_stored_s, 1)} s; central CPU ${n(c.central_cpu_s, 1)} s`));
+  }
   return r;
 }
 
@@ -248,17 +265,20 @@ async function main(): Promise<void> {
   say(`  load average at start: ${info.loadavg_start.join(' / ')} (1/5/15 min); other work on this machine makes the figures noisy`);
   progress(`starting broker and simulator (${SIM_PLCS} bench PLCs x 125 registers)`);
   const broker = await startBroker();
-  const sim = await startSimulator(benchSimulatorConfig({ plcs: SIM_PLCS, registers: 125 }));
-  say(`  broker: ${broker.kind}; simulator: ${sim.plcs.length} bench PLCs x 125 holding registers in a child process`);
+  // The simulator only for the sections that poll (the central section has its own broker).
+  const needsSim = RUN.has('poll') || RUN.has('rules') || RUN.has('ceiling');
+  const sim = needsSim ? await startSimulator(benchSimulatorConfig({ plcs: SIM_PLCS, registers: 125 })) : undefined;
+  say(`  broker: ${broker.kind}${sim ? `; simulator: ${sim.plcs.length} bench PLCs x 125 holding registers in a child process` : ''}`);
   try {
-    const path1 = RUN.has('poll') || RUN.has('rules') ? await pollPath(sim, broker, 3, 8) : undefined;
+    const path1 = sim && (RUN.has('poll') || RUN.has('rules')) ? await pollPath(sim, broker, 3, 8) : undefined;
     if (path1 && RUN.has('poll')) printPollPath(path1.plain);
-    const ceiling = RUN.has('ceiling') ? await ceilingSection(sim, broker) : undefined;
+    const ceiling = sim && RUN.has('ceiling') ? await ceilingSection(sim, broker) : undefined;
     const plan = RUN.has('plan') ? planSection() : undefined;
     const outbox = RUN.has('outbox') ? await outboxSection(broker) : undefined;
     const rules = path1 && RUN.has('rules') ? rulesSection(path1.plain, path1.ruled) : undefined;
     const opcua = RUN.has('opcua') ? await opcuaSection() : undefined;
     const learn = RUN.has('learn') ? learnSection() : undefined;
+    const central = RUN.has('central') ? await centralSection() : undefined;
     const total = Math.round((performance.now() - t0) / 1000);
     say();
     say(`done in ${total} s; load average at end: ${os.loadavg().map((x) => x.toFixed(2)).join(' / ')}`);
@@ -266,10 +286,10 @@ async function main(): Promise<void> {
       const plain = path1?.plain;
       const poll = plain && { runs: plain, cpu_s_per_s: mean(plain.map((r) => r.cpu_s_per_s)), rss_mb_peak: Math.max(...plain.map((r) => r.rss_mb_peak)) };
       const loadavgEnd = os.loadavg().map((x) => Number(x.toFixed(2)));
-      process.stdout.write(JSON.stringify({ machine: { ...info, loadavg_end: loadavgEnd }, broker: broker.kind, seconds: total, poll_path: poll, ceiling, plan, outbox, rules, opcua, learn }) + '\n');
+      process.stdout.write(JSON.stringify({ machine: { ...info, loadavg_end: loadavgEnd }, broker: broker.kind, seconds: total, poll_path: poll, ceiling, plan, outbox, rules, opcua, learn, central }) + '\n');
     }
   } finally {
-    await sim.stop();
+    await sim?.stop();
     await broker.stop();
   }
 }

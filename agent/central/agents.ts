@@ -75,6 +75,13 @@ export class AgentBook {
     return st;
   }
 
+  /** A record changed in the store by someone else's call (the chain's compare-and-set): cache and announce it. */
+  changed(rec: AgentRecord): AgentState {
+    const st = this.put(rec);
+    this.feed.emit('agent', rec);
+    return st;
+  }
+
   /** Apply a patch in the store, cache and announce the result. */
   async touch(site: string, agent: string, patch: Parameters<CentralStore['touchAgent']>[2]): Promise<AgentState> {
     const rec = await this.store.touchAgent(site, agent, patch, this.now());
@@ -83,13 +90,12 @@ export class AgentBook {
     return st;
   }
 
-  /** Re-read agents whose key is pending (an operator may have accepted it in the meantime). */
-  async refreshPending(): Promise<void> {
-    for (const st of this.all()) {
-      if (st.rec.pending === undefined) continue;
-      const rec = await this.store.getAgent(st.rec.site, st.rec.agent);
-      if (rec !== undefined && (rec.pinned?.key_id !== st.rec.pinned?.key_id || rec.pending?.key_id !== st.rec.pending?.key_id)) {
-        this.put(rec);
+  /** Pick up keys an operator pinned or accepted (`central keys accept`) since the last look: one read. */
+  async refreshKeys(): Promise<void> {
+    for (const rec of await this.store.listAgents()) {
+      const st = this.states.get(`${rec.site}/${rec.agent}`);
+      if (st === undefined || rec.pinned?.key_id !== st.rec.pinned?.key_id || rec.pending?.key_id !== st.rec.pending?.key_id) {
+        this.put({ ...(st?.rec ?? {}), ...rec });
         this.feed.emit('agent', rec);
       }
     }

@@ -4,6 +4,7 @@
 // metrics, and starts the registered parts (SIEM outputs, console) after all that is up; stops
 // them in reverse before closing the store.
 import fs from 'node:fs';
+import os from 'node:os';
 import type { Logger } from '../../protocols/log.js';
 import { packageVersion } from '../../protocols/package.js';
 import { serveRegistry, type MetricsServer } from '../metrics.js';
@@ -18,6 +19,7 @@ import { centralRegistry } from './metrics.js';
 import { partStarters, type CentralContext, type CentralPart, type PartStarter } from './parts.js';
 import { openStore } from './store/open.js';
 import type { CentralStore } from './store/types.js';
+import { SigPool } from './sigpool.js';
 import { sweep } from './watch.js';
 
 export interface CentralOptions {
@@ -56,7 +58,8 @@ export async function startCentral(loaded: LoadedCentralConfig, o: CentralOption
   const findings = new Findings(store, feed, log.child({ stage: 'verify' }), now);
   const book = new AgentBook(store, feed, findings, config.verify, config.central.id, now);
   const chain = new ChainKeeper(store, book, findings, config.verify, now);
-  const ingest = new Ingest(config.broker.topic_prefix, store, feed, book, chain, findings, config.verify, log.child({ stage: 'ingest' }), now);
+  const sigs = new SigPool(config.verify.workers ?? Math.min(4, Math.max(0, os.availableParallelism() - 1)), log.child({ stage: 'verify' }));
+  const ingest = new Ingest(config.broker.topic_prefix, store, feed, book, chain, findings, config.verify, log.child({ stage: 'ingest' }), now, sigs);
   const link = new CentralLink(config.broker, config.central.id, loaded.baseDir, log.child({ stage: 'broker' }), (m) => ingest.push(m));
   const timers: NodeJS.Timeout[] = [];
   const parts: CentralPart[] = [];
@@ -90,25 +93,29 @@ export async function startCentral(loaded: LoadedCentralConfig, o: CentralOption
   const stop = async () => {
     for (const t of timers) clearInterval(t);
     for (const p of parts.splice(0).reverse()) await p.stop().catch((e: Error) => log.error({ part: p.name, err: e.message }, `Stopping ${p.name} failed (${e.message}).`));
-    await link.stop();
+    // The batch being judged finishes and is acked while the connection is still up; what is
+    // queued behind it is not acked and comes again from the broker session.
     await ingest.stop();
+    await link.stop();
     await sweeping?.catch(() => undefined);
     await metrics?.close();
+    await sigs.close();
     await store.close();
   };
 
   try {
     // Store refreshes agent records from before a restart: their keys stay pinned.
     for (const rec of await store.listAgents()) book.put(rec);
-    await link.start();
-    const topics = centralTopics(config.broker);
-    log.info({ store: store.kind, topics: Object.values(topics) }, `Central ${config.central.id} receiving ${topics.events} into ${store.kind}.`);
-    const sweepMs = o.sweepMs ?? 2000;
-    if (sweepMs > 0) loop(sweepMs, 'sweep', doSweep);
-    loop(config.retention.interval_secs * 1000, 'retention', retain);
+    // Metrics first: they show a broker that cannot be reached, and a backlog drained at startup.
     if (config.central.metrics_listen !== undefined) {
       metrics = await serveRegistry(centralRegistry({ ingest, findings, book, chain, link }), config.central.metrics_listen, 'central.metrics_listen', log);
     }
+    await link.start();
+    const topics = centralTopics(config.broker);
+    log.info({ store: store.kind, topics: Object.values(topics), signature_threads: sigs.threads }, `Central ${config.central.id} receiving ${topics.events} into ${store.kind}.`);
+    const sweepMs = o.sweepMs ?? 2000;
+    if (sweepMs > 0) loop(sweepMs, 'sweep', doSweep);
+    loop(config.retention.interval_secs * 1000, 'retention', retain);
     const ctx: CentralContext = { config, baseDir: loaded.baseDir, dataDir: loaded.dataDir, store, feed, log, version: packageVersion() };
     for (const start of o.parts ?? partStarters) {
       const part = await start(ctx);

@@ -67,8 +67,7 @@ export class ChainKeeper {
       const moved = await this.walk(st, links, closeHoles);
       if (moved === undefined) break;
       if (await this.store.advanceChain(site, agent, st.rec.chain_seq, moved.patch)) {
-        const rec = { ...st.rec, ...moved.patch };
-        this.book.put(rec);
+        this.book.changed({ ...st.rec, ...moved.patch });
         for (const f of moved.findings) await f();
         break;
       }

@@ -7,12 +7,13 @@
 // and retries it.
 import crypto from 'node:crypto';
 import type { Logger } from '../../protocols/log.js';
-import type { AgentBook } from './agents.js';
+import type { AgentBook, AgentState } from './agents.js';
 import type { ChainKeeper } from './chain.js';
 import type { VerifyConfig } from './config/schema.js';
 import type { CentralFeed } from './feed.js';
 import { clip, type FindingDraft, type Findings } from './findings.js';
-import { judgeSignal, parseEvent, type Parsed } from './judge.js';
+import { judgeSignal, parseEvent, sigJobFor, type Parsed } from './judge.js';
+import type { SigJob, SigPool } from './sigpool.js';
 import type { Inbound } from './link.js';
 import type { CentralStore, SignalInput } from './store/types.js';
 
@@ -64,6 +65,7 @@ export class Ingest {
     private readonly cfg: VerifyConfig,
     private readonly log: Logger,
     private readonly now: () => number,
+    private readonly sigs: SigPool,
   ) {
     this.prefix = `${topicPrefix}/`;
   }
@@ -103,7 +105,9 @@ export class Ingest {
   }
 
   private async process(batch: readonly Inbound[]): Promise<void> {
-    let accepted: Accepted[] = [];
+    // Runs of events between status/assets messages are judged together (their signatures in
+    // parallel); a status or assets message may change a key, so it is handled in its place.
+    let run: Array<{ m: Inbound; site: string; agent: string }> = [];
     for (const m of batch) {
       const where = this.parseTopic(m.topic);
       if (where === undefined) {
@@ -111,12 +115,20 @@ export class Ingest {
         continue;
       }
       const { site, agent, kind } = where;
-      if (kind !== 'events') {
-        await this.flush(accepted);
-        accepted = [];
-        await this.announcement(kind, site, agent, m);
+      if (kind === 'events') {
+        run.push({ m, site, agent });
         continue;
       }
+      await this.events(run);
+      run = [];
+      await this.announcement(kind, site, agent, m);
+    }
+    await this.events(run);
+  }
+
+  private async events(run: ReadonlyArray<{ m: Inbound; site: string; agent: string }>): Promise<void> {
+    const parsed: Array<{ m: Inbound; p: Parsed; st: AgentState | undefined; job?: SigJob }> = [];
+    for (const { m, site, agent } of run) {
       this.stats.received++;
       const p = parseEvent(m.topic, site, agent, m.payload, this.cfg);
       if ('finding' in p) {
@@ -128,10 +140,17 @@ export class Ingest {
         continue;
       }
       const st = await this.book.get(site, agent);
-      const j = judgeSignal(p, st, m.topic, this.cfg);
-      if (j.kind === 'refuse') await this.refuse(j.finding, m, p.payload);
-      else if (j.kind === 'hold') await this.hold(m, p);
-      else accepted.push({ m, row: { signal: j.signal, payload: j.payload, verdict: j.verdict, received_ms: this.now() } });
+      parsed.push({ m, p, st, job: sigJobFor(p, st) });
+    }
+    const jobs = parsed.filter((x) => x.job !== undefined);
+    const verdicts = await this.sigs.check(jobs.map((x) => x.job!));
+    const sigOk = new Map(jobs.map((x, i) => [x, verdicts[i]!]));
+    const accepted: Accepted[] = [];
+    for (const x of parsed) {
+      const j = judgeSignal(x.p, x.st, x.m.topic, this.cfg, sigOk.get(x));
+      if (j.kind === 'refuse') await this.refuse(j.finding, x.m, x.p.payload);
+      else if (j.kind === 'hold') await this.hold(x.m, x.p);
+      else accepted.push({ m: x.m, row: { signal: j.signal, payload: j.payload, verdict: j.verdict, received_ms: this.now() } });
     }
     await this.flush(accepted);
   }
@@ -194,8 +213,11 @@ export class Ingest {
     this.stats.held = this.held.length;
   }
 
-  /** Refuse events that waited longer than verify.key_wait_secs for their agent's key. */
+  /** Judge again the held events of agents whose key became known (an operator pinned it), then
+   * refuse those that waited longer than verify.key_wait_secs. */
   async expireHeld(): Promise<void> {
+    const waiting = new Map(this.held.map((h) => [`${h.p.signal.site}/${h.p.signal.agent}`, h.p.signal] as const));
+    for (const s of waiting.values()) await this.release(s.site, s.agent);
     const cut = this.now() - this.cfg.key_wait_secs * 1000;
     const old = this.held.filter((h) => h.since_ms <= cut);
     if (old.length === 0) return;

@@ -9,6 +9,7 @@ import { checkSignal } from '../verify/check.js';
 import type { AgentState } from './agents.js';
 import type { VerifyConfig } from './config/schema.js';
 import { clip, type FindingDraft } from './findings.js';
+import type { SigJob } from './sigpool.js';
 import type { SignalVerdict } from './store/types.js';
 
 export type Judged =
@@ -48,8 +49,19 @@ export function parseEvent(topic: string, site: string, agent: string, payload: 
   return { signal, payload: text };
 }
 
-/** Key, hash and signature of a parsed signal, given what central knows of its agent. */
-export function judgeSignal(p: Parsed, st: AgentState | undefined, topic: string, cfg: VerifyConfig): Judged {
+/** The signature check a parsed signal needs (for the worker threads), or undefined when none can be made. */
+export function sigJobFor(p: Parsed, st: AgentState | undefined): SigJob | undefined {
+  const s = p.signal;
+  const pinned = st?.rec.pinned;
+  if (s.v < 2 || st?.key === undefined || pinned === undefined || s.key_id !== pinned.key_id || typeof s.sig !== 'string') return undefined;
+  return { hash: s.hash, sig: s.sig, key_id: pinned.key_id, pem: pinned.public_key, key: st.key };
+}
+
+/**
+ * Key, hash and signature of a parsed signal, given what central knows of its agent;
+ * `sigOk` is the verdict of its sigJobFor check when that was made already.
+ */
+export function judgeSignal(p: Parsed, st: AgentState | undefined, topic: string, cfg: VerifyConfig, sigOk?: boolean): Judged {
   const s = p.signal;
   const who = { site: s.site, agent: s.agent, seq: s.seq };
   const evidence = { topic, id: s.id, payload: clip(p.payload) };
@@ -64,14 +76,14 @@ export function judgeSignal(p: Parsed, st: AgentState | undefined, topic: string
   }
   if (st?.key === undefined) return { kind: 'hold', signal: s, payload: p.payload };
   const pinned = st.rec.pinned!;
-  const { hashOk, sigOk } = checkSignal(s, (id) => (id === pinned.key_id ? st.key : undefined));
+  const { hashOk, sigOk: sigVerdict } = checkSignal(s, (id) => (id === pinned.key_id ? st.key : undefined), sigOk);
   if (!hashOk) return refuse('edited', `${name}: hash does not match the content (edited after it was sealed); refused.`);
-  if (sigOk === undefined) {
+  if (sigVerdict === undefined) {
     if (s.key_id === st.rec.pending?.key_id) {
       return refuse('key_changed', `${name}: signed with key ${s.key_id}, which the agent announced but is not pinned (${pinned.key_id} is); refused until \`otsentry central keys accept ${s.site}/${s.agent} --key-id ${s.key_id}\`.`, { key_id: s.key_id, pinned_key_id: pinned.key_id });
     }
     return refuse('forged', `${name}: signed with key ${String(s.key_id)}, not the agent's pinned key ${pinned.key_id} (forged); refused.`, { key_id: s.key_id, pinned_key_id: pinned.key_id });
   }
-  if (!sigOk) return refuse('bad_signature', `${name}: the signature does not verify with the pinned key ${pinned.key_id} (forged, or edited and re-hashed); refused.`, { key_id: s.key_id });
+  if (!sigVerdict) return refuse('bad_signature', `${name}: the signature does not verify with the pinned key ${pinned.key_id} (forged, or edited and re-hashed); refused.`, { key_id: s.key_id });
   return { kind: 'accept', signal: s, payload: p.payload, verdict: 'verified' };
 }

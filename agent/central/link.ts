@@ -58,6 +58,7 @@ export class CentralLink {
   /** rises on every (re)connection: acks of an older connection are not sent */
   private generation = 0;
   private readonly url: string;
+  private subscribed: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly broker: CentralBrokerConfig,
@@ -110,7 +111,7 @@ export class CentralLink {
       this.stats.connected = true;
       this.stats.connects++;
       this.log.info({ broker: this.url, session_present: connack.sessionPresent, mqtt: b.protocol_version }, 'Connected to the broker.');
-      void this.subscribe(client);
+      this.subscribed = this.subscribe(client);
     });
     client.on('close', () => {
       if (this.stats.connected) this.log.warn({ broker: this.url, error_code: 'broker_disconnected' }, `Lost the connection to broker ${this.url}; reconnecting every ${b.reconnect_ms} ms (unacked events are resent by the broker).`);
@@ -136,6 +137,8 @@ export class CentralLink {
       client.once('connect', ok);
       client.on('error', bad);
     });
+    // The first subscriptions are in place before start() resolves: from then on nothing published is missed.
+    await this.subscribed;
   }
 
   private async subscribe(client: MqttClient): Promise<void> {

@@ -10,9 +10,10 @@ import type { Findings } from './findings.js';
 import type { Ingest } from './ingest.js';
 
 export async function sweep(book: AgentBook, chain: ChainKeeper, ingest: Ingest, findings: Findings, cfg: VerifyConfig, now: number): Promise<void> {
-  await book.refreshPending();
+  await book.refreshKeys();
   await ingest.expireHeld();
   for (const [site, agent] of chain.overdue()) await chain.advance(site, agent, true);
+  if (cfg.stall_after_secs === 0) return;
   const stallMs = cfg.stall_after_secs * 1000;
   for (const st of book.all()) {
     const r = st.rec;

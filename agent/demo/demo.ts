@@ -1,6 +1,7 @@
 // `otsentry demo`: simulated PLCs, an MQTT broker (embedded unless --broker), the real agent
-// built from a generated config exactly as `run` builds it, and a live view of the risk signals
-// as the broker delivers them. With --scenario an attack starts after about 10 s of normal
+// built from a generated config exactly as `run` builds it, the central process verifying and
+// storing what arrives (and its console, when one is registered), and a live view of the risk
+// signals as the broker delivers them. With --scenario an attack starts after about 10 s of normal
 // operation; with --duration the run ends on its own and exits 0.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,6 +14,7 @@ import { startEmbeddedBroker } from '../broker/embedded.js';
 import { startModbusSimulator, SCENARIO_NAMES, tankSimulatorConfig } from '../../simulators/modbus/index.js';
 import { startLiveView } from './view.js';
 import { demoAgentConfig } from './config.js';
+import { startDemoCentral } from './central.js';
 import { OPCUA_ONLY_SCENARIOS, startOpcuaDemo, type OpcuaDemo } from '../../simulators/opcua/demo.js';
 import { OperationalError } from '../../protocols/errors.js';
 
@@ -91,7 +93,11 @@ export async function runDemo(o: DemoOptions): Promise<void> {
 
     say(`otsentry demo: ${sim.plcs.length} simulated tank PLC${sim.plcs.length > 1 ? 's' : ''} (${sim.plcs.map((p) => `${p.id} at ${p.host}:${p.port}`).join(', ')})`);
     if (ua) say(ua.banner);
+    // Central first, so it sees the agent's chain from seq 1.
+    const central = await startDemoCentral({ workDir, brokerUrl, embedded, logger });
+    cleanups.push(() => central.central.stop());
     say(`broker ${brokerUrl}${embedded ? ' (embedded)' : ''}; agent config ${configFile}`);
+    for (const line of central.banner) say(line);
     say(`watch it yourself: mosquitto_sub -L '${brokerUrl.replace(/\/$/, '')}/${prefix}/#' -v`);
     say(o.scenario ? `attack '${o.scenario}' on ${uaOnly ? ua!.sim.servers[0].id : sim.plcs[0].id} starts in ${DEMO_ATTACK_AT_MS / 1000}s` : `no attack scenario; try --scenario ${[...SCENARIO_NAMES, ...(o.opcua ? OPCUA_ONLY_SCENARIOS : [])].join('|')}`);
     say('');
@@ -133,6 +139,7 @@ export async function runDemo(o: DemoOptions): Promise<void> {
       const sev = Object.entries(st.bySeverity).map(([k, v]) => `${v} ${k}`).join(', ') || 'none';
       say(`demo finished: ${st.signals} risk signals (${st.raised} raised, ${st.cleared} cleared; ${sev}); duplicates ${st.duplicates}`);
       say(st.chainProblems.length === 0 ? 'hash chain: intact' : `hash chain problems:\n  ${st.chainProblems.join('\n  ')}`);
+      say(await central.summary());
     }
   } finally {
     await cleanup();

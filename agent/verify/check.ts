@@ -14,13 +14,17 @@ export interface SignalCheck {
   sigOk?: boolean;
 }
 
-/** Hash and signature of one signal; `keyFor` gives the public key of a key id, if known. */
-export function checkSignal(s: RiskSignal, keyFor: (keyId: string) => KeyObject | undefined): SignalCheck {
+/**
+ * Hash and signature of one signal; `keyFor` gives the public key of a key id, if known.
+ * `sigChecked`: the signature's verdict when it was checked already (central checks a batch of
+ * signatures on worker threads).
+ */
+export function checkSignal(s: RiskSignal, keyFor: (keyId: string) => KeyObject | undefined, sigChecked?: boolean): SignalCheck {
   const hashOk = hashSignal(s) === s.hash;
   if (s.v < 2) return { hashOk };
   const key = typeof s.key_id === 'string' ? keyFor(s.key_id) : undefined;
   if (key === undefined) return { hashOk };
-  return { hashOk, sigOk: typeof s.sig === 'string' && verifySignature(s.hash, s.sig, key) };
+  return { hashOk, sigOk: typeof s.sig === 'string' && (sigChecked ?? verifySignature(s.hash, s.sig, key)) };
 }
 
 /** The `evidence.dropped_hashes` of a gap event: seq -> hash of each dropped seq it names. */

@@ -63,6 +63,7 @@ describe('otsentry central (process)', () => {
       expect(rec.chain_state).toBe('verified');
       expect(rec.status_state).toBe('online');
       expect(await store.listFindings()).toEqual([]);
+      expect(otsentry(['central', 'findings', '--config', config]).out).toBe('no findings\n');
       const stored = await store.signalsBySeq('lab', 'gw-e2e', 1, rec.chain_seq);
       expect(stored.map((s) => s.signal.seq)).toEqual(Array.from({ length: rec.chain_seq }, (_, i) => i + 1));
       expect(stored.every((s) => s.verdict === 'verified')).toBe(true);
@@ -70,6 +71,16 @@ describe('otsentry central (process)', () => {
       const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
       expect(metrics).toMatch(/^otsentry_central_signals_stored_total \d+/m);
       expect(metrics).toMatch(/otsentry_central_agent_lag_seconds\{site="lab",agent="gw-e2e"\}/);
+
+      // A malformed event next to the agent's: one finding, listed by `central findings`.
+      const bad = await collect(broker.url, 'otsentry/none/none/none');
+      await bad.client.publishAsync('otsentry/lab/gw-e2e/events', '{not json', { qos: 1 });
+      await bad.close();
+      await until(async () => (await store.listFindings()).length === 1, 'the malformed finding');
+      const findings = otsentry(['central', 'findings', '--config', config, '--agent', 'lab/gw-e2e']);
+      expect(findings.code).toBe(0);
+      expect(findings.out).toMatch(/MEDIUM\s+malformed\s+lab\/gw-e2e  event on otsentry\/lab\/gw-e2e\/events is not JSON/);
+      expect(otsentry(['central', 'findings', '--config', config, '--code', 'nope']).code).toBe(2);
 
       const list = otsentry(['central', 'keys', 'list', '--config', config]);
       expect(list.code).toBe(0);
@@ -80,7 +91,7 @@ describe('otsentry central (process)', () => {
       const schema = JSON.parse(otsentry(['schema', 'signal']).out) as object;
       const validate = new Ajv2020({ strict: false }).compile(schema);
       await capture.waitFor((m) => m.length >= 8);
-      for (const m of capture.messages) expect(validate(JSON.parse(m.payload)), JSON.stringify(validate.errors)).toBe(true);
+      for (const m of capture.messages.filter((x) => x.payload !== '{not json')) expect(validate(JSON.parse(m.payload)), JSON.stringify(validate.errors)).toBe(true);
       expect(validate({ ...JSON.parse(capture.messages[0]!.payload), severity: 'severe' })).toBe(false);
     } finally {
       clearInterval(toggler);

@@ -60,8 +60,8 @@ export async function until(cond: () => boolean | Promise<boolean>, what: string
 export class Publisher {
   private constructor(readonly client: MqttClient, readonly prefix: string) {}
 
-  static async connect(url: string, prefix = 'otsentry'): Promise<Publisher> {
-    const client = mqtt.connect(url, { protocolVersion: 5, reconnectPeriod: 100 });
+  static async connect(url: string, prefix = 'otsentry', protocolVersion: 4 | 5 = 5): Promise<Publisher> {
+    const client = mqtt.connect(url, { protocolVersion, reconnectPeriod: 100 });
     await new Promise<void>((resolve, reject) => {
       client.once('connect', () => resolve());
       client.once('error', reject);

@@ -82,6 +82,9 @@ export function storeContract(name: string, open: () => Promise<CentralStore>): 
       expect(await store.advanceChain('plant-a', 'gw-1', 3, { chain_seq: 5, chain_hash: 'h5', chain_state: 'gap' })).toBe(true);
       const got = await store.getAgent('plant-a', 'gw-1');
       expect(got).toMatchObject({ last_seq: 7, last_seq_ms: 200, chain_seq: 5, chain_hash: 'h5', chain_state: 'gap', first_seen_ms: 100, last_seen_ms: 200 });
+      // Two central processes patch one agent from their own views: last_seq never goes down.
+      await store.touchAgent('plant-a', 'gw-1', { last_seq: 6 }, 210);
+      expect((await store.getAgent('plant-a', 'gw-1'))?.last_seq).toBe(7);
       expect((await store.listAgents()).map((x) => x.agent)).toEqual(['gw-1']);
       expect(await store.getAgent('plant-a', 'nobody')).toBeUndefined();
     });

@@ -44,6 +44,12 @@ const warnLines = (c: CentralUnderTest, code: string) => c.logs.filter((l) => l.
 describe('central verifies and stores', () => {
   it('stores a signed chain once, counts redeliveries as duplicates, and raises nothing', async () => {
     const { c, pub, store } = await setup();
+    // What the SIEM output and the console listen to.
+    const fed = { signals: [] as number[], agents: [] as number[], assets: 0, findings: 0 };
+    c.central.feed.on('signal', (s) => fed.signals.push(s.arrival));
+    c.central.feed.on('agent', (r) => fed.agents.push(r.chain_seq));
+    c.central.feed.on('assets', () => fed.assets++);
+    c.central.feed.on('finding', () => fed.findings++);
     const a = new SimAgent('plant-a', 'gw-1');
     await pub.status(a);
     await pub.assets(a);
@@ -60,6 +66,10 @@ describe('central verifies and stores', () => {
     expect((await store.getAssets('plant-a', 'gw-1'))?.payload.site_level).toBe('normal');
     expect(await codes(c)).toEqual([]);
     expect(c.central.ingest.stats).toMatchObject({ received: 60, verified: 60, stored: 50 });
+    expect(fed.signals).toHaveLength(50);
+    expect(new Set(fed.signals).size).toBe(50);
+    expect(fed.agents.at(-1)).toBe(50);
+    expect(fed).toMatchObject({ assets: 1, findings: 0 });
   });
 
   it('refuses each bad input with one finding and one log line, and stores every good signal around them', async () => {
@@ -232,5 +242,50 @@ describe('central restart', () => {
     expect(await again.central.store.getAgent('plant-a', 'gw-8')).toMatchObject({ chain_seq: 50, chain_state: 'verified' });
     expect(await codes(again)).toEqual([]);
     expect(prefix).toBeTruthy();
+  });
+});
+
+describe('central retention', () => {
+  it('drops signals and findings older than retention.max_age_days on its run', async () => {
+    const { c, pub, store } = await setup({ retention: { max_age_days: 1 } });
+    const a = new SimAgent('plant-a', 'gw-9');
+    await pub.status(a);
+    await pub.events(a, a.take(5).map((x) => x.payload));
+    await pub.raw(a, '{broken');
+    await until(async () => (await store.countSignals()) === 5 && (await codes(c)).length === 1, '5 stored, 1 finding');
+    c.clock.now += 2 * 86_400_000;
+    await pub.events(a, a.take(2).map((x) => x.payload));
+    await until(async () => (await store.countSignals()) === 7, '7 stored');
+    await c.central.retain();
+    expect((await store.listSignals()).map((s) => s.signal.seq).sort()).toEqual([6, 7]);
+    expect(await codes(c)).toEqual([]);
+    expect(c.logs.some((l) => l.stage === 'retention' && l.signals === 5 && l.findings === 1)).toBe(true);
+  });
+});
+
+describe('central keys pinned by an operator', () => {
+  it('events of an agent without a key wait for it; a key pinned from its PEM lets them in; without one they are refused after key_wait_secs', async () => {
+    const fs = await import('node:fs');
+    const path = await import('node:path');
+    const { acceptKey } = await import('../../agent/central/keys.js');
+    const { c, pub, store } = await setup({ verify: { key_wait_secs: 10 } });
+    const known = new SimAgent('plant-a', 'gw-10');
+    const stranger = new SimAgent('plant-a', 'gw-11');
+    // Neither publishes a status: their events wait for a key.
+    await pub.events(known, known.take(3).map((x) => x.payload));
+    await pub.events(stranger, stranger.take(2).map((x) => x.payload));
+    await until(() => c.central.ingest.stats.held === 5, '5 events held');
+    const pem = path.join(c.dir, 'gw-10.pem');
+    fs.writeFileSync(pem, known.signer.info.public_key);
+    await acceptKey(store, 'plant-a/gw-10', { keyFile: pem, by: 'test', now: Date.now() });
+    await c.central.sweep();
+    expect(await store.countSignals()).toBe(3);
+    expect(c.central.ingest.stats.held).toBe(2);
+    c.clock.now += 11_000;
+    await c.central.sweep();
+    expect(c.central.ingest.stats.held).toBe(0);
+    expect(await codes(c)).toEqual(['unknown_agent', 'unknown_agent']);
+    expect(warnLines(c, 'unknown_agent')).toHaveLength(2);
+    expect(await store.getAgent('plant-a', 'gw-10')).toMatchObject({ chain_seq: 3, pinned: { key_id: known.signer.keyId } });
   });
 });

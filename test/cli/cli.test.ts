@@ -94,5 +94,8 @@ describe('otsentry demo', () => {
     expect(out).toMatch(/cleared\s+integrity\s+tank-plc-1/);
     expect(out).toMatch(/demo finished: \d+ risk signals \(\d+ raised, \d+ cleared/);
     expect(out).toContain('hash chain: intact');
+    // Central ran against the same broker: it verified and stored the agent's whole chain.
+    expect(out).toMatch(/^central: verifying and storing every signal into /m);
+    expect(out).toMatch(/^central: [1-9]\d* signals verified and stored \(0 duplicates dropped\); chain demo-site\/demo-gw verified to seq [1-9]/m);
   });
 });

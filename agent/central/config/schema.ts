@@ -90,12 +90,19 @@ export const storeSchema = z
 export const verifySchema = z
   .object({
     max_payload_bytes: z.number().int().min(1024).default(64 * 1024).describe('Larger messages are refused (finding `oversized`)'),
-    stall_after_secs: z.number().int().min(1).default(900).describe('Finding `stalled` when an agent reports online but its seq has not risen for this long (0 turns it off)'),
+    stall_after_secs: z.number().int().min(0).default(900).describe('Finding `stalled` when an agent reports online but its seq has not risen for this long (0 turns it off)'),
     gap_grace_secs: z.number().int().min(1).default(60).describe('A missing seq not filled or covered by a gap event within this long raises `gap`'),
     replay_after_secs: z.number().int().min(1).default(3600).describe('A signal received again this long after its first arrival is a replay, not a redelivery'),
     key_wait_secs: z.number().int().min(0).default(10).describe('How long signals of an agent without a known key wait for its status/assets'),
     allow_agents: z.array(z.string().regex(/^[A-Za-z0-9_*-]+\/[A-Za-z0-9_*-]+$/, 'use site/agent; * matches a whole level')).optional().describe('Only these site/agent pairs are accepted (absent: any agent that publishes a key)'),
     require_signed: z.boolean().default(true).describe('Refuse v1 (unsigned) signals'),
+    workers: z
+      .number()
+      .int()
+      .min(0)
+      .max(64)
+      .optional()
+      .describe('Threads that check signatures (most of the CPU a signal costs); default: the cores less one, at most 4; 0 checks on the main thread'),
   })
   .strict();
 

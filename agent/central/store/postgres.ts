@@ -4,7 +4,7 @@
 // (the SIEM output) never skips a late commit.
 import pg from 'pg';
 import { GAP_RULE } from '../../outbox/canonical.js';
-import { agentPatchColumns, assetsPoint, findingRow, FINDING_COLUMNS, signalRow, SIGNAL_COLUMNS, pointKey, toAgent, toAssets, toAssetsPoint, toFinding, toResponse, toSignal, whereOf, type Row } from './rows.js';
+import { agentPatchColumns, RISING_COLUMNS, assetsPoint, findingRow, FINDING_COLUMNS, signalRow, SIGNAL_COLUMNS, pointKey, toAgent, toAssets, toAssetsPoint, toFinding, toResponse, toSignal, whereOf, type Row } from './rows.js';
 import type { AgentKey, AgentPatch, AgentRecord, AssetsHistoryQuery, AssetsPoint, AssetsRecord, CentralStore, FindingInput, FindingQuery, InsertResult, OpenAlertQuery, PruneResult, ResponseInput, RetentionLimits, SignalInput, SignalQuery, StoredFinding, StoredResponse, StoredSignal } from './types.js';
 
 /** Advisory lock ids (arbitrary constants): schema creation, signal inserts, finding inserts. */
@@ -202,7 +202,7 @@ export class PostgresStore implements CentralStore {
   async touchAgent(site: string, agent: string, patch: AgentPatch, now: number): Promise<AgentRecord> {
     const cols = agentPatchColumns({ last_seen_ms: now, ...patch });
     await this.ensureAgent(this.pool, site, agent, now);
-    const r = await this.one(`UPDATE agents SET ${cols.map(([c], i) => `${c} = $${i + 3}`).join(', ')} WHERE site = $1 AND agent = $2 RETURNING *`, [site, agent, ...cols.map(([, v]) => v)]);
+    const r = await this.one(`UPDATE agents SET ${cols.map(([c], i) => (RISING_COLUMNS.has(c) ? `${c} = GREATEST(${c}, $${i + 3})` : `${c} = $${i + 3}`)).join(', ')} WHERE site = $1 AND agent = $2 RETURNING *`, [site, agent, ...cols.map(([, v]) => v)]);
     return toAgent(r!);
   }
 

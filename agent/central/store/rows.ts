@@ -62,6 +62,9 @@ export function toAgent(r: Row): AgentRecord {
 }
 
 /** Column/value pairs of an agent patch, in a fixed order. */
+/** Columns a patch can only raise (two central processes update one agent with their own views). */
+export const RISING_COLUMNS: ReadonlySet<string> = new Set(['last_seq']);
+
 export function agentPatchColumns(p: AgentPatch): Array<[string, unknown]> {
   const out: Array<[string, unknown]> = [];
   const put = (col: string, v: unknown) => void (v !== undefined && out.push([col, v]));

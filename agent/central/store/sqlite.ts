@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { GAP_RULE } from '../../outbox/canonical.js';
-import { agentPatchColumns, assetsPoint, findingRow, FINDING_COLUMNS, signalRow, SIGNAL_COLUMNS, pointKey, toAgent, toAssets, toAssetsPoint, toFinding, toResponse, toSignal, whereOf, type Row } from './rows.js';
+import { agentPatchColumns, RISING_COLUMNS, assetsPoint, findingRow, FINDING_COLUMNS, signalRow, SIGNAL_COLUMNS, pointKey, toAgent, toAssets, toAssetsPoint, toFinding, toResponse, toSignal, whereOf, type Row } from './rows.js';
 import type { AgentKey, AgentPatch, AgentRecord, AssetsHistoryQuery, AssetsPoint, AssetsRecord, CentralStore, FindingInput, FindingQuery, InsertResult, OpenAlertQuery, PruneResult, ResponseInput, RetentionLimits, SignalInput, SignalQuery, StoredFinding, StoredResponse, StoredSignal } from './types.js';
 
 /**
@@ -140,7 +140,7 @@ export class SqliteStore implements CentralStore {
   async touchAgent(site: string, agent: string, patch: AgentPatch, now: number): Promise<AgentRecord> {
     const cols = agentPatchColumns({ last_seen_ms: now, ...patch });
     this.db.prepare('INSERT INTO agents (site, agent, first_seen_ms, last_seen_ms) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING').run(site, agent, now, now);
-    this.db.prepare(`UPDATE agents SET ${cols.map(([c]) => `${c} = ?`).join(', ')} WHERE site = ? AND agent = ?`).run(...cols.map(([, v]) => v), site, agent);
+    this.db.prepare(`UPDATE agents SET ${cols.map(([c]) => (RISING_COLUMNS.has(c) ? `${c} = max(${c}, ?)` : `${c} = ?`)).join(', ')} WHERE site = ? AND agent = ?`).run(...cols.map(([, v]) => v), site, agent);
     return (await this.getAgent(site, agent))!;
   }
 

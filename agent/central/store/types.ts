@@ -49,7 +49,7 @@ export interface AgentRecord {
   status?: Record<string, unknown>;
   status_state?: 'online' | 'offline';
   status_ms?: number;
-  /** highest seq stored, and when it last rose */
+  /** highest seq stored (a patch never lowers it), and when it last rose */
   last_seq: number;
   last_seq_ms?: number;
   /** every seq up to this one is stored or covered by a gap event, and each link checked */
