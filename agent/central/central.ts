@@ -107,16 +107,15 @@ export async function startCentral(loaded: LoadedCentralConfig, o: CentralOption
     // Store refreshes agent records from before a restart: their keys stay pinned.
     for (const rec of await store.listAgents()) book.put(rec);
     // Metrics first: they show a broker that cannot be reached, and a backlog drained at startup.
-    if (config.central.metrics_listen !== undefined) {
-      metrics = await serveRegistry(centralRegistry({ ingest, findings, book, chain, link }), config.central.metrics_listen, 'central.metrics_listen', log);
-    }
+    const registry = config.central.metrics_listen !== undefined ? centralRegistry({ ingest, findings, book, chain, link }) : undefined;
+    if (registry !== undefined) metrics = await serveRegistry(registry, config.central.metrics_listen!, 'central.metrics_listen', log);
     await link.start();
     const topics = centralTopics(config.broker);
     log.info({ store: store.kind, topics: Object.values(topics), signature_threads: sigs.threads }, `Central ${config.central.id} receiving ${topics.events} into ${store.kind}.`);
     const sweepMs = o.sweepMs ?? 2000;
     if (sweepMs > 0) loop(sweepMs, 'sweep', doSweep);
     loop(config.retention.interval_secs * 1000, 'retention', retain);
-    const ctx: CentralContext = { config, baseDir: loaded.baseDir, dataDir: loaded.dataDir, store, feed, log, version: packageVersion() };
+    const ctx: CentralContext = { config, baseDir: loaded.baseDir, dataDir: loaded.dataDir, store, feed, log, version: packageVersion(), metrics: registry };
     for (const start of o.parts ?? partStarters) {
       const part = await start(ctx);
       if (part === undefined) continue;

@@ -8,6 +8,7 @@ import { stringify } from 'yaml';
 import type { Logger } from '../../protocols/log.js';
 import { loadCentralConfig } from '../central/config/load.js';
 import { startCentral, type Central } from '../central/central.js';
+import { demoConsole } from '../central/console/demo.js';
 
 export interface DemoCentral {
   central: Central;
@@ -23,10 +24,15 @@ export async function startDemoCentral(o: { workDir: string; brokerUrl: string; 
   fs.mkdirSync(dir, { recursive: true });
   const configFile = path.join(dir, 'central.yaml');
   const broker = o.embedded ? { url: o.brokerUrl, protocol_version: 4, shared_subscription: false, session_expiry_secs: 0 } : { url: o.brokerUrl, session_expiry_secs: 0 };
-  fs.writeFileSync(configFile, stringify({ central: { id: `demo-${process.pid}`, data_dir: 'data' }, broker, store: { type: 'sqlite', path: 'central.db' } }));
+  // The console on a free loopback port with one responder whose password lives as long as the demo.
+  const ui = await demoConsole();
+  fs.writeFileSync(configFile, stringify({ central: { id: `demo-${process.pid}`, data_dir: 'data' }, broker, store: { type: 'sqlite', path: 'central.db' }, console: ui.section }), { mode: 0o600 });
   const central = await startCentral(loadCentralConfig(configFile), { log: o.logger.child({ stage: 'central' }) });
   const banner = [`central: verifying and storing every signal into ${path.join(dir, 'data', 'central.db')} (config ${configFile})`];
-  for (const p of central.parts) if (p.url !== undefined) banner.push(`${p.name}: ${p.url}`);
+  for (const p of central.parts) {
+    if (p.url === undefined) continue;
+    banner.push(`${p.name}: ${p.url}${p.name === 'console' ? ` (log in as ${ui.login.name} / ${ui.login.password})` : ''}`);
+  }
   return {
     central,
     configFile,
