@@ -24,7 +24,11 @@ export type Stage =
   /** the command line itself: arguments, output files, the demo */
   | 'cli'
   /** the bundled PLC simulators (`otsentry simulate`, the demo, tests) */
-  | 'simulate';
+  | 'simulate'
+  /** the receiving end (`otsentry central`): its broker link, keys, store */
+  | 'central'
+  /** central's SIEM outputs (syslog + CEF) */
+  | 'siem';
 
 export class OperationalError extends Error {
   constructor(

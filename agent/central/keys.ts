@@ -6,9 +6,12 @@
 import fs from 'node:fs';
 import { keyIdOf, parsePublicKey } from '../signing/keys.js';
 import type { AgentKey, AgentRecord, CentralStore } from './store/types.js';
+import { OperationalError } from '../../protocols/errors.js';
 
-export class KeyCommandError extends Error {
-  readonly code = 'central_keys';
+export class KeyCommandError extends OperationalError {
+  constructor(message: string) {
+    super('central_keys', message, 'central');
+  }
 }
 
 export interface AcceptOptions {

@@ -12,6 +12,7 @@ import type { Logger } from '../../protocols/log.js';
 import { explainError } from '../forward/errors.js';
 import { clientOptions, redactUrl } from '../forward/options.js';
 import type { CentralBrokerConfig } from './config/schema.js';
+import { OperationalError } from '../../protocols/errors.js';
 
 export type TopicKind = 'events' | 'status' | 'assets';
 
@@ -40,13 +41,9 @@ export function centralTopics(b: Pick<CentralBrokerConfig, 'topic_prefix' | 'sha
 }
 
 /** An error central cannot get past at startup (refused login, bad TLS files): exit 1 with this message. */
-export class LinkError extends Error {
-  constructor(
-    message: string,
-    readonly code: string,
-  ) {
-    super(message);
-    this.name = 'LinkError';
+export class LinkError extends OperationalError {
+  constructor(message: string, code: string) {
+    super(code, message, 'central');
   }
 }
 

@@ -13,6 +13,9 @@ import { RecordingError } from '../../rules/recording/recording.js';
 import { OutboxError } from '../../agent/outbox/types.js';
 import { ForwardError } from '../../agent/forward/options.js';
 import { SecretError } from '../../agent/config/secrets.js';
+import { LinkError } from '../../agent/central/link.js';
+import { KeyCommandError } from '../../agent/central/keys.js';
+import { SiemError } from '../../agent/central/siem/errors.js';
 import { z } from 'zod';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -28,6 +31,9 @@ describe('operational errors', () => {
       [new OutboxError('outbox.db is corrupt', 'outbox_corrupt'), 'outbox_corrupt', 'outbox'],
       [new ForwardError('no broker', 'connection_refused'), 'connection_refused', 'forward'],
       [new SecretError('broker.password: file not found'), 'secret_unavailable', 'config'],
+      [new LinkError('broker refused the subscription', 'subscribe_refused'), 'subscribe_refused', 'central'],
+      [new KeyCommandError("'x' is not SITE/AGENT"), 'central_keys', 'central'],
+      [new SiemError('siem[0]: connection refused', 'connection_refused'), 'connection_refused', 'siem'],
     ];
     for (const [e, code, stage] of cases) {
       expect(e).toBeInstanceOf(OperationalError);

@@ -1,18 +1,15 @@
 // Connection failures to a SIEM collector explained: a stable code and one sentence naming the
 // output, its address and the fix. For the log lines when an output goes down.
+import { OperationalError } from '../../../protocols/errors.js';
 
 export interface SiemProblem {
   code: string;
   message: string;
 }
 
-export class SiemError extends Error {
-  constructor(
-    message: string,
-    readonly code: string,
-  ) {
-    super(message);
-    this.name = 'SiemError';
+export class SiemError extends OperationalError {
+  constructor(message: string, code: string) {
+    super(code, message, 'siem');
   }
 }
 
