@@ -9,6 +9,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadCentralConfig } from '../../agent/central/config/load.js';
+import { hashPassword } from '../../agent/central/console/password.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const UNIT = path.join(ROOT, 'deploy/otsentry-central.service');
@@ -67,11 +68,14 @@ describe('central unit and sample config', () => {
     expect(unit.get('ExecStart')).toMatch(/ central --config \/etc\/otsentry\/central\.yaml$/);
   });
 
-  it('the sample keeps its store in the StateDirectory and loads with its secrets in place', () => {
-    const sample = parse(fs.readFileSync(SAMPLE, 'utf8')) as { central: { data_dir: string } };
+  it('the sample keeps its store in the StateDirectory and loads with its secrets and password hashes in place', async () => {
+    const text = fs.readFileSync(SAMPLE, 'utf8');
+    const sample = parse(text) as { central: { data_dir: string } };
     expect(sample.central.data_dir).toBe(`/var/lib/${unit.get('StateDirectory')}`);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otsentry-central-etc-'));
-    fs.copyFileSync(SAMPLE, path.join(dir, 'central.yaml'));
+    // The console's users carry a placeholder until the operator pastes a hash (a config error until then).
+    const hash = await hashPassword('a long enough password', { ln: 10, r: 8, p: 1 });
+    fs.writeFileSync(path.join(dir, 'central.yaml'), text.replaceAll("'paste the line `otsentry central hash-password` prints'", `'${hash}'`));
     fs.writeFileSync(path.join(dir, 'broker.pw'), 'secret\n', { mode: 0o600 });
     fs.writeFileSync(path.join(dir, 'ca.crt'), '');
     const loaded = loadCentralConfig(path.join(dir, 'central.yaml'));
