@@ -2,10 +2,9 @@
 // and reports every problem at once as `path: message` lines (Vector's validation style).
 import fs from 'node:fs';
 import path from 'node:path';
-import { configSchema, type AgentConfig, type SecretRef } from './schema.js';
+import { configSchema, type AgentConfig } from './schema.js';
 import { crossCheck } from './checks.js';
-import { resolveSecret, SecretError } from './secrets.js';
-import { secretFileProblem } from './permissions.js';
+import { readConfigFile, ReferenceChecks } from './files.js';
 import { brokerWarnings, writableFileWarnings } from './warnings.js';
 import { ConfigError, parseText, zodProblems, type ConfigProblem } from '../../protocols/problems.js';
 
@@ -43,47 +42,21 @@ export function parseConfigText(text: string, file = 'config'): { config?: Agent
  */
 export function loadConfig(file: string, opts: { checkSecrets?: boolean } = {}): LoadedConfig {
   const abs = path.resolve(file);
-  let text: string;
-  try {
-    text = fs.readFileSync(abs, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'file not found; check the path given to --config' : code === 'EISDIR' ? 'this is a folder; give the YAML file' : `cannot read it (${code}); check its permissions`;
-    throw new ConfigError(abs, [{ path: '(file)', message: why }]);
-  }
+  const text = readConfigFile(abs);
   const { config, problems } = parseConfigText(text, abs);
   if (!config) throw new ConfigError(abs, problems);
   const baseDir = path.dirname(abs);
   if (opts.checkSecrets !== false) {
-    const secretProblems: ConfigProblem[] = [];
-    const check = (where: string, ref: SecretRef | undefined) => {
-      if (ref === undefined) return;
-      try {
-        resolveSecret(ref, baseDir, where);
-      } catch (e) {
-        if (!(e instanceof SecretError)) throw e;
-        secretProblems.push({ path: where, message: e.message.slice(where.length + 2) });
-      }
-    };
-    const b = config.broker;
-    check('broker.password', b.password);
-    check('broker.tls.key_passphrase', b.tls?.key_passphrase);
-    for (const key of ['ca_file', 'cert_file', 'key_file'] as const) {
-      const f = b.tls?.[key];
-      if (f && !fs.existsSync(path.resolve(baseDir, f))) secretProblems.push({ path: `broker.tls.${key}`, message: `file ${path.resolve(baseDir, f)} not found; check the path (relative paths start at the config file's folder)` });
-    }
-    const unsafeKey = (where: string, f: string | undefined) => {
-      const problem = f === undefined ? undefined : secretFileProblem(path.resolve(baseDir, f));
-      if (problem) secretProblems.push({ path: where, message: problem });
-    };
-    unsafeKey('broker.tls.key_file', b.tls?.key_file);
+    const checks = new ReferenceChecks(baseDir);
+    checks.secret('broker.password', config.broker.password);
+    checks.tls('broker.tls', config.broker.tls);
     // OPC UA logins read their own secrets (protocols/opcua/user.ts); their file modes are judged here.
     config.devices.forEach((d, i) => {
       if (d.protocol !== 'opcua') return;
-      if (d.auth.type === 'username') unsafeKey(`devices[${i}].auth.password`, d.auth.password.file);
-      if (d.auth.type === 'certificate') unsafeKey(`devices[${i}].auth.key_file`, d.auth.key_file);
+      if (d.auth.type === 'username') checks.privateFile(`devices[${i}].auth.password`, d.auth.password.file);
+      if (d.auth.type === 'certificate') checks.privateFile(`devices[${i}].auth.key_file`, d.auth.key_file);
     });
-    if (secretProblems.length > 0) throw new ConfigError(abs, secretProblems);
+    checks.throwIfAny(abs);
   }
   const warnings = [...writableFileWarnings([{ path: '(file)', file: abs, what: 'config file' }]), ...brokerWarnings(config.broker)];
   return { config, file: abs, baseDir, dataDir: path.resolve(baseDir, config.agent.data_dir), warnings };

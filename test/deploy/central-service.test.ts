@@ -68,7 +68,7 @@ describe('central unit and sample config', () => {
     expect(unit.get('ExecStart')).toMatch(/ central --config \/etc\/otsentry\/central\.yaml$/);
   });
 
-  it('the sample keeps its store in the StateDirectory and loads with its secrets and password hashes in place', async () => {
+  it('the sample keeps its store in the StateDirectory and loads with its secrets, TLS files and password hashes in place', async () => {
     const text = fs.readFileSync(SAMPLE, 'utf8');
     const sample = parse(text) as { central: { data_dir: string } };
     expect(sample.central.data_dir).toBe(`/var/lib/${unit.get('StateDirectory')}`);
@@ -78,6 +78,7 @@ describe('central unit and sample config', () => {
     fs.writeFileSync(path.join(dir, 'central.yaml'), text.replaceAll("'paste the line `otsentry central hash-password` prints'", `'${hash}'`));
     fs.writeFileSync(path.join(dir, 'broker.pw'), 'secret\n', { mode: 0o600 });
     fs.writeFileSync(path.join(dir, 'ca.crt'), '');
+    fs.writeFileSync(path.join(dir, 'siem-ca.crt'), '');
     const loaded = loadCentralConfig(path.join(dir, 'central.yaml'));
     expect(loaded.config).toMatchObject({ store: { type: 'sqlite' }, broker: { share_group: 'otsentry-central', protocol_version: 5 }, verify: { require_signed: true } });
     fs.rmSync(dir, { recursive: true });
