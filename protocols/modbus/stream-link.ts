@@ -81,8 +81,16 @@ export class StreamLink implements ModbusLink {
     this.#lateExpected = false;
     if (pdu && req) this.#deliver(req, pdu);
   };
+  // Timers run before I/O in each turn of the event loop, so after a busy turn (many devices
+  // answering in one slot) a timeout can fire while its answer already waits in the socket: the
+  // timeout is decided after that turn's I/O, so it measures the device, not the agent's own lag.
+  #recheck: NodeJS.Immediate | null = null;
   readonly #onTimeout = (): void => {
     this.#timer = null;
+    this.#recheck = setImmediate(this.#timedOut);
+  };
+  readonly #timedOut = (): void => {
+    this.#recheck = null;
     const req = this.#req;
     if (this.#opts.framing === 'rtu') {
       this.#quietUntil = performance.now() + this.#opts.timeoutMs;
@@ -239,6 +247,8 @@ export class StreamLink implements ModbusLink {
   #settle(): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
+    if (this.#recheck) clearImmediate(this.#recheck);
+    this.#recheck = null;
     this.#reqSent = false;
     this.#waitingAdu = null;
     this.#held = null;
