@@ -6,6 +6,7 @@
 import type { Fact, PollError, PollResult, Poller, Sample } from '../protocols/types.js';
 import { errorText } from '../rules/failures.js';
 import type { Logger } from '../protocols/log.js';
+import { sleepShared } from './wakeups.js';
 
 export type LinkState = 'connecting' | 'up' | 'degraded' | 'down' | 'restarting' | 'stopped';
 
@@ -49,19 +50,10 @@ export interface Clock {
   sleep(ms: number, signal: AbortSignal): Promise<void>;
 }
 
+/** Wall clock; sleeps ending in the same millisecond share one timer (see wakeups.ts). */
 export const realClock: Clock = {
   now: () => Date.now(),
-  sleep: (ms, signal) =>
-    new Promise((resolve) => {
-      if (signal.aborted || ms <= 0) return resolve();
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        signal.removeEventListener('abort', done);
-        resolve();
-      }
-      signal.addEventListener('abort', done, { once: true });
-    }),
+  sleep: sleepShared,
 };
 
 /** The first whole multiple of interval after now. */
@@ -226,12 +218,13 @@ export class DeviceScheduler {
     const rtt = maxRtt(result.samples);
     this.health.last_rtt_ms = rtt ?? undefined;
     out.facts.push(this.linkFact(result.samples[0]?.ts ?? this.clock.now(), true, rtt, result));
-    await this.slowFacts(out, signal);
+    // Checked before the call: an await costs a turn of the microtask queue on every cycle.
+    const now = this.clock.now();
+    if (now >= this.nextIdentityAt || (this.settings.diagnostics_interval_ms > 0 && now >= this.nextDiagnosticsAt)) await this.slowFacts(out, signal, now);
     return out;
   }
 
-  private async slowFacts(out: CycleOutput, signal: AbortSignal): Promise<void> {
-    const now = this.clock.now();
+  private async slowFacts(out: CycleOutput, signal: AbortSignal, now: number): Promise<void> {
     const kinds: ('identity' | 'diagnostics')[] = [];
     if (now >= this.nextIdentityAt) {
       kinds.push('identity');

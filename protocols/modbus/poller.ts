@@ -157,7 +157,7 @@ export class ModbusPoller implements Poller {
     const startReqs = this.requestsSent;
     this.retriedErrors = result.errors;
     this.filled = 0;
-    const failedConnect = await this.ensureConnected(signal);
+    const failedConnect = this.link.isOpen() ? null : await this.ensureConnected(signal);
     if (failedConnect) {
       for (let i = 0; i < this.plan.length; i++) this.badSamples(i, failedConnect, 0);
       this.samples.length = this.filled;
