@@ -1,4 +1,4 @@
-// Per-device poll loop: fixed-rate schedule with a random phase, reconnect with backoff,
+// Per-device poll loop: fixed-rate schedule on aligned slots in a few phase groups, reconnect with backoff,
 // degradation of a failing device, and honest accounting of cycles that could not be kept.
 // Each device runs its own loop, so a dead or slow device never delays the others. A loop that
 // stops on an unexpected error (a bug, a poller breaking its contract) is restarted with backoff
@@ -19,6 +19,8 @@ export interface ScheduleSettings {
   degraded_interval_ms: number;
   identity_interval_ms: number;
   diagnostics_interval_ms: number;
+  /** offset of this device's slots from the whole multiples of its interval (slotPhases) */
+  phase_ms?: number;
 }
 
 export interface CycleOutput {
@@ -56,9 +58,31 @@ export const realClock: Clock = {
   sleep: sleepShared,
 };
 
-/** The first whole multiple of interval after now. */
-function alignedSlot(now: number, interval: number): number {
-  return Math.floor(now / interval) * interval + interval;
+/** The first slot after now: whole multiples of interval, shifted by phase. */
+function alignedSlot(now: number, interval: number, phase: number): number {
+  const p = phase % interval;
+  return Math.floor((now - p) / interval) * interval + interval + p;
+}
+
+/** Phase groups per interval: enough to split a slot's burst, few enough to keep wakeups rare. */
+export const SLOT_PHASES = 4;
+
+/**
+ * Slot phases of devices that share an interval: the j-th of them starts (j mod SLOT_PHASES)
+ * quarters of the interval after the whole multiple. With every device on the same slot, the
+ * last answer of a slot is judged only after all the others, so a device's cycle took as long as
+ * the whole slot's work and slots were skipped with the CPU far from spent; in a few groups each
+ * device waits only for its own group, and the wakeups stay a few per interval.
+ */
+export function slotPhases(devices: ReadonlyArray<{ id: string; interval_ms: number }>): Map<string, number> {
+  const seen = new Map<number, number>();
+  const out = new Map<string, number>();
+  for (const d of devices) {
+    const j = seen.get(d.interval_ms) ?? 0;
+    seen.set(d.interval_ms, j + 1);
+    out.set(d.id, Math.floor(((j % SLOT_PHASES) * d.interval_ms) / SLOT_PHASES));
+  }
+  return out;
 }
 
 /** A cycle failed when no request got an answer (a partial answer still proves the link). */
@@ -142,10 +166,12 @@ export class DeviceScheduler {
 
   private async run(): Promise<void> {
     const signal = this.abort.signal;
-    // Slots sit on whole multiples of the interval (like Telegraf's round_interval): devices with
-    // the same interval wake together, which costs far less CPU than one wakeup per device.
+    // Slots sit on whole multiples of the interval (like Telegraf's round_interval) plus the
+    // device's phase: devices with the same interval and phase wake together, which costs far less
+    // CPU than one wakeup per device (see slotPhases).
+    const phase = this.settings.phase_ms ?? 0;
     let interval = this.currentInterval();
-    let slot = alignedSlot(this.clock.now(), interval);
+    let slot = alignedSlot(this.clock.now(), interval, phase);
     await this.clock.sleep(slot - this.clock.now(), signal);
     while (!signal.aborted) {
       const out = await this.cycle(signal);
@@ -155,7 +181,7 @@ export class DeviceScheduler {
       const next = this.currentInterval();
       if (next !== interval) {
         interval = next; // entering or leaving degraded polling
-        slot = alignedSlot(now, interval);
+        slot = alignedSlot(now, interval, phase);
       } else {
         // Fixed rate: the next slot is one interval after this one, never "now + interval".
         // When a cycle overran, skip the missed slots and count them instead of queueing.

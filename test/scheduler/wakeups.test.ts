@@ -1,7 +1,9 @@
-// The device loops' real clock (agent/wakeups.ts): sleeps that end in the same millisecond share
-// one timer, and an abort ends a sleep at once and leaves no timer behind.
+// The device loops' real clock (agent/wakeups.ts) and slot phases (agent/scheduler.ts): sleeps that
+// end in the same millisecond share one timer, an abort ends a sleep at once and leaves no timer
+// behind, and devices sharing an interval are spread over a few phase groups.
 import { describe, expect, it } from 'vitest';
 import { sleepShared } from '../../agent/wakeups.js';
+import { SLOT_PHASES, slotPhases } from '../../agent/scheduler.js';
 
 const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 
@@ -34,5 +36,20 @@ describe('shared sleeps', () => {
     expect(timers()).toBe(before);
     // An aborted signal does not sleep at all.
     await sleepShared(60_000, a.signal);
+  });
+});
+
+describe('slot phases', () => {
+  it('spreads devices of one interval over the phase groups, each interval on its own', () => {
+    const devices = [
+      ...Array.from({ length: 10 }, (_, i) => ({ id: `a${i}`, interval_ms: 100 })),
+      { id: 'b0', interval_ms: 1000 },
+      { id: 'b1', interval_ms: 1000 },
+    ];
+    const p = slotPhases(devices);
+    const a = devices.filter((d) => d.interval_ms === 100).map((d) => p.get(d.id));
+    expect(SLOT_PHASES).toBe(4);
+    expect(a).toEqual([0, 25, 50, 75, 0, 25, 50, 75, 0, 25]);
+    expect([p.get('b0'), p.get('b1')]).toEqual([0, 250]);
   });
 });
