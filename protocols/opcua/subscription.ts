@@ -156,7 +156,10 @@ export class TagSubscription {
         this.sub,
         tagIdx.map((i) => ({ nodeId: nodes[i]!, attributeId: ua.AttributeIds.Value })),
         { samplingInterval: t.sampling_interval_ms ?? s.sampling_interval_ms, queueSize: s.queue_size, discardOldest: true, filter },
-        ua.TimestampsToReturn.Both,
+        // Samples are stamped on arrival (as in read mode); the server's timestamps would only be
+        // decoded into two Date objects per change, which node-opcua keeps past the GC's young
+        // generation: most of the memory subscription mode used to promote.
+        ua.TimestampsToReturn.Neither,
       );
       group.on('changed', (_item: unknown, dv: DataValue, index: number) => this.onChange(tagIdx[index], dv));
       await withTimeout(
