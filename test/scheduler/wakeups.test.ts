@@ -1,9 +1,9 @@
 // The device loops' real clock (agent/wakeups.ts) and slot phases (agent/scheduler.ts): sleeps that
 // end in the same millisecond share one timer, an abort ends a sleep at once and leaves no timer
-// behind, and devices sharing an interval are spread over a few phase groups.
+// behind, and devices sharing an interval are split into phase groups when their load is heavy.
 import { describe, expect, it } from 'vitest';
 import { sleepShared } from '../../agent/wakeups.js';
-import { SLOT_PHASES, slotPhases } from '../../agent/scheduler.js';
+import { PHASE_SAMPLES_PER_MS, SLOT_PHASES, slotPhases } from '../../agent/scheduler.js';
 
 const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 
@@ -40,16 +40,20 @@ describe('shared sleeps', () => {
 });
 
 describe('slot phases', () => {
-  it('spreads devices of one interval over the phase groups, each interval on its own', () => {
-    const devices = [
-      ...Array.from({ length: 10 }, (_, i) => ({ id: `a${i}`, interval_ms: 100 })),
-      { id: 'b0', interval_ms: 1000 },
-      { id: 'b1', interval_ms: 1000 },
-    ];
-    const p = slotPhases(devices);
-    const a = devices.filter((d) => d.interval_ms === 100).map((d) => p.get(d.id));
+  const tags = (n: number) => Array.from({ length: n }, () => ({}));
+  const group = (prefix: string, n: number, interval_ms: number, registers: number) => Array.from({ length: n }, (_, i) => ({ id: `${prefix}${i}`, interval_ms, tags: tags(registers) }));
+  it('keeps one slot at a light load, and splits a heavy one into up to four groups, per interval', () => {
     expect(SLOT_PHASES).toBe(4);
-    expect(a).toEqual([0, 25, 50, 75, 0, 25, 50, 75, 0, 25]);
-    expect([p.get('b0'), p.get('b1')]).toEqual([0, 250]);
+    expect(PHASE_SAMPLES_PER_MS).toBe(250);
+    // 100 x 100 samples every 100 ms = 100 per ms: one slot.
+    const light = slotPhases(group('a', 100, 100, 100));
+    expect(new Set(light.values())).toEqual(new Set([0]));
+    // 100 x 125 every 10 ms = 1,250 per ms: four groups, given in turn.
+    const heavy = slotPhases([...group('h', 10, 10, 125 * 10), ...group('b', 2, 1000, 10)]);
+    expect([...heavy.values()].slice(0, 6)).toEqual([0, 2, 5, 7, 0, 2]);
+    expect([heavy.get('b0'), heavy.get('b1')]).toEqual([0, 0]);
+    // 100 x 125 every 20 ms = 625 per ms: three groups.
+    const mid = slotPhases(group('m', 100, 20, 125));
+    expect([...new Set(mid.values())]).toEqual([0, 6, 13]);
   });
 });
