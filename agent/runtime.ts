@@ -10,7 +10,7 @@ import { loadOpenAlerts, OpenAlertsFile } from './alerts/persist.js';
 import { openOutbox, type Outbox } from './outbox/index.js';
 import { startControlServer, type ControlServer } from './outbox/control.js';
 import { Forwarder } from './forward/index.js';
-import { DeviceScheduler, type CycleOutput } from './scheduler.js';
+import { DeviceScheduler, slotPhases, type CycleOutput } from './scheduler.js';
 import { Judge } from './judge.js';
 import { Inventory } from './inventory.js';
 import { startMetricsServer, type MetricsServer } from './metrics.js';
@@ -143,10 +143,11 @@ export async function runAgent(loaded: LoadedConfig, opts: RunOptions): Promise<
     }
   };
 
+  const phases = slotPhases(devices);
   for (const d of devices) {
     const dlog = log.child({ device: d.id });
     const poller = createPoller(d, { logger: dlog, dataDir: loaded.dataDir, baseDir: loaded.baseDir });
-    schedulers.set(d.id, new DeviceScheduler(poller, d, onCycle, dlog));
+    schedulers.set(d.id, new DeviceScheduler(poller, { ...d, phase_ms: phases.get(d.id) }, onCycle, dlog));
   }
   let metrics: MetricsServer | undefined;
   if (config.agent.metrics_listen) {

@@ -3,6 +3,7 @@
 // `npm run bench -- --only ceiling,opcua` runs some sections (poll ceiling plan outbox rules opcua learn central);
 // `--no-opcua` leaves OPC UA out; `--ceiling-no-rules` runs the ceiling without the bench rules.
 // It never asserts a time: the figures are for reading, next to the references the issues give.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,7 +18,7 @@ import { runModbusPollBench } from './modbus-poll.js';
 import { benchOutbox } from './outbox.js';
 import { killAll, startBroker, startSimulator, type BrokerChild, type SimulatorChild } from './procs.js';
 import { runRulesBench } from './rules.js';
-import { runOpcuaBench, type OpcuaBenchResult } from './opcua.js';
+import type { OpcuaBenchResult } from './opcua.js';
 import { formatProblems } from '../protocols/problems.js';
 import { runLearnBench } from './learn.js';
 import { runCentralBench, type CentralBenchResult } from './central/bench.js';
@@ -129,7 +130,7 @@ async function ceilingSection(sim: SimulatorChild, broker: BrokerChild) {
   const devices = sim.plcs.slice(0, 100).map((p) => benchDevice(p.id, p.port, 125, 1000));
   const alone = await runModbusPollBench({ devices, ceilingMs: 3000, warmupPolls: 10 });
   const a = alone.ceiling!;
-  say(row('poller alone, back to back', `${n(a.registersPerS)} reg/s`, `${n(a.requestsPerS)} requests/s, ${n(a.cpuSPerS, 2)} CPU-s/s, ${n(a.cpuUsPerRequest, 1)} us CPU/request (100 PLCs x 125 reg, no scheduler/judge)`));
+  say(row('poller alone, back to back', `${n(a.registersPerS)} reg/s`, `${n(a.requestsPerS)} requests/s, ${n(a.cpuSPerS, 2)} CPU-s/s, ${n(perCpuS(a.registersPerS, a.cpuSPerS))} samples/CPU-s, ${n(a.cpuUsPerRequest, 1)} us CPU/request (100 PLCs x 125 reg, no scheduler/judge)`));
   return { ...result, poller_alone: a };
 }
 
@@ -213,13 +214,32 @@ function rulesSection(plain: StepResult[], ruled: StepResult[]) {
   return { micro: m, cpu_without_rules: cpuPlain, cpu_with_rules: cpuRuled, increase, share: 1 - cpuPlain / cpuRuled, modelled_increase: modelled, runs: ruled };
 }
 
-/** Issue 4: OPC UA samples/s in read and subscription mode, 10 servers x 1,000 variables. */
+/** One OPC UA phase in a process of its own (bench/opcua.js), so each mode's RSS is its own. */
+async function opcuaPhase(mode: 'read' | 'subscription'): Promise<OpcuaBenchResult> {
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist/bench/opcua.js'), '10', '1000', '10', mode], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (err = (err + b.toString()).slice(-2000)));
+  const kill = (): void => void child.kill('SIGKILL');
+  process.once('exit', kill); // an interrupted bench leaves no agent side behind
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  process.removeListener('exit', kill);
+  if (code !== 0) throw new Error(`OPC UA ${mode} phase exited with ${code}: ${err.trim()}`);
+  return JSON.parse(out) as OpcuaBenchResult;
+}
+
+/** Issue 4: OPC UA samples/s in read and subscription mode, 10 servers x 1,000 variables, each mode in its own process. */
 async function opcuaSection(): Promise<OpcuaBenchResult> {
   say();
   say('== 6. OPC UA: 10 servers x 1,000 variables, Basic256Sha256 SignAndEncrypt, simulator in a child process');
-  progress('OPC UA: starting 10 servers and connecting (about a minute)');
-  const r = await runOpcuaBench({ servers: 10, variables: 1000 });
-  say(row('startup', `${n(r.startupS.simulator, 1)} s + ${n(r.startupS.connect, 1)} s`, 'simulator start + secure sessions'));
+  say('  Each mode runs in an agent-side process of its own, so its RSS is not the other mode\'s.');
+  progress('OPC UA read mode: starting 10 servers and connecting (about a minute)');
+  const read = await opcuaPhase('read');
+  progress('OPC UA subscription mode: starting 10 servers and connecting (about a minute)');
+  const sub = await opcuaPhase('subscription');
+  const r: OpcuaBenchResult = { ...read, subscription: sub.subscription };
+  say(row('startup', `${n(r.startupS.simulator, 1)} s + ${n(r.startupS.connect, 1)} s`, 'simulator start + secure sessions (read mode run)'));
   for (const ph of [r.read, r.subscription]) {
     if (!ph) continue;
     say(row(`${ph.mode} mode samples/s`, n(ph.samplesPerS), `${ph.mode === 'subscription' ? `${n(ph.notificationsPerS)} new values/s from the server; ` : ''}agent ${n(ph.agentCpuSPerS, 3)} CPU-s/s, RSS ${n(ph.agentRssMbMax)} MB, heap ${n(ph.agentHeapMbMax)} MB; simulator ${ph.simulatorCpuSPerS === null ? 'n/a' : n(ph.simulatorCpuSPerS, 2)} CPU-s/s`));

@@ -17,6 +17,13 @@ export interface Sample {
   reason?: string;
 }
 
+/** A copy of a sample that outlives its poll cycle (see PollResult.samples). */
+export function copySample(s: Sample): Sample {
+  const c: Sample = { device: s.device, tag: s.tag, value: s.value, quality: s.quality, ts: s.ts, rtt_ms: s.rtt_ms };
+  if (s.reason !== undefined) c.reason = s.reason;
+  return c;
+}
+
 /**
  * Something learned about a device that is not a tag value.
  * - identity: vendor/product/revision (Modbus FC43) or BuildInfo (OPC UA)
@@ -62,6 +69,13 @@ export interface PollError {
 }
 
 export interface PollResult {
+  /**
+   * Samples of this poll. They belong to the poller and live for one cycle: a poller may refill
+   * the same array and the same Sample objects on its next poll() (the Modbus poller does, so a
+   * poll allocates no samples). Consume them before the next poll of that poller (the scheduler
+   * hands them to its sink synchronously; the judge, the recorder and the learner read them at
+   * once); whatever keeps a sample longer keeps a copy (copySample).
+   */
   samples: Sample[];
   facts: Fact[];
   /** requests sent during this poll (for budget and benchmark accounting) */

@@ -29,9 +29,12 @@ class Collector implements FindingSink {
 // Detector lists are replaced, never changed in place, when a detector is suspended or resumed:
 // a loop that is running over a list (the one whose detector threw) keeps its own copy.
 interface TagEntry {
+  name: string;
   index: number;
   dets: Detector[];
   slots: number[];
+  /** the entry of the sample that came after this one last time (pollers read in a fixed order) */
+  next: TagEntry | undefined;
 }
 
 interface DeviceEntry {
@@ -41,6 +44,8 @@ interface DeviceEntry {
   cycle: Detector[];
   /** rules of this device that failed and are suspended or on probation */
   troubled: Trouble[];
+  /** the entry of this device's latest sample: its `next` guesses the coming one */
+  last: TagEntry | undefined;
 }
 
 /** A rule that threw: suspended until retryAt, then on probation until clearAt. */
@@ -73,6 +78,9 @@ export class RuleEngine {
   private readonly devs = new Map<string, DeviceEntry>();
   private timedDets: Detector[] = [];
   private readonly sink = new Collector();
+  /** the device of the latest sample: a cycle's samples all come from one device */
+  private lastDevice: DeviceEntry | undefined;
+  private lastDeviceId = '';
   /** the device entry of every attached detector (suspended ones are not in it) */
   private readonly attached = new Map<Detector, DeviceEntry>();
   private failures: RuleFailure[] = [];
@@ -97,8 +105,8 @@ export class RuleEngine {
       const old = previous?.devs.get(d.id)?.values;
       const same = old !== undefined && old.names.length === names.length && old.names.every((n, i) => n === names[i]);
       const values: DeviceValues = same ? old : { names, index, values: new Float64Array(names.length).fill(NaN) };
-      const tags = new Map<string, TagEntry>(names.map((n, i) => [n, { index: i, dets: [], slots: [] }]));
-      this.devs.set(d.id, { values, tags, facts: new Map(), cycle: [], troubled: [] });
+      const tags = new Map<string, TagEntry>(names.map((n, i) => [n, { name: n, index: i, dets: [], slots: [], next: undefined }]));
+      this.devs.set(d.id, { values, tags, facts: new Map(), cycle: [], troubled: [], last: undefined });
     }
     this.rules = resolved.filter((r) => r.enabled);
     const reusable = previous?.reusableDetectors();
@@ -135,10 +143,23 @@ export class RuleEngine {
 
   /** Judge one sample. The result is empty (and shared) unless a condition started or ended. */
   onSample(s: Sample): readonly Finding[] {
-    const dev = this.devs.get(s.device);
-    if (dev === undefined) return NONE;
-    const t = dev.tags.get(s.tag);
-    if (t === undefined) return NONE;
+    // Two map lookups per sample were a good part of the cost: a cycle's samples come from one
+    // device in the poller's fixed order, so the previous sample's device and tag entry predict them.
+    let dev = this.lastDevice;
+    if (dev === undefined || s.device !== this.lastDeviceId) {
+      dev = this.devs.get(s.device);
+      if (dev === undefined) return NONE;
+      this.lastDevice = dev;
+      this.lastDeviceId = s.device;
+    }
+    const prev = dev.last;
+    let t = prev?.next;
+    if (t === undefined || t.name !== s.tag) {
+      t = dev.tags.get(s.tag);
+      if (t === undefined) return NONE;
+      if (prev !== undefined) prev.next = t;
+    }
+    dev.last = t;
     const v = numericValue(s);
     dev.values.values[t.index] = v;
     this.samples++;

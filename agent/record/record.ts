@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Logger } from '../../protocols/log.js';
 import type { LoadedConfig } from '../config/load.js';
 import { createPoller } from '../../protocols/registry.js';
-import { DeviceScheduler, type CycleOutput } from '../scheduler.js';
+import { DeviceScheduler, slotPhases, type CycleOutput } from '../scheduler.js';
 import { packageVersion } from '../../protocols/package.js';
 import { RECORDING_FORMAT } from '../../rules/recording/recording.js';
 import { OperationalError } from '../../protocols/errors.js';
@@ -97,10 +97,11 @@ export interface PollOptions {
 export async function pollDevices(loaded: LoadedConfig, onCycle: (out: CycleOutput) => void, o: PollOptions): Promise<void> {
   const devices = loaded.config.devices.filter((d) => d.enabled);
   const schedulers: DeviceScheduler[] = [];
+  const phases = slotPhases(devices);
   for (const d of devices) {
     const log = o.logger.child({ device: d.id });
     const ctx = { logger: log, dataDir: loaded.dataDir, baseDir: loaded.baseDir };
-    schedulers.push(new DeviceScheduler(createPoller(d, ctx), d, onCycle, log));
+    schedulers.push(new DeviceScheduler(createPoller(d, ctx), { ...d, phase_ms: phases.get(d.id) }, onCycle, log));
   }
   for (const s of schedulers) s.start();
   let timer: NodeJS.Timeout | undefined;

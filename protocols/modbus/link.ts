@@ -13,7 +13,8 @@ export interface ModbusLink {
    * One exchange at a time: the caller waits for the answer before the next. Rejects with
    * ModbusError: timeout, modbus_exception, bad_response, connection_lost, not_connected, and
    * request_refused (before a byte is written) for a PDU outside the allow-list (allowlist.ts).
-   * The returned buffer may be a view of the receive buffer: decode it before the next exchange.
+   * The returned buffer may be a view of the receive buffer, which the next read of the socket
+   * overwrites: decode it at once, before control returns to the event loop.
    */
   exchange(pdu: Buffer): Promise<Buffer>;
   /**

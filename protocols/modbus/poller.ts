@@ -70,6 +70,13 @@ export class ModbusPoller implements Poller {
   private identityRecheckAt = 0;
   private diagnosticsRecheckAt = 0;
   private readonly abortLink = (): void => this.link.abort();
+  // Per-cycle sample storage, refilled by every poll (see PollResult.samples): one Sample per
+  // planned tag, made once, so a poll allocates no sample objects and nothing piles up for the GC.
+  private readonly pool: Sample[];
+  /** index in pool of each request's first tag */
+  private readonly firstOf: number[];
+  private readonly samples: Sample[] = [];
+  private filled = 0;
 
   /** Throws PlanError when the tags cannot be read (static config error). */
   constructor(cfg: ModbusDeviceConfig, ctx: ModbusPollerContext = {}) {
@@ -77,6 +84,12 @@ export class ModbusPoller implements Poller {
     this.device = cfg.id;
     this.plan = planRequests(cfg.tags, cfg);
     this.requestsPerPoll = this.plan.length;
+    this.pool = [];
+    this.firstOf = [];
+    for (const req of this.plan) {
+      this.firstOf.push(this.pool.length);
+      for (const it of req.items) this.pool.push({ device: cfg.id, tag: it.name, value: null, quality: 'bad', ts: 0, rtt_ms: 0, reason: undefined });
+    }
     this.link = ctx.link ?? createLink(cfg);
     this.log = ctx.logger?.child({ device: cfg.id, link: this.link.describe });
     this.now = ctx.now ?? Date.now;
@@ -140,12 +153,14 @@ export class ModbusPoller implements Poller {
   }
 
   private async pollPlan(signal?: AbortSignal): Promise<PollResult> {
-    const result: PollResult = { samples: [], facts: [], requests: 0, errors: [] };
+    const result: PollResult = { samples: this.samples, facts: [], requests: 0, errors: [] };
     const startReqs = this.requestsSent;
     this.retriedErrors = result.errors;
-    const failedConnect = await this.ensureConnected(signal);
+    this.filled = 0;
+    const failedConnect = this.link.isOpen() ? null : await this.ensureConnected(signal);
     if (failedConnect) {
-      for (const req of this.plan) this.badSamples(result.samples, req, failedConnect, 0);
+      for (let i = 0; i < this.plan.length; i++) this.badSamples(i, failedConnect, 0);
+      this.samples.length = this.filled;
       result.errors.push(failedConnect.toPollError());
       return result;
     }
@@ -160,18 +175,18 @@ export class ModbusPoller implements Poller {
         const t0 = this.mono();
         try {
           const res = await this.ask(req.pdu, this.cfg.retries, signal);
-          this.decode(result.samples, req, res);
+          this.decode(i, res);
         } catch (e) {
           const err = asModbusError(e);
           if (err.code === 'aborted') {
             result.errors.push(err.toPollError());
             break;
           }
-          this.badSamples(result.samples, req, err, round3(this.mono() - t0));
+          this.badSamples(i, err, round3(this.mono() - t0));
           result.errors.push(err.toPollError());
           if (err.code === 'connection_lost' || err.code === 'not_connected') {
             // The rest of this cycle cannot be read; the next poll reconnects.
-            for (let j = i + 1; j < this.plan.length; j++) this.badSamples(result.samples, this.plan[j], err, 0);
+            for (let j = i + 1; j < this.plan.length; j++) this.badSamples(j, err, 0);
             break;
           }
         }
@@ -179,6 +194,7 @@ export class ModbusPoller implements Poller {
     } finally {
       unwatch();
     }
+    this.samples.length = this.filled;
     result.requests = this.requestsSent - startReqs;
     this.retriedErrors = undefined;
     return result;
@@ -226,25 +242,47 @@ export class ModbusPoller implements Poller {
     }
   }
 
-  private decode(out: Sample[], req: PlannedRequest, res: Buffer): void {
+  /** Fill the pooled samples of request i from its answer. */
+  private decode(i: number, res: Buffer): void {
     const ts = this.now();
     const rtt = round3(this.lastRtt);
-    const device = this.device;
-    const items = req.items;
-    for (let k = 0; k < items.length; k++) {
-      const it = items[k];
+    const items = this.plan[i].items;
+    const pool = this.pool;
+    const out = this.samples;
+    let k = this.firstOf[i];
+    for (let j = 0; j < items.length; j++, k++) {
+      const it = items[j];
+      const s = pool[k];
       const value = decodeValue(res, 2, it.index, it.codec, it.bit, it.scale, it.offset);
       if (typeof value === 'number' && !Number.isFinite(value)) {
-        out.push({ device, tag: it.name, value: null, quality: 'bad', ts, rtt_ms: rtt, reason: badNumberReason(value) });
+        s.value = null;
+        s.quality = 'bad';
+        s.reason = badNumberReason(value);
       } else {
-        out.push({ device, tag: it.name, value, quality: 'good', ts, rtt_ms: rtt });
+        s.value = value;
+        s.quality = 'good';
+        s.reason = undefined;
       }
+      s.ts = ts;
+      s.rtt_ms = rtt;
+      out[this.filled++] = s;
     }
   }
 
-  private badSamples(out: Sample[], req: PlannedRequest, err: PollError, rtt: number): void {
+  /** Mark the pooled samples of request i bad with the error's code. */
+  private badSamples(i: number, err: PollError, rtt: number): void {
     const ts = this.now();
-    for (const it of req.items) out.push({ device: this.device, tag: it.name, value: null, quality: 'bad', ts, rtt_ms: rtt, reason: err.code });
+    const n = this.plan[i].items.length;
+    const out = this.samples;
+    for (let k = this.firstOf[i], end = k + n; k < end; k++) {
+      const s = this.pool[k];
+      s.value = null;
+      s.quality = 'bad';
+      s.reason = err.code;
+      s.ts = ts;
+      s.rtt_ms = rtt;
+      out[this.filled++] = s;
+    }
   }
 
   private async factsNow(kinds: ReadonlyArray<'identity' | 'diagnostics'>, signal?: AbortSignal): Promise<Fact[]> {

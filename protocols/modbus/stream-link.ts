@@ -33,6 +33,12 @@ export const MAX_FRAME_BYTES = 260;
 /** A connected byte stream (a TCP socket, a serial port) and what it can do besides bytes. */
 export interface OpenStream {
   stream: Duplex;
+  /**
+   * The stream hands what it receives to the `receive` given to openStream itself, not as 'data'
+   * events (a TCP socket reading into one buffer of its own: no allocation and no stream
+   * machinery per answer). The chunk is a view of that buffer, valid until the next read.
+   */
+  delivers?: boolean;
   /** discard bytes received but not yet read (a serial port's input buffer) */
   flushInput?: () => Promise<void>;
   /** close the stream, emitting 'close' when done (default: stream.destroy()) */
@@ -42,8 +48,11 @@ export interface OpenStream {
 export interface StreamLinkOptions extends LinkOptions {
   framing: Framing;
   describe: string;
-  /** open the stream; rejects with ModbusError (connect_refused, timeout, aborted) */
-  openStream: (signal?: AbortSignal) => Promise<OpenStream>;
+  /**
+   * Open the stream; rejects with ModbusError (connect_refused, timeout, aborted). A stream that
+   * delivers (OpenStream.delivers) calls receive with each chunk and itself.
+   */
+  openStream: (signal: AbortSignal | undefined, receive: (chunk: Buffer, from: Duplex) => void) => Promise<OpenStream>;
   /** Modbus TCP: the transaction id before the first request's (tests start near the wrap) */
   lastTransactionId?: number;
 }
@@ -81,8 +90,16 @@ export class StreamLink implements ModbusLink {
     this.#lateExpected = false;
     if (pdu && req) this.#deliver(req, pdu);
   };
+  // Timers run before I/O in each turn of the event loop, so after a busy turn (many devices
+  // answering in one slot) a timeout can fire while its answer already waits in the socket: the
+  // timeout is decided after that turn's I/O, so it measures the device, not the agent's own lag.
+  #recheck: NodeJS.Immediate | null = null;
   readonly #onTimeout = (): void => {
     this.#timer = null;
+    this.#recheck = setImmediate(this.#timedOut);
+  };
+  readonly #timedOut = (): void => {
+    this.#recheck = null;
     const req = this.#req;
     if (this.#opts.framing === 'rtu') {
       this.#quietUntil = performance.now() + this.#opts.timeoutMs;
@@ -104,6 +121,10 @@ export class StreamLink implements ModbusLink {
     );
   };
   readonly #onData = (chunk: Buffer): void => this.#receive(chunk);
+  /** chunks of a delivering stream: only the attached stream's count (an old socket may still read) */
+  readonly #delivered = (chunk: Buffer, from: Duplex): void => {
+    if (from === this.#stream) this.#receive(chunk);
+  };
 
   constructor(opts: StreamLinkOptions) {
     this.#opts = opts;
@@ -120,7 +141,7 @@ export class StreamLink implements ModbusLink {
     if (this.#opening) return this.#opening;
     this.#closing = false;
     this.#opening = this.#opts
-      .openStream(signal)
+      .openStream(signal, this.#delivered)
       .then((s) => this.#attach(s))
       .finally(() => {
         this.#opening = null;
@@ -207,7 +228,7 @@ export class StreamLink implements ModbusLink {
     this.#flushInput = o.flushInput;
     this.#drop = o.drop;
     this.#rx = null;
-    s.on('data', this.#onData);
+    if (!o.delivers) s.on('data', this.#onData);
     s.on('error', (e: Error) => this.#lost(s, e));
     s.on('close', () => this.#lost(s, null));
   }
@@ -239,6 +260,8 @@ export class StreamLink implements ModbusLink {
   #settle(): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
+    if (this.#recheck) clearImmediate(this.#recheck);
+    this.#recheck = null;
     this.#reqSent = false;
     this.#waitingAdu = null;
     this.#held = null;

@@ -1,10 +1,11 @@
 // Opening a TCP connection for the native link (stream-link.ts): Modbus TCP (MBAP framing) or RTU
 // frames over TCP, as serial-to-Ethernet gateways in transparent mode expect.
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import { watchAbort } from './abort.js';
 import { ModbusError, asModbusError } from './errors.js';
 import type { LinkOptions } from './link.js';
-import { StreamLink, type Framing, type OpenStream } from './stream-link.js';
+import { MAX_FRAME_BYTES, StreamLink, type Framing, type OpenStream } from './stream-link.js';
 
 export interface TcpLinkOptions extends LinkOptions {
   host: string;
@@ -17,15 +18,33 @@ export function tcpLink(opts: TcpLinkOptions): StreamLink {
   return new StreamLink({
     ...opts,
     describe: `${opts.framing === 'mbap' ? 'tcp' : 'rtu_over_tcp'} ${opts.host}:${opts.port}`,
-    openStream: (signal) => connectTcp(opts.host, opts.port, opts.timeoutMs, signal),
+    openStream: (signal, receive) => connectTcp(opts.host, opts.port, opts.timeoutMs, receive, signal),
   });
 }
 
-/** Connect within timeoutMs; rejects with ModbusError connect_refused, timeout or aborted. */
-function connectTcp(host: string, port: number, timeoutMs: number, signal?: AbortSignal): Promise<OpenStream> {
+/** Bytes one socket read takes at most: a few answers (a late one and the expected one) fit. */
+const RECEIVE_BYTES = 4 * MAX_FRAME_BYTES;
+
+/**
+ * Connect within timeoutMs; rejects with ModbusError connect_refused, timeout or aborted. The
+ * socket reads into one buffer of its own and hands each chunk to receive (Node's `onread`):
+ * per answer no buffer is allocated and no stream events run, which showed at 1,000 answers/s.
+ */
+function connectTcp(host: string, port: number, timeoutMs: number, receive: (chunk: Buffer, from: Duplex) => void, signal?: AbortSignal): Promise<OpenStream> {
   return new Promise<OpenStream>((resolve, reject) => {
     if (signal?.aborted) return reject(new ModbusError('aborted', `connecting to ${host}:${port} was aborted`));
-    const s = net.connect({ host, port });
+    const buffer = Buffer.allocUnsafe(RECEIVE_BYTES);
+    const s: net.Socket = net.connect({
+      host,
+      port,
+      onread: {
+        buffer,
+        callback: (n: number, buf: Uint8Array): boolean => {
+          receive((buf as Buffer).subarray(0, n), s);
+          return true;
+        },
+      },
+    });
     let settled = false;
     const finish = (err?: ModbusError): void => {
       if (settled) return;
@@ -41,7 +60,7 @@ function connectTcp(host: string, port: number, timeoutMs: number, signal?: Abor
       }
       s.setNoDelay(true);
       s.setKeepAlive(true, 10_000);
-      resolve({ stream: s });
+      resolve({ stream: s, delivers: true });
     };
     const onError = (e: Error): void => {
       const err = asModbusError(e);

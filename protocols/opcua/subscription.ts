@@ -3,19 +3,69 @@
 // did not change, its current value stamped with the poll time. So the rules get the same samples
 // as in read mode (one or more per tag per poll), faster, and a poll costs no request.
 import type { ClientMonitoredItemGroup, ClientSession, ClientSubscription, DataValue } from 'node-opcua';
-import type { Sample } from '../types.js';
+import type { Quality, Sample } from '../types.js';
 import type { OpcuaDeviceConfig } from './config.js';
 import { decodeVariant, qualityOf, type VariantLike } from './decode.js';
 import { asOpcuaError, OpcuaError } from './errors.js';
 import { loadOpcua } from './lib.js';
 import { withTimeout } from './session.js';
 
-interface Pending {
-  tag: number;
-  value: Sample['value'];
-  quality: Sample['quality'];
-  ts: number;
-  reason?: string;
+const QUALITIES: readonly Quality[] = ['good', 'uncertain', 'bad'];
+const QUALITY_CODE: Readonly<Record<Quality, number>> = { good: 0, uncertain: 1, bad: 2 };
+
+/**
+ * Values kept column by column (a number in a Float64Array, anything else in an array beside it):
+ * at 100,000 changes/s one object per change, alive until the next poll, was what the GC copied
+ * and promoted; here a change costs no allocation once the columns have grown.
+ */
+class Values {
+  num: Float64Array;
+  /** the value when it is not a number (boolean, string, null); undefined for numbers */
+  other: (boolean | string | null | undefined)[];
+  quality: Uint8Array;
+  reason: (string | undefined)[];
+
+  constructor(capacity: number) {
+    this.num = new Float64Array(capacity);
+    this.other = new Array<undefined>(capacity).fill(undefined);
+    this.quality = new Uint8Array(capacity);
+    this.reason = new Array<undefined>(capacity).fill(undefined);
+  }
+
+  set(i: number, value: Sample['value'], quality: Quality, reason: string | undefined): void {
+    if (typeof value === 'number') {
+      this.num[i] = value;
+      this.other[i] = undefined;
+    } else this.other[i] = value;
+    this.quality[i] = QUALITY_CODE[quality];
+    this.reason[i] = reason;
+  }
+
+  copy(i: number, from: Values, j: number): void {
+    this.num[i] = from.num[j];
+    this.other[i] = from.other[j];
+    this.quality[i] = from.quality[j];
+    this.reason[i] = from.reason[j];
+  }
+
+  /** Write entry i into a sample (the sample's device and tag are set by the caller). */
+  fill(i: number, s: Sample): void {
+    const o = this.other[i];
+    s.value = o === undefined ? this.num[i] : o;
+    s.quality = QUALITIES[this.quality[i]];
+    s.reason = this.reason[i];
+  }
+
+  grow(capacity: number): Values {
+    const v = new Values(capacity);
+    v.num.set(this.num);
+    v.quality.set(this.quality);
+    for (let i = 0; i < this.other.length; i++) {
+      v.other[i] = this.other[i];
+      v.reason[i] = this.reason[i];
+    }
+    return v;
+  }
 }
 
 /** Changes kept per poll at most (a server flooding changes cannot grow memory without bound). */
@@ -23,9 +73,17 @@ const MAX_PENDING_PER_TAG = 100;
 
 export class TagSubscription {
   private sub: ClientSubscription | null = null;
-  private pending: Pending[] = [];
-  private readonly last: (Pending | null)[];
+  /** changes since the last drain, in arrival order: tag, arrival time and value */
+  private pendingTag = new Int32Array(1024);
+  private pendingTs = new Float64Array(1024);
+  private pending = new Values(1024);
+  private pendingCount = 0;
+  /** latest value of every tag */
+  private readonly last: Values;
+  private readonly hasLast: Uint8Array;
   private readonly changedSince: Uint8Array;
+  /** Sample objects handed out by drain, refilled by the next one (see PollResult.samples) */
+  private readonly pool: Sample[] = [];
   private dropped = 0;
   /** when the server last sent a notification or a keep-alive */
   private lastHeardAt = 0;
@@ -37,7 +95,8 @@ export class TagSubscription {
     private readonly cfg: OpcuaDeviceConfig,
     private readonly now: () => number,
   ) {
-    this.last = cfg.tags.map(() => null);
+    this.last = new Values(cfg.tags.length);
+    this.hasLast = new Uint8Array(cfg.tags.length);
     this.changedSince = new Uint8Array(cfg.tags.length);
     this.lastHeardAt = now();
   }
@@ -97,7 +156,10 @@ export class TagSubscription {
         this.sub,
         tagIdx.map((i) => ({ nodeId: nodes[i]!, attributeId: ua.AttributeIds.Value })),
         { samplingInterval: t.sampling_interval_ms ?? s.sampling_interval_ms, queueSize: s.queue_size, discardOldest: true, filter },
-        ua.TimestampsToReturn.Both,
+        // Samples are stamped on arrival (as in read mode); the server's timestamps would only be
+        // decoded into two Date objects per change, which node-opcua keeps past the GC's young
+        // generation: most of the memory subscription mode used to promote.
+        ua.TimestampsToReturn.Neither,
       );
       group.on('changed', (_item: unknown, dv: DataValue, index: number) => this.onChange(tagIdx[index], dv));
       await withTimeout(
@@ -120,18 +182,32 @@ export class TagSubscription {
 
   private onChange(tag: number, dv: DataValue): void {
     this.notifications++;
-    const quality = qualityOf(dv.statusCode);
-    const d = quality === 'bad' ? { value: null, reason: dv.statusCode.name } : decodeVariant(dv.value as VariantLike);
-    const p: Pending = { tag, value: d.value, quality: d.reason && quality === 'good' ? 'bad' : quality, ts: this.now() };
-    if (d.reason) p.reason = d.reason;
-    else if (quality !== 'good') p.reason = dv.statusCode.name;
-    this.last[tag] = p;
+    const status = qualityOf(dv.statusCode);
+    const d = status === 'bad' ? { value: null, reason: dv.statusCode.name } : decodeVariant(dv.value as VariantLike);
+    const quality = d.reason && status === 'good' ? 'bad' : status;
+    const reason = d.reason ?? (status !== 'good' ? dv.statusCode.name : undefined);
+    this.last.set(tag, d.value, quality, reason);
+    this.hasLast[tag] = 1;
     if (this.changedSince[tag] >= MAX_PENDING_PER_TAG) {
       this.dropped++;
       return;
     }
     this.changedSince[tag]++;
-    this.pending.push(p);
+    const k = this.pendingCount++;
+    if (k === this.pendingTag.length) this.growPending(k * 2);
+    this.pendingTag[k] = tag;
+    this.pendingTs[k] = this.now();
+    this.pending.copy(k, this.last, tag);
+  }
+
+  private growPending(capacity: number): void {
+    const tag = new Int32Array(capacity);
+    tag.set(this.pendingTag);
+    const ts = new Float64Array(capacity);
+    ts.set(this.pendingTs);
+    this.pendingTag = tag;
+    this.pendingTs = ts;
+    this.pending = this.pending.grow(capacity);
   }
 
   /** How long the server may stay silent before the subscription counts as dead. */
@@ -140,28 +216,50 @@ export class TagSubscription {
     return 2 * s.publishing_interval_ms * s.keepalive_count + this.cfg.timeout_ms;
   }
 
-  /** Changes since the last drain, then the current value of every tag that did not change. */
+  /**
+   * Changes since the last drain, then the current value of every tag that did not change. The
+   * samples are this subscription's own objects, refilled by the next drain (PollResult.samples).
+   */
   drain(device: string, names: readonly string[], out: Sample[]): { dropped: number } {
     const ts = this.now();
     if (this.terminated === null && ts - this.lastHeardAt > this.silenceLimitMs) {
       this.terminated = new OpcuaError('timeout', `${this.cfg.endpoint_url} sent no data change nor keep-alive for ${ts - this.lastHeardAt} ms (limit ${this.silenceLimitMs} ms); its subscription is presumed dead`);
       return { dropped: 0 };
     }
-    for (const p of this.pending) out.push(toSample(device, names[p.tag], p, p.ts));
-    for (let i = 0; i < this.last.length; i++) {
-      const l = this.last[i];
-      if (this.changedSince[i] === 0 && l !== null) out.push(toSample(device, names[i], l, ts));
+    let used = 0;
+    for (let k = 0; k < this.pendingCount; k++) {
+      const s = this.sample(used++, device, names[this.pendingTag[k]], this.pendingTs[k]);
+      this.pending.fill(k, s);
+      out.push(s);
     }
-    this.pending = [];
+    for (let i = 0; i < names.length; i++) {
+      if (this.changedSince[i] !== 0 || this.hasLast[i] === 0) continue;
+      const s = this.sample(used++, device, names[i], ts);
+      this.last.fill(i, s);
+      out.push(s);
+    }
+    this.pendingCount = 0;
     this.changedSince.fill(0);
     const dropped = this.dropped;
     this.dropped = 0;
     return { dropped };
   }
 
+  /** Pooled sample k, its tag and time set. */
+  private sample(k: number, device: string, tag: string, ts: number): Sample {
+    let s = this.pool[k];
+    if (s === undefined) {
+      s = { device, tag, value: null, quality: 'bad', ts, rtt_ms: 0, reason: undefined };
+      this.pool.push(s);
+    }
+    s.tag = tag;
+    s.ts = ts;
+    return s;
+  }
+
   /** true once a value arrived for tag i */
   hasValue(i: number): boolean {
-    return this.last[i] !== null;
+    return this.hasLast[i] === 1;
   }
 
   async stop(timeoutMs: number): Promise<void> {
@@ -169,10 +267,4 @@ export class TagSubscription {
     this.sub = null;
     if (sub) await withTimeout(sub.terminate(), timeoutMs, 'DeleteSubscriptions').catch(() => undefined);
   }
-}
-
-function toSample(device: string, tag: string, p: Pending, ts: number): Sample {
-  const s: Sample = { device, tag, value: p.value, quality: p.quality, ts, rtt_ms: 0 };
-  if (p.reason !== undefined) s.reason = p.reason;
-  return s;
 }

@@ -6,6 +6,7 @@ import { modbusDeviceSchema } from '../../protocols/modbus/config.js';
 import { createPoller } from '../../protocols/registry.js';
 import { DeviceScheduler, type CycleOutput } from '../../agent/scheduler.js';
 import { silentLogger } from '../../protocols/log.js';
+import { copySample } from '../../protocols/types.js';
 import { startModbusSimulator, tankSimulatorConfig, type ModbusSimulator } from '../../simulators/modbus/index.js';
 import { freePort } from '../helpers/ports.js';
 
@@ -59,7 +60,7 @@ describe('scheduler isolation', () => {
     const cycles = new Map<string, CycleOutput[]>();
     const schedulers = devices.map((d) => {
       cycles.set(d.id, []);
-      return new DeviceScheduler(createPoller(d, { logger: silentLogger }), d, (out) => cycles.get(d.id)!.push(out), silentLogger);
+      return new DeviceScheduler(createPoller(d, { logger: silentLogger }), d, (out) => cycles.get(d.id)!.push({ ...out, samples: out.samples.map(copySample) }), silentLogger); // kept past the cycle: a copy
     });
     for (const s of schedulers) s.start();
     await new Promise((r) => setTimeout(r, 3000));

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../agent/config/load.js';
 import { silentLogger } from '../../protocols/log.js';
+import { copySample } from '../../protocols/types.js';
 import { RecordingWriter } from '../../agent/record/record.js';
 import { runAgent } from '../../agent/runtime.js';
 import type { CycleOutput } from '../../agent/scheduler.js';
@@ -30,7 +31,7 @@ describe('recording the running agent', () => {
     const rec = path.join(dir, 'live.jsonl');
     const writer = new RecordingWriter(rec, loaded.config.devices);
     const cycles: CycleOutput[] = [];
-    const agent = await runAgent(loaded, { logger: silentLogger, onCycle: (out) => (cycles.push(out), writer.writeCycle(out)) });
+    const agent = await runAgent(loaded, { logger: silentLogger, onCycle: (out) => (cycles.push({ ...out, samples: out.samples.map(copySample) }), writer.writeCycle(out)) });
     try {
       await until(() => cycles.length >= 8, 10_000, 'eight poll cycles');
     } finally {

@@ -11,7 +11,7 @@ import { DeviceScheduler, type CycleOutput } from '../../../agent/scheduler.js';
 import { OpcuaPoller } from '../../../protocols/opcua/poller.js';
 import { agentCertificateFile, agentPkiDir, ensureAgentCertificate, openCertificateManager, readPin } from '../../../protocols/opcua/pki.js';
 import { runTrust } from '../../../protocols/opcua/trust.js';
-import type { PollResult } from '../../../protocols/types.js';
+import { copySample, type PollResult } from '../../../protocols/types.js';
 import { RuleEngine } from '../../../rules/engine.js';
 import { startOpcuaSimulator, type OpcuaSimulator } from '../../../simulators/opcua/index.js';
 import { freePort } from '../../helpers/ports.js';
@@ -238,7 +238,7 @@ describe('OPC UA poller against the simulator', () => {
       poller(dev, dir),
       dev,
       (c) => {
-        cycles.push(c);
+        cycles.push({ ...c, samples: c.samples.map(copySample) }); // kept past the cycle: a copy
         for (const x of c.samples) for (const f of engine.onSample(x)) findings.push(`${f.rule}:${f.active ? 'raised' : 'cleared'}`);
         for (const x of c.facts) for (const f of engine.onFact(x)) findings.push(`${f.rule}:${f.active ? 'raised' : 'cleared'}`);
       },

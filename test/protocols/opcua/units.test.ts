@@ -12,7 +12,7 @@ import { certificateInfo, firstCertificate } from '../../../protocols/opcua/pki.
 import { trustFromConfig } from '../../../protocols/opcua/trust.js';
 import { TagSubscription } from '../../../protocols/opcua/subscription.js';
 import { RuleEngine } from '../../../rules/engine.js';
-import type { Fact } from '../../../protocols/types.js';
+import { copySample, type Fact, type Sample } from '../../../protocols/types.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 
@@ -218,5 +218,57 @@ describe('subscription watchdog', () => {
     now += 1000;
     sub.drain('ua1', ['level'], out as never);
     expect(sub.terminated).toMatchObject({ code: 'timeout', message: expect.stringMatching(/sent no data change nor keep-alive for 3000 ms \(limit 2000 ms\)/) });
+  });
+});
+
+describe('subscription changes between polls', () => {
+  const GOOD = { value: 0, name: 'Good' };
+  const dv = (dataType: number, value: unknown, statusCode = GOOD) => ({ statusCode, value: { dataType, value } });
+  const change = (sub: TagSubscription, tag: number, v: ReturnType<typeof dv>) => (sub as unknown as { onChange(t: number, d: unknown): void }).onChange(tag, v);
+  const view = (xs: Sample[]) => xs.map((s) => [s.tag, s.value, s.quality, s.reason, s.ts]);
+
+  it('hands out every change in arrival order, then the current value of the unchanged tags; kept per tag up to the cap', () => {
+    const cfg = opcuaDeviceSchema.parse({ ...base, mode: 'subscription', tags: [{ name: 'a', node_id: 'ns=1;s=a' }, { name: 'b', node_id: 'ns=1;s=b' }, { name: 'c', node_id: 'ns=1;s=c' }] });
+    let now = 1000;
+    const sub = new TagSubscription(cfg, () => now);
+    const names = ['a', 'b', 'c'];
+    change(sub, 0, dv(11, 1.5));
+    now = 1010;
+    change(sub, 1, dv(12, 'auto'));
+    now = 1020;
+    change(sub, 0, dv(1, true));
+    change(sub, 2, dv(11, 0, { value: 0x80000000, name: 'BadSensorFailure' }));
+    now = 1100;
+    const first: Sample[] = [];
+    sub.drain('ua1', names, first);
+    expect(view(first)).toEqual([
+      ['a', 1.5, 'good', undefined, 1000],
+      ['b', 'auto', 'good', undefined, 1010],
+      ['a', true, 'good', undefined, 1020],
+      ['c', null, 'bad', 'BadSensorFailure', 1020],
+    ]);
+    const kept = first.map(copySample);
+    // Next poll: only b changed; a and c repeat their current value at the poll's time.
+    now = 1150;
+    change(sub, 1, dv(11, 7));
+    now = 1200;
+    const second: Sample[] = [];
+    sub.drain('ua1', names, second);
+    expect(view(second)).toEqual([
+      ['b', 7, 'good', undefined, 1150],
+      ['a', true, 'good', undefined, 1200],
+      ['c', null, 'bad', 'BadSensorFailure', 1200],
+    ]);
+    // The objects are refilled by the next drain; a copy keeps its own values.
+    expect(second[0]).toBe(first[0]);
+    expect(view(kept)[0]).toEqual(['a', 1.5, 'good', undefined, 1000]);
+    // A flood: more changes than the cap per tag are dropped and counted; the columns grow past 1024.
+    const many = Array.from({ length: 12 }, (_, i) => `t${i}`);
+    const flood = new TagSubscription(opcuaDeviceSchema.parse({ ...base, mode: 'subscription', tags: many.map((name) => ({ name, node_id: `ns=1;s=${name}` })) }), () => now);
+    for (let i = 0; i < 150; i++) for (let t = 0; t < many.length; t++) change(flood, t, dv(11, i * 100 + t));
+    const third: Sample[] = [];
+    expect(flood.drain('ua1', many, third)).toEqual({ dropped: 12 * 50 });
+    expect(third).toHaveLength(12 * 100);
+    expect(third.filter((s) => s.tag === 't11').map((s) => s.value)).toEqual(Array.from({ length: 100 }, (_, i) => i * 100 + 11));
   });
 });
