@@ -2,9 +2,10 @@
 // from at most max_terms other tags of the same cycle or of the previous one (greedy forward
 // selection on the covariance matrix), scored with the measurement tolerance of every input, and
 // kept only when it explains most of the tag's variation. Its CUSUM threshold is set above the
-// largest drift the detector itself shows over the whole learning window.
+// drift episodes the detector itself shows over the learning window, all but odd ones whose peak
+// lies far beyond the others (an attack or a fault in the window does not set it).
 import type { LearnOptions } from './options.js';
-import type { CycleTable, TagKind, TagStats } from './stats.js';
+import { envelopeOptions, robustEnvelope, type CycleTable, type TagKind, type TagStats } from './stats.js';
 
 export interface ModelTerm {
   tag: string;
@@ -23,6 +24,10 @@ export interface MinedModel {
   k: number;
   /** largest CUSUM seen over the learning window */
   max_drift: number;
+  /** the largest peak of a drift episode that is not left out as odd (what the threshold is set above) */
+  usual_drift: number;
+  /** drift episodes left out: their peaks lie beyond a wide gap from the others */
+  odd_episodes: number;
   /** share of the target's variance the model explains (with tolerance) */
   r2: number;
   /** cycles the model was fitted on */
@@ -140,8 +145,8 @@ export function mineModels(table: CycleTable, stats: ReadonlyMap<string, TagStat
     best.cols.forEach((a, i) => (intercept -= best!.beta[i] * mean[a]));
     const terms = best.cols.map((a, i) => ({ tag: feat[a % m][0], coef: sig(best!.beta[i], 8), lag: a < m ? 0 : 1 }));
     const model = { target: feat[t][0], intercept: sig(intercept, 8), terms, sigma: sig(best.sigma, 4), k: o.cusum_k };
-    const maxDrift = largestDrift(table, model);
-    out.push({ ...model, h: sig(o.cusum_margin * maxDrift + 1, 4), max_drift: maxDrift, r2, n });
+    const drift = driftLevels(table, model, o);
+    out.push({ ...model, h: sig(o.cusum_margin * drift.usual + 1, 4), max_drift: drift.max, usual_drift: drift.usual, odd_episodes: drift.left_out, r2, n });
   }
   return out;
 }
@@ -151,12 +156,18 @@ export function sig(v: number, d: number): number {
   return v === 0 || !Number.isFinite(v) ? v : Number(v.toPrecision(d));
 }
 
-/** The detector's own CUSUM over the learning window (no cap): its largest value. */
-export function largestDrift(table: CycleTable, mdl: { target: string; intercept: number; terms: ModelTerm[]; sigma: number; k: number }): number {
+/**
+ * The detector's own CUSUM over the learning window (no cap), cut into episodes (from zero back to
+ * zero): the largest peak, and the largest that belongs to normal operation by the robust envelope
+ * of all episode peaks (stats.ts: peaks beyond a wide gap from the rest, an attack or a fault in
+ * the window, are left out). The threshold is set above the latter.
+ */
+export function driftLevels(table: CycleTable, mdl: { target: string; intercept: number; terms: ModelTerm[]; sigma: number; k: number }, o: LearnOptions): { max: number; usual: number; left_out: number } {
   const idx = new Map(table.names.map((n, i) => [n, i]));
   const ti = idx.get(mdl.target)!;
   const terms = mdl.terms.map((t) => [idx.get(t.tag)!, t.coef, t.lag] as const);
-  let hi = 0, lo = 0, best = 0;
+  let hi = 0, lo = 0, peak = 0;
+  const peaks: number[] = [];
   for (let i = 0; i < table.rows.length; i++) {
     let pred = mdl.intercept;
     for (const [j, coef, lag] of terms) pred += coef * (i - lag >= 0 ? table.rows[i - lag][j] : NaN);
@@ -165,8 +176,15 @@ export function largestDrift(table: CycleTable, mdl: { target: string; intercept
     const z = (y - pred) / mdl.sigma;
     hi = Math.max(0, hi + z - mdl.k);
     lo = Math.max(0, lo - z - mdl.k);
-    if (hi > best) best = hi;
-    if (lo > best) best = lo;
+    const level = hi > lo ? hi : lo;
+    if (level > 0) peak = Math.max(peak, level);
+    else if (peak > 0) {
+      peaks.push(peak);
+      peak = 0;
+    }
   }
-  return best;
+  if (peak > 0) peaks.push(peak);
+  if (peaks.length === 0) return { max: 0, usual: 0, left_out: 0 };
+  const env = robustEnvelope(peaks, envelopeOptions(o, 0));
+  return { max: Math.max(...peaks), usual: env.hi, left_out: env.above };
 }
