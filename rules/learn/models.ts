@@ -15,6 +15,8 @@ export interface ModelTerm {
 
 export interface MinedModel {
   target: string;
+  /** the tag's value, or its change since the previous cycle (a term of the tag at lag 1 with coefficient 1) */
+  kind: 'level' | 'change';
   intercept: number;
   terms: ModelTerm[];
   /** scale of a normal error, including measurement tolerance */
@@ -108,45 +110,69 @@ export function mineModels(table: CycleTable, stats: ReadonlyMap<string, TagStat
   for (let a = 0; a < p; a++) for (let b = a; b < p; b++) cov[b][a] = cov[a][b] /= n;
   const tol = Float64Array.from({ length: p }, (_, a) => o.noise * stats.get(feat[a % m][0])!.magnitude);
 
-  const fit = (y: number, cols: number[]): Fit | null => {
+  // A target is a tag's value (`level`) or its change since the previous cycle (`change`): the
+  // change of a tank's level follows its flows, a relation a frozen or replayed level breaks even
+  // where the level alone is best predicted by its own past.
+  interface Target {
+    t: number;
+    /** covariance of the target with column a */
+    cy: (a: number) => number;
+    vy: number;
+    tolY: number;
+    /** columns the target may not use */
+    banned: (c: number) => boolean;
+  }
+  const fit = (y: Target, cols: number[]): Fit | null => {
     const beta = solve(
       cols.map((a) => cols.map((b) => cov[a][b] + (a === b ? 1e-12 * (1 + cov[a][a]) : 0))),
-      cols.map((a) => cov[a][y]),
+      cols.map((a) => y.cy(a)),
     );
     if (beta === null) return null;
-    let resid = cov[y][y];
-    cols.forEach((a, i) => (resid -= beta[i] * cov[a][y]));
-    let v = Math.max(0, resid) + tol[y] * tol[y];
+    let resid = y.vy;
+    cols.forEach((a, i) => (resid -= beta[i] * y.cy(a)));
+    let v = Math.max(0, resid) + y.tolY * y.tolY;
     cols.forEach((a, i) => (v += (beta[i] * tol[a]) ** 2));
     return { cols, beta, sigma: Math.sqrt(v) };
   };
-
-  const out: MinedModel[] = [];
-  for (let t = 0; t < m; t++) {
-    if (kinds.get(feat[t][0]) !== 'continuous') continue;
-    const sdY = Math.sqrt(cov[t][t]);
-    if (!(sdY > 0)) continue;
+  /** Greedy forward selection: the fit that explains most of the target, or null when it explains too little. */
+  const select = (y: Target): { fit: Fit; r2: number } | null => {
+    const sdY = Math.sqrt(y.vy);
+    if (!(sdY > 0)) return null;
     let best: Fit | null = null;
-    let cur = Math.sqrt(cov[t][t] + tol[t] * tol[t]);
+    let cur = Math.sqrt(y.vy + y.tolY * y.tolY);
     for (let step = 0; step < o.max_terms; step++) {
       let stepBest: Fit | null = null;
       for (let c = 0; c < p; c++) {
-        if (c === t || best?.cols.includes(c)) continue;
-        const f = fit(t, [...(best?.cols ?? []), c]);
+        if (y.banned(c) || best?.cols.includes(c)) continue;
+        const f = fit(y, [...(best?.cols ?? []), c]);
         if (f && (stepBest === null || f.sigma < stepBest.sigma)) stepBest = f;
       }
       if (stepBest === null || stepBest.sigma > 0.9 * cur) break;
       best = stepBest;
       cur = stepBest.sigma;
     }
-    if (best === null || best.sigma > 0.5 * sdY) continue;
-    const r2 = 1 - (best.sigma * best.sigma) / (sdY * sdY);
-    let intercept = mean[t];
-    best.cols.forEach((a, i) => (intercept -= best!.beta[i] * mean[a]));
-    const terms = best.cols.map((a, i) => ({ tag: feat[a % m][0], coef: sig(best!.beta[i], 8), lag: a < m ? 0 : 1 }));
+    if (best === null || best.sigma > 0.5 * sdY) return null;
+    return { fit: best, r2: 1 - (best.sigma * best.sigma) / (sdY * sdY) };
+  };
+
+  const out: MinedModel[] = [];
+  const keep = (t: number, kind: 'level' | 'change', found: { fit: Fit; r2: number }) => {
+    const best = found.fit;
+    let intercept = kind === 'level' ? mean[t] : mean[t] - mean[m + t];
+    best.cols.forEach((a, i) => (intercept -= best.beta[i] * mean[a]));
+    const terms = best.cols.map((a, i) => ({ tag: feat[a % m][0], coef: sig(best.beta[i], 8), lag: a < m ? 0 : 1 }));
+    if (kind === 'change') terms.push({ tag: feat[t][0], coef: 1, lag: 1 });
     const model = { target: feat[t][0], intercept: sig(intercept, 8), terms, sigma: sig(best.sigma, 4), k: o.cusum_k };
     const drift = driftLevels(table, model, o);
-    out.push({ ...model, h: sig(o.cusum_margin * drift.usual + 1, 4), max_drift: drift.max, usual_drift: drift.usual, odd_episodes: drift.left_out, r2, n });
+    out.push({ ...model, kind, h: sig(o.cusum_margin * drift.usual + 1, 4), max_drift: drift.max, usual_drift: drift.usual, odd_episodes: drift.left_out, r2: found.r2, n });
+  };
+  for (let t = 0; t < m; t++) {
+    if (kinds.get(feat[t][0]) !== 'continuous') continue;
+    const level = select({ t, cy: (a) => cov[t][a], vy: cov[t][t], tolY: tol[t], banned: (c) => c === t });
+    if (level) keep(t, 'level', level);
+    const s = m + t;
+    const change = select({ t, cy: (a) => cov[t][a] - cov[s][a], vy: cov[t][t] - 2 * cov[t][s] + cov[s][s], tolY: Math.SQRT2 * tol[t], banned: (c) => c === t || c === s });
+    if (change) keep(t, 'change', change);
   }
   return out;
 }
@@ -160,7 +186,8 @@ export function sig(v: number, d: number): number {
  * The detector's own CUSUM over the learning window (no cap), cut into episodes (from zero back to
  * zero): the largest peak, and the largest that belongs to normal operation by the robust envelope
  * of all episode peaks (stats.ts: peaks beyond a wide gap from the rest, an attack or a fault in
- * the window, are left out). The threshold is set above the latter.
+ * the window, are left out, as long as they are few: under rare_share of the episodes, or one).
+ * The threshold is set above the latter.
  */
 export function driftLevels(table: CycleTable, mdl: { target: string; intercept: number; terms: ModelTerm[]; sigma: number; k: number }, o: LearnOptions): { max: number; usual: number; left_out: number } {
   const idx = new Map(table.names.map((n, i) => [n, i]));
@@ -185,6 +212,9 @@ export function driftLevels(table: CycleTable, mdl: { target: string; intercept:
   }
   if (peak > 0) peaks.push(peak);
   if (peaks.length === 0) return { max: 0, usual: 0, left_out: 0 };
+  const max = Math.max(...peaks);
   const env = robustEnvelope(peaks, envelopeOptions(o, 0));
-  return { max: Math.max(...peaks), usual: env.hi, left_out: env.above };
+  // many odd episodes are a regime of the process the model does not cover, not an intrusion
+  if (env.above > Math.max(1, o.rare_share * peaks.length)) return { max, usual: max, left_out: 0 };
+  return { max, usual: env.hi, left_out: env.above };
 }
