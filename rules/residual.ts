@@ -16,6 +16,7 @@ const termSchema = z
     tag: z.string().min(1).describe('Input tag of the model'),
     coef: z.number().finite().describe('Its coefficient'),
     lag: z.number().int().min(0).max(MAX_LAG).default(0).describe('0 = value of this cycle, 1 = of the previous cycle, ...'),
+    times: z.string().min(1).optional().describe('Multiply by this tag of the same cycle as `tag` (a 0/1 state): a term that counts in one state only'),
   })
   .strict();
 
@@ -51,8 +52,9 @@ class ResidualDetector implements Detector {
   private readonly depth: number;
   private pos = 0;
   private filled = 0;
-  /** per term: device index (lag 0) or history slot (lag >= 1) */
+  /** per term: device index (lag 0) or history slot (lag >= 1); of its `times` tag, -1 without */
   private readonly termIdx: Int32Array;
+  private readonly timesIdx: Int32Array;
   private readonly termLag: Int32Array;
   private readonly coef: Float64Array;
   private hi = 0;
@@ -67,11 +69,12 @@ class ResidualDetector implements Detector {
     const index = ctx.device.index;
     this.values = ctx.device.values;
     this.target = index.get(p.target)!;
-    const lagged = [...new Set(p.terms.filter((t) => t.lag > 0).map((t) => t.tag))];
+    const lagged = [...new Set(p.terms.filter((t) => t.lag > 0).flatMap((t) => (t.times ? [t.tag, t.times] : [t.tag])))];
     this.depth = Math.max(0, ...p.terms.map((t) => t.lag));
     this.histIdx = Int32Array.from(lagged, (t) => index.get(t)!);
     this.hist = new Float64Array(Math.max(1, this.depth * lagged.length)).fill(NaN);
     this.termIdx = Int32Array.from(p.terms, (t) => (t.lag === 0 ? index.get(t.tag)! : lagged.indexOf(t.tag)));
+    this.timesIdx = Int32Array.from(p.terms, (t) => (t.times === undefined ? -1 : t.lag === 0 ? index.get(t.times)! : lagged.indexOf(t.times)));
     this.termLag = Int32Array.from(p.terms, (t) => t.lag);
     this.coef = Float64Array.from(p.terms, (t) => t.coef);
   }
@@ -89,7 +92,9 @@ class ResidualDetector implements Detector {
     let pred = p.intercept;
     for (let i = 0; i < this.coef.length; i++) {
       const lag = this.termLag[i];
-      pred += this.coef[i] * (lag === 0 ? v[this.termIdx[i]] : this.past(this.termIdx[i], lag));
+      const x = lag === 0 ? v[this.termIdx[i]] : this.past(this.termIdx[i], lag);
+      const t = this.timesIdx[i];
+      pred += this.coef[i] * (t < 0 ? x : x * (lag === 0 ? v[t] : this.past(t, lag)));
     }
     const y = v[this.target];
     this.remember();
@@ -119,7 +124,7 @@ class ResidualDetector implements Detector {
 
   private finding(active: boolean, ts: number, y: number, pred: number, score: number) {
     const p = this.rule.params;
-    const inputs = [...new Set(p.terms.map((t) => (t.lag === 0 ? t.tag : `${t.tag}[-${t.lag}]`)))].join(', ');
+    const inputs = [...new Set(p.terms.map((t) => `${t.tag}${t.times ? ` x ${t.times}` : ''}${t.lag ? `[-${t.lag}]` : ''}`))].join(', ');
     return makeFinding(this.rule, texts, {
       active,
       ts,
@@ -148,8 +153,10 @@ export const residualType = defineDetector({
     p.terms.forEach((t, i) => {
       if (!known.has(t.tag)) issues.push({ path: `terms[${i}].tag`, message: unknown(t.tag) });
       else if (t.tag === p.target && t.lag === 0) issues.push({ path: `terms[${i}].lag`, message: 'the target cannot predict itself in the same cycle; use lag 1 or more' });
+      if (t.times !== undefined && !known.has(t.times)) issues.push({ path: `terms[${i}].times`, message: unknown(t.times) });
+      else if (t.times === p.target && t.lag === 0) issues.push({ path: `terms[${i}].times`, message: 'the target cannot predict itself in the same cycle; use lag 1 or more' });
     });
-    return { tags: [...new Set([p.target, ...p.terms.map((t) => t.tag)])], issues };
+    return { tags: [...new Set([p.target, ...p.terms.flatMap((t) => (t.times ? [t.tag, t.times] : [t.tag]))])], issues };
   },
   create: (rule, ctx) => new ResidualDetector(rule, ctx),
 });

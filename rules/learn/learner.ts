@@ -307,9 +307,9 @@ export class Learner {
     }
     if (o.models) {
       for (const mdl of mineModels(d.table, new Map(d.names.map((n, i) => [n, d.stats[i]])), kinds, o)) {
-        const inputs = mdl.terms.map((t) => (t.lag ? `${t.tag}[-${t.lag}]` : t.tag)).join(', ');
+        const inputs = mdl.terms.map((t) => `${t.tag}${t.times ? ` x ${t.times}` : ''}${t.lag ? `[-${t.lag}]` : ''}`).join(', ');
         add(
-          { id: `${dev}.${safe(mdl.target)}.${mdl.kind === 'level' ? 'model' : 'change'}`, type: 'residual', device: dev, target: mdl.target, intercept: mdl.intercept, terms: mdl.terms.map((t) => (t.lag ? t : { tag: t.tag, coef: t.coef })), sigma: mdl.sigma, k: mdl.k, h: mdl.h },
+          { id: `${dev}.${safe(mdl.target)}.${mdl.kind === 'level' ? 'model' : 'change'}`, type: 'residual', device: dev, target: mdl.target, intercept: mdl.intercept, terms: mdl.terms.map(({ lag, ...t }) => (lag ? { ...t, lag } : t)), sigma: mdl.sigma, k: mdl.k, h: mdl.h },
           [`${mdl.kind === 'level' ? mdl.target : `${mdl.target}'s change since the previous cycle`} from ${inputs}: error scale ${mdl.sigma} (explains ${sig(100 * mdl.r2, 3)}% of its variation) over ${mdl.n} cycles; drift while learning: largest ${sig(mdl.max_drift, 3)}${mdl.odd_episodes ? `, ${sig(mdl.usual_drift, 3)} without ${mdl.odd_episodes} odd episode${mdl.odd_episodes === 1 ? '' : 's'} far beyond the others` : ''}`],
         );
       }

@@ -9,6 +9,8 @@ import { envelopeOptions, robustEnvelope, type CycleTable, type TagKind, type Ta
 
 export interface ModelTerm {
   tag: string;
+  /** a regime term: tag x times (both 0/1 states of the same cycle) */
+  times?: string;
   coef: number;
   lag: number;
 }
@@ -38,6 +40,13 @@ export interface MinedModel {
 
 /** Models are mined for at most this many tags per device (the covariance grows with its square). */
 export const MAX_MODEL_TAGS = 80;
+/** Regime terms (products of two 0/1 states) only for at most this many states (pairs grow with its square). */
+export const MAX_REGIME_STATES = 16;
+
+/** A tag that only ever took the values 0 and 1 (on/off). */
+function isSwitch(s: TagStats | undefined): boolean {
+  return s !== undefined && s.distinct.size === 2 && s.distinct.has(0) && s.distinct.has(1);
+}
 
 /** Solve a small symmetric system; null when singular. Gaussian elimination with partial pivoting. */
 export function solve(a: number[][], b: number[]): number[] | null {
@@ -73,7 +82,12 @@ export function mineModels(table: CycleTable, stats: ReadonlyMap<string, TagStat
   const feat = names.map((n, i) => [n, i] as const).filter(([n]) => kinds.get(n) === 'continuous' || kinds.get(n) === 'discrete');
   if (feat.length < 2 || feat.length > MAX_MODEL_TAGS) return [];
   const m = feat.length;
-  const p = 2 * m; // [current values, previous cycle's values]
+  // two-state tags (0/1: a pump, a valve) pair up into regime terms: the product is 1 only while
+  // both are on (two pumps in parallel deliver less each than one alone)
+  const states = feat.map(([n], j) => [n, j] as const).filter(([n]) => isSwitch(stats.get(n)));
+  const pairs: Array<[number, number]> = [];
+  if (states.length <= MAX_REGIME_STATES) for (let a = 0; a < states.length; a++) for (let b = a + 1; b < states.length; b++) pairs.push([states[a][1], states[b][1]]);
+  const p = 2 * m + pairs.length; // [current values, previous cycle's values, regime products]
   const rows = table.rows;
   const x = new Float64Array(p);
   const load = (i: number): boolean => {
@@ -86,6 +100,7 @@ export function mineModels(table: CycleTable, stats: ReadonlyMap<string, TagStat
       x[j] = a;
       x[m + j] = b;
     }
+    for (let q = 0; q < pairs.length; q++) x[2 * m + q] = x[pairs[q][0]] * x[pairs[q][1]];
     return true;
   };
   const mean = new Float64Array(p);
@@ -108,7 +123,7 @@ export function mineModels(table: CycleTable, stats: ReadonlyMap<string, TagStat
     }
   }
   for (let a = 0; a < p; a++) for (let b = a; b < p; b++) cov[b][a] = cov[a][b] /= n;
-  const tol = Float64Array.from({ length: p }, (_, a) => o.noise * stats.get(feat[a % m][0])!.magnitude);
+  const tol = Float64Array.from({ length: p }, (_, a) => (a < 2 * m ? o.noise * stats.get(feat[a % m][0])!.magnitude : 0));
 
   // A target is a tag's value (`level`) or its change since the previous cycle (`change`): the
   // change of a tank's level follows its flows, a relation a frozen or replayed level breaks even
@@ -135,7 +150,7 @@ export function mineModels(table: CycleTable, stats: ReadonlyMap<string, TagStat
     return { cols, beta, sigma: Math.sqrt(v) };
   };
   /** Greedy forward selection: the fit that explains most of the target, or null when it explains too little. */
-  const select = (y: Target): { fit: Fit; r2: number } | null => {
+  const select = (y: Target): Fit | null => {
     const sdY = Math.sqrt(y.vy);
     if (!(sdY > 0)) return null;
     let best: Fit | null = null;
@@ -152,27 +167,46 @@ export function mineModels(table: CycleTable, stats: ReadonlyMap<string, TagStat
       cur = stepBest.sigma;
     }
     if (best === null || best.sigma > 0.5 * sdY) return null;
-    return { fit: best, r2: 1 - (best.sigma * best.sigma) / (sdY * sdY) };
+    return best;
   };
 
   const out: MinedModel[] = [];
-  const keep = (t: number, kind: 'level' | 'change', found: { fit: Fit; r2: number }) => {
-    const best = found.fit;
+  const build = (t: number, kind: 'level' | 'change', best: Fit) => {
     let intercept = kind === 'level' ? mean[t] : mean[t] - mean[m + t];
     best.cols.forEach((a, i) => (intercept -= best.beta[i] * mean[a]));
-    const terms = best.cols.map((a, i) => ({ tag: feat[a % m][0], coef: sig(best.beta[i], 8), lag: a < m ? 0 : 1 }));
+    const terms: ModelTerm[] = best.cols.map((a, i) =>
+      a < 2 * m ? { tag: feat[a % m][0], coef: sig(best.beta[i], 8), lag: a < m ? 0 : 1 } : { tag: feat[pairs[a - 2 * m][0]][0], times: feat[pairs[a - 2 * m][1]][0], coef: sig(best.beta[i], 8), lag: 0 },
+    );
     if (kind === 'change') terms.push({ tag: feat[t][0], coef: 1, lag: 1 });
     const model = { target: feat[t][0], intercept: sig(intercept, 8), terms, sigma: sig(best.sigma, 4), k: o.cusum_k };
-    const drift = driftLevels(table, model, o);
-    out.push({ ...model, kind, h: sig(o.cusum_margin * drift.usual + 1, 4), max_drift: drift.max, usual_drift: drift.usual, odd_episodes: drift.left_out, r2: found.r2, n });
+    return { model, drift: driftLevels(table, model, o), r2: 1 - (best.sigma * best.sigma) / y2(t, kind) };
+  };
+  const y2 = (t: number, kind: 'level' | 'change') => (kind === 'level' ? cov[t][t] : cov[t][t] - 2 * cov[t][m + t] + cov[m + t][m + t]);
+  const keep = (y: Target, kind: 'level' | 'change', found: Fit) => {
+    let b = build(y.t, kind, found);
+    // many drift episodes far beyond the others: a regime the model does not cover (two pumps in
+    // parallel); one regime term may cover it, and is kept when it does
+    if (b.drift.regime) {
+      let alt: Fit | null = null;
+      for (let c = 2 * m; c < p; c++) {
+        const f = fit(y, [...found.cols, c]);
+        if (f && (alt === null || f.sigma < alt.sigma)) alt = f;
+      }
+      const a = alt && build(y.t, kind, alt);
+      if (a && !a.drift.regime) b = a;
+    }
+    const { model, drift, r2 } = b;
+    out.push({ ...model, kind, h: sig(o.cusum_margin * drift.usual + 1, 4), max_drift: drift.max, usual_drift: drift.usual, odd_episodes: drift.left_out, r2, n });
   };
   for (let t = 0; t < m; t++) {
     if (kinds.get(feat[t][0]) !== 'continuous') continue;
-    const level = select({ t, cy: (a) => cov[t][a], vy: cov[t][t], tolY: tol[t], banned: (c) => c === t });
-    if (level) keep(t, 'level', level);
-    const s = m + t;
-    const change = select({ t, cy: (a) => cov[t][a] - cov[s][a], vy: cov[t][t] - 2 * cov[t][s] + cov[s][s], tolY: Math.SQRT2 * tol[t], banned: (c) => c === t || c === s });
-    if (change) keep(t, 'change', change);
+    const ys = m + t;
+    const level: Target = { t, cy: (a) => cov[t][a], vy: y2(t, 'level'), tolY: tol[t], banned: (c) => c === t || c >= 2 * m };
+    const change: Target = { t, cy: (a) => cov[t][a] - cov[ys][a], vy: y2(t, 'change'), tolY: Math.SQRT2 * tol[t], banned: (c) => c === t || c === ys || c >= 2 * m };
+    for (const [y, kind] of [[level, 'level'], [change, 'change']] as const) {
+      const found = select(y);
+      if (found) keep(y, kind, found);
+    }
   }
   return out;
 }
@@ -189,15 +223,15 @@ export function sig(v: number, d: number): number {
  * the window, are left out, as long as they are few: under rare_share of the episodes, or one).
  * The threshold is set above the latter.
  */
-export function driftLevels(table: CycleTable, mdl: { target: string; intercept: number; terms: ModelTerm[]; sigma: number; k: number }, o: LearnOptions): { max: number; usual: number; left_out: number } {
+export function driftLevels(table: CycleTable, mdl: { target: string; intercept: number; terms: ModelTerm[]; sigma: number; k: number }, o: LearnOptions): { max: number; usual: number; left_out: number; regime: boolean } {
   const idx = new Map(table.names.map((n, i) => [n, i]));
   const ti = idx.get(mdl.target)!;
-  const terms = mdl.terms.map((t) => [idx.get(t.tag)!, t.coef, t.lag] as const);
+  const terms = mdl.terms.map((t) => [idx.get(t.tag)!, t.coef, t.lag, t.times === undefined ? -1 : idx.get(t.times)!] as const);
   let hi = 0, lo = 0, peak = 0;
   const peaks: number[] = [];
   for (let i = 0; i < table.rows.length; i++) {
     let pred = mdl.intercept;
-    for (const [j, coef, lag] of terms) pred += coef * (i - lag >= 0 ? table.rows[i - lag][j] : NaN);
+    for (const [j, coef, lag, w] of terms) pred += coef * (i - lag >= 0 ? table.rows[i - lag][j] * (w < 0 ? 1 : table.rows[i - lag][w]) : NaN);
     const y = table.rows[i][ti];
     if (pred !== pred || y !== y) continue;
     const z = (y - pred) / mdl.sigma;
@@ -211,10 +245,10 @@ export function driftLevels(table: CycleTable, mdl: { target: string; intercept:
     }
   }
   if (peak > 0) peaks.push(peak);
-  if (peaks.length === 0) return { max: 0, usual: 0, left_out: 0 };
+  if (peaks.length === 0) return { max: 0, usual: 0, left_out: 0, regime: false };
   const max = Math.max(...peaks);
   const env = robustEnvelope(peaks, envelopeOptions(o, 0));
   // many odd episodes are a regime of the process the model does not cover, not an intrusion
-  if (env.above > Math.max(1, o.rare_share * peaks.length)) return { max, usual: max, left_out: 0 };
-  return { max, usual: env.hi, left_out: env.above };
+  if (env.above > Math.max(1, o.rare_share * peaks.length)) return { max, usual: max, left_out: 0, regime: true };
+  return { max, usual: env.hi, left_out: env.above, regime: false };
 }
