@@ -247,7 +247,8 @@ export function driftLevels(table: CycleTable, mdl: { target: string; intercept:
   if (peak > 0) peaks.push(peak);
   if (peaks.length === 0) return { max: 0, usual: 0, left_out: 0, regime: false };
   const max = Math.max(...peaks);
-  const env = robustEnvelope(peaks, envelopeOptions(o, 0));
+  // peaks are measurements, not states: no peak value is frequent enough to widen the core by itself
+  const env = robustEnvelope(peaks, { ...envelopeOptions(o, 0), rare_share: undefined });
   // many odd episodes are a regime of the process the model does not cover, not an intrusion
   if (env.above > Math.max(1, o.rare_share * peaks.length)) return { max, usual: max, left_out: 0, regime: true };
   return { max, usual: env.hi, left_out: env.above, regime: false };
