@@ -1,8 +1,10 @@
 // Mining linear relations between tags for `residual` rules: each continuous tag is predicted
 // from at most max_terms other tags of the same cycle or of the previous one (greedy forward
 // selection on the covariance matrix), scored with the measurement tolerance of every input, and
-// kept only when it explains most of the tag's variation. Its CUSUM threshold is set above the
-// drift episodes the detector itself shows over the learning window, all but odd ones whose peak
+// kept only when it explains most of the tag's variation; likewise its change since the previous
+// cycle (a change model). A model whose drift shows a regime it does not cover (two pumps in
+// parallel) gets one product of two 0/1 states. Its CUSUM threshold is set above the drift
+// episodes the detector itself shows over the learning window, all but a few odd ones whose peak
 // lies far beyond the others (an attack or a fault in the window does not set it).
 import type { LearnOptions } from './options.js';
 import { envelopeOptions, robustEnvelope, type CycleTable, type TagKind, type TagStats } from './stats.js';

@@ -27,7 +27,7 @@ export interface LearnOptions {
   max_terms: number;
   /** CUSUM allowance of residual rules, in sigmas */
   cusum_k: number;
-  /** CUSUM threshold = cusum_margin x the drift exceeded in at most rare_share of the learning cycles + 1 */
+  /** CUSUM threshold = cusum_margin x the highest drift episode while learning (a few odd ones left out) + 1 */
   cusum_margin: number;
   /** most cycles kept per device for mining relations (values x tags are held in memory) */
   max_cells: number;
