@@ -268,7 +268,12 @@ export function ruleTags(rule: Record<string, unknown>): string[] {
   if (typeof rule.tag === 'string') out.add(rule.tag);
   if (Array.isArray(rule.tags)) for (const x of rule.tags) if (typeof x === 'string') out.add(x);
   if (typeof rule.target === 'string') out.add(rule.target);
-  if (Array.isArray(rule.terms)) for (const x of rule.terms as Array<{ tag?: unknown }>) if (typeof x?.tag === 'string') out.add(x.tag);
+  if (Array.isArray(rule.terms)) {
+    for (const x of rule.terms as Array<{ tag?: unknown; times?: unknown }>) {
+      if (typeof x?.tag === 'string') out.add(x.tag);
+      if (typeof x?.times === 'string') out.add(x.times);
+    }
+  }
   if (typeof rule.expr === 'string') {
     try {
       for (const ref of tagRefs(parseExpr(rule.expr))) out.add(ref.name);

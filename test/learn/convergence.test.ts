@@ -155,6 +155,7 @@ describe('the learner judges every tag and rules of unconverged tags go into rev
   it('ruleTags reads tags from every rule shape learn writes', () => {
     expect(ruleTags({ tag: 'a' })).toEqual(['a']);
     expect(ruleTags({ target: 'y', terms: [{ tag: 'x1', coef: 1 }, { tag: 'x2', coef: 2, lag: 1 }] })).toEqual(['y', 'x1', 'x2']);
+    expect(ruleTags({ target: 'f', terms: [{ tag: 's1', coef: 50 }, { tag: 's2', times: 's1', coef: -14 }] })).toEqual(['f', 's1', 's2']);
     expect(ruleTags({ expr: 'pump == 0 implies `flow out` <= 1.3' }).sort()).toEqual(['flow out', 'pump']);
     expect(ruleTags({ type: 'availability' })).toEqual([]);
   });
