@@ -3,6 +3,7 @@
 // A detector that throws is isolated: suspended for its device, retried after a backoff, and
 // reported as data (takeFailures); the engine itself never throws at run time.
 import type { Fact, FactKind, Sample } from '../protocols/types.js';
+import { compareOrder, planBatch, sortInSampleOrder, type BatchPlan, type Origin } from './batch.js';
 import { errorText, retryDelay, type RuleFailure } from './failures.js';
 import { DETECTOR_TYPES } from './registry.js';
 import type { Detector, DeviceRef, DeviceValues, Finding, FindingSink, ResolvedRule, SampleBatch } from './types.js';
@@ -14,10 +15,10 @@ const NO_FAILURES: readonly RuleFailure[] = Object.freeze([]);
 
 class Collector implements FindingSink {
   private items: Finding[] | null = null;
-  /** set while detectors judge a batch: where each finding came from (see RuleEngine.inSampleOrder) */
+  /** set while detectors judge a batch: where each finding came from (see sortInSampleOrder) */
   batch: SampleBatch | null = null;
   det: Detector | null = null;
-  readonly from: { pos: number; det: Detector }[] = [];
+  readonly from: Origin[] = [];
   push(f: Finding): void {
     if (this.items === null) this.items = [f];
     else this.items.push(f);
@@ -54,23 +55,7 @@ interface DeviceEntry {
   /** the tag entries of the last batch's samples by position (null: a tag the device does not have) */
   order: (TagEntry | null)[];
   /** how the detectors take a batch in that order; undefined after a detector was attached or detached */
-  plan: Plan | undefined;
-}
-
-/** One detector's part of a batch: positions of its samples and their slots. */
-interface PlanStep {
-  det: Detector;
-  at: Int32Array;
-  slots: Int32Array;
-}
-
-interface Plan {
-  steps: PlanStep[];
-  /** false when a detector of the device has no onSamples: the batch goes sample by sample */
-  batchable: boolean;
-  /** samples of known tags and detector evaluations per batch */
-  known: number;
-  evaluations: number;
+  plan: BatchPlan | undefined;
 }
 
 /** A rule that threw: suspended until retryAt, then on probation until clearAt. */
@@ -214,9 +199,15 @@ export class RuleEngine {
    */
   onSamples(device: string, samples: readonly Sample[]): readonly Finding[] {
     const dev = this.devs.get(device);
-    if (dev === undefined || !this.ordered(dev, device, samples)) return this.oneByOne(samples);
+    if (dev === undefined) return this.oneByOne(samples);
+    const cmp = compareOrder(dev.order, dev.tags, device, samples);
+    if (cmp === 'foreign') return this.oneByOne(samples);
+    if (cmp === 'new') {
+      dev.order = samples.map((s) => dev.tags.get(s.tag) ?? null);
+      dev.plan = undefined;
+    }
     let plan = dev.plan;
-    if (plan === undefined) plan = dev.plan = this.planFor(dev);
+    if (plan === undefined) plan = dev.plan = planBatch(dev.order);
     if (!plan.batchable) return this.oneByOne(samples);
     const n = samples.length;
     const b = this.batch;
@@ -251,7 +242,7 @@ export class RuleEngine {
     sink.batch = null;
     b.samples = [];
     const found = sink.take();
-    if (found.length > 1) this.inSampleOrder(dev, found as Finding[]);
+    if (found.length > 1) sortInSampleOrder(found as Finding[], sink.from, dev.order);
     sink.from.length = 0;
     return found;
   }
@@ -264,54 +255,6 @@ export class RuleEngine {
       if (r.length > 0) (out ??= []).push(...r);
     }
     return out ?? NONE;
-  }
-
-  /**
-   * Are the samples all of this device, in the order of the last batch? A new order (first batch,
-   * a changed poll plan) is taken as the device's order; false for a sample of another device.
-   */
-  private ordered(dev: DeviceEntry, device: string, samples: readonly Sample[]): boolean {
-    const order = dev.order;
-    let same = order.length === samples.length;
-    for (let i = 0; i < samples.length; i++) {
-      const s = samples[i];
-      if (s.device !== device) return false;
-      if (same && (order[i] === null ? dev.tags.has(s.tag) : order[i]!.name !== s.tag)) same = false;
-    }
-    if (!same) {
-      dev.order = samples.map((s) => dev.tags.get(s.tag) ?? null);
-      dev.plan = undefined;
-    }
-    return true;
-  }
-
-  /** Each detector's positions and slots in the device's batch order. */
-  private planFor(dev: DeviceEntry): Plan {
-    const parts = new Map<Detector, { at: number[]; slots: number[] }>();
-    let known = 0;
-    let evaluations = 0;
-    dev.order.forEach((t, pos) => {
-      if (t === null) return;
-      known++;
-      evaluations += t.dets.length;
-      t.dets.forEach((det, i) => {
-        let p = parts.get(det);
-        if (p === undefined) parts.set(det, (p = { at: [], slots: [] }));
-        p.at.push(pos);
-        p.slots.push(t.slots[i]);
-      });
-    });
-    const steps = [...parts].map(([det, p]) => ({ det, at: Int32Array.from(p.at), slots: Int32Array.from(p.slots) }));
-    return { steps, batchable: steps.every((s) => s.det.onSamples !== undefined), known, evaluations };
-  }
-
-  /** A batch's findings (more than one, rare) put in the order onSample would give: by sample, then by the detector's place in its tag's list. */
-  private inSampleOrder(dev: DeviceEntry, found: Finding[]): void {
-    const from = this.sink.from;
-    const rank = (k: number) => from[k].pos * 65536 + dev.order[from[k].pos]!.dets.indexOf(from[k].det);
-    const idx = found.map((_, k) => k).sort((a, b) => rank(a) - rank(b) || a - b);
-    const copy = found.slice();
-    idx.forEach((k, i) => (found[i] = copy[k]));
   }
 
   /**
