@@ -2,6 +2,7 @@
 // so that the agent's CPU is measured apart from the others'. Every child is tracked and killed on
 // exit, on SIGINT/SIGTERM and on errors, so a failed run leaves no orphans.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { AGENT_NODE_ENV, AGENT_NODE_FLAGS } from '../agent/node-flags.js';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -181,9 +182,15 @@ export interface AgentRun extends AgentLoadFigures {
 
 /** Run bench/agent-child.js on a config file; resolve with its figures. */
 export async function runAgentChild(configFile: string, warmupS: number, measureS: number, sim?: ChildProcess): Promise<AgentRun> {
-  // Node flags for the agent process only (profiling: --cpu-prof, --trace-gc); see bench/step.ts.
+  // The agent runs as the systemd unit starts it (agent/node-flags.ts), plus node flags for the
+  // agent process only (profiling: --cpu-prof, --trace-gc); see bench/step.ts.
   const flags = (process.env.OTSENTRY_BENCH_AGENT_FLAGS ?? '').split(' ').filter(Boolean);
-  const child = track(spawn(process.execPath, [...flags, path.join(DIST, 'bench/agent-child.js'), configFile, String(warmupS), String(measureS)], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const child = track(
+    spawn(process.execPath, [...AGENT_NODE_FLAGS, ...flags, path.join(DIST, 'bench/agent-child.js'), configFile, String(warmupS), String(measureS)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...AGENT_NODE_ENV },
+    }),
+  );
   let out = '';
   let err = '';
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()));

@@ -5,7 +5,7 @@ import { defineDetector } from './detector.js';
 import { makeFinding, type TypeTexts } from './finding.js';
 import { scalarSchema } from './schema.js';
 import { roundValue } from './template.js';
-import type { Detector, FindingSink, ResolvedRule } from './types.js';
+import type { Detector, FindingSink, ResolvedRule, SampleBatch } from './types.js';
 
 const params = {
   values: z.array(scalarSchema).min(1, 'list at least one allowed value').describe('Allowed values; true/false match 1/0'),
@@ -33,6 +33,16 @@ class AllowedValuesDetector implements Detector {
     this.tags = rule.tags;
     this.allowed = new Set(rule.params.values.map((x) => (typeof x === 'boolean' ? (x ? 1 : 0) : x)));
     this.active = new Uint8Array(rule.tags.length);
+  }
+
+  /** onSample for each of the cycle's samples of this detector's tags (this class's own loop: see SampleBatch) */
+  onSamples(b: SampleBatch, out: FindingSink): void {
+    const { samples, values, at, slots } = b;
+    for (let j = 0; j < at.length; j++) {
+      b.j = j;
+      const k = at[j];
+      this.onSample(samples[k], values[k], slots[j], out);
+    }
   }
 
   onSample(s: Sample, v: number, slot: number, out: FindingSink): void {

@@ -3,9 +3,10 @@
 // A detector that throws is isolated: suspended for its device, retried after a backoff, and
 // reported as data (takeFailures); the engine itself never throws at run time.
 import type { Fact, FactKind, Sample } from '../protocols/types.js';
+import { compareOrder, planBatch, sortInSampleOrder, type BatchPlan, type Origin } from './batch.js';
 import { errorText, retryDelay, type RuleFailure } from './failures.js';
 import { DETECTOR_TYPES } from './registry.js';
-import type { Detector, DeviceRef, DeviceValues, Finding, FindingSink, ResolvedRule } from './types.js';
+import type { Detector, DeviceRef, DeviceValues, Finding, FindingSink, ResolvedRule, SampleBatch } from './types.js';
 import { compileRules, RuleConfigError } from './validate.js';
 
 /** Returned when nothing changed: shared and frozen, so the common path allocates nothing. */
@@ -14,9 +15,14 @@ const NO_FAILURES: readonly RuleFailure[] = Object.freeze([]);
 
 class Collector implements FindingSink {
   private items: Finding[] | null = null;
+  /** set while detectors judge a batch: where each finding came from (see sortInSampleOrder) */
+  batch: SampleBatch | null = null;
+  det: Detector | null = null;
+  readonly from: Origin[] = [];
   push(f: Finding): void {
     if (this.items === null) this.items = [f];
     else this.items.push(f);
+    if (this.batch !== null) this.from.push({ pos: this.batch.at[this.batch.j], det: this.det! });
   }
   take(): readonly Finding[] {
     const r = this.items;
@@ -46,6 +52,10 @@ interface DeviceEntry {
   troubled: Trouble[];
   /** the entry of this device's latest sample: its `next` guesses the coming one */
   last: TagEntry | undefined;
+  /** the tag entries of the last batch's samples by position (null: a tag the device does not have) */
+  order: (TagEntry | null)[];
+  /** how the detectors take a batch in that order; undefined after a detector was attached or detached */
+  plan: BatchPlan | undefined;
 }
 
 /** A rule that threw: suspended until retryAt, then on probation until clearAt. */
@@ -78,6 +88,7 @@ export class RuleEngine {
   private readonly devs = new Map<string, DeviceEntry>();
   private timedDets: Detector[] = [];
   private readonly sink = new Collector();
+  private readonly batch: SampleBatch = { samples: [], values: new Float64Array(128), at: new Int32Array(0), slots: new Int32Array(0), j: 0 };
   /** the device of the latest sample: a cycle's samples all come from one device */
   private lastDevice: DeviceEntry | undefined;
   private lastDeviceId = '';
@@ -106,7 +117,7 @@ export class RuleEngine {
       const same = old !== undefined && old.names.length === names.length && old.names.every((n, i) => n === names[i]);
       const values: DeviceValues = same ? old : { names, index, values: new Float64Array(names.length).fill(NaN) };
       const tags = new Map<string, TagEntry>(names.map((n, i) => [n, { name: n, index: i, dets: [], slots: [], next: undefined }]));
-      this.devs.set(d.id, { values, tags, facts: new Map(), cycle: [], troubled: [], last: undefined });
+      this.devs.set(d.id, { values, tags, facts: new Map(), cycle: [], troubled: [], last: undefined, order: [], plan: undefined });
     }
     this.rules = resolved.filter((r) => r.enabled);
     const reusable = previous?.reusableDetectors();
@@ -178,6 +189,72 @@ export class RuleEngine {
       }
     }
     return sink.take();
+  }
+
+  /**
+   * Judge a poll cycle's samples, all of `device`, in the poller's order: each detector takes its
+   * own samples in one call (onSamples), so the calls inside are monomorphic (one detector class
+   * each) where onSample per sample calls five classes from one site. The result is what onSample
+   * sample by sample would give: the same state, the same findings in the same order.
+   */
+  onSamples(device: string, samples: readonly Sample[]): readonly Finding[] {
+    const dev = this.devs.get(device);
+    if (dev === undefined) return this.oneByOne(samples);
+    const cmp = compareOrder(dev.order, dev.tags, device, samples);
+    if (cmp === 'foreign') return this.oneByOne(samples);
+    if (cmp === 'new') {
+      dev.order = samples.map((s) => dev.tags.get(s.tag) ?? null);
+      dev.plan = undefined;
+    }
+    let plan = dev.plan;
+    if (plan === undefined) plan = dev.plan = planBatch(dev.order);
+    if (!plan.batchable) return this.oneByOne(samples);
+    const n = samples.length;
+    const b = this.batch;
+    if (b.values.length < n) b.values = new Float64Array(Math.max(n, b.values.length * 2));
+    const vals = b.values;
+    const dv = dev.values.values;
+    const order = dev.order;
+    for (let i = 0; i < n; i++) {
+      const v = numericValue(samples[i]);
+      vals[i] = v;
+      const t = order[i];
+      if (t !== null) dv[t.index] = v;
+    }
+    this.samples += plan.known;
+    this.evaluations += plan.evaluations;
+    b.samples = samples;
+    const sink = this.sink;
+    sink.batch = b;
+    const steps = plan.steps;
+    for (let i = 0; i < steps.length; i++) {
+      const st = steps[i];
+      b.at = st.at;
+      b.slots = st.slots;
+      b.j = 0;
+      sink.det = st.det;
+      try {
+        st.det.onSamples!(b, sink);
+      } catch (e) {
+        this.failed(st.det, e, samples[st.at[b.j]].ts, 'sample');
+      }
+    }
+    sink.batch = null;
+    b.samples = [];
+    const found = sink.take();
+    if (found.length > 1) sortInSampleOrder(found as Finding[], sink.from, dev.order);
+    sink.from.length = 0;
+    return found;
+  }
+
+  /** Samples one by one (another device's sample in the cycle, a detector that cannot batch). */
+  private oneByOne(samples: readonly Sample[]): readonly Finding[] {
+    let out: Finding[] | undefined;
+    for (let i = 0; i < samples.length; i++) {
+      const r = this.onSample(samples[i]);
+      if (r.length > 0) (out ??= []).push(...r);
+    }
+    return out ?? NONE;
   }
 
   /**
@@ -254,6 +331,7 @@ export class RuleEngine {
   /** Route a detector's inputs to it (new lists, see TagEntry). */
   private attach(dev: DeviceEntry, det: Detector): void {
     this.attached.set(det, dev);
+    dev.plan = undefined;
     det.tags.forEach((t, slot) => {
       const e = dev.tags.get(t)!;
       e.dets = [...e.dets, det];
@@ -266,6 +344,7 @@ export class RuleEngine {
 
   private detach(dev: DeviceEntry, det: Detector): void {
     this.attached.delete(det);
+    dev.plan = undefined;
     for (const e of dev.tags.values()) {
       const keep = e.dets.map((d) => d !== det);
       if (keep.every(Boolean)) continue;

@@ -6,7 +6,7 @@ import type { Sample } from '../protocols/types.js';
 import { defineDetector } from './detector.js';
 import { makeFinding, type TypeTexts } from './finding.js';
 import { roundValue } from './template.js';
-import type { Detector, FindingSink, ResolvedRule } from './types.js';
+import type { Detector, FindingSink, ResolvedRule, SampleBatch } from './types.js';
 
 /** Relative slack for values that went through a float32 register. */
 const FLOAT32_SLACK = 1e-6;
@@ -36,6 +36,16 @@ class GridDetector implements Detector {
   constructor(readonly rule: ResolvedRule<Params>) {
     this.tags = rule.tags;
     this.active = new Uint8Array(rule.tags.length);
+  }
+
+  /** onSample for each of the cycle's samples of this detector's tags (this class's own loop: see SampleBatch) */
+  onSamples(b: SampleBatch, out: FindingSink): void {
+    const { samples, values, at, slots } = b;
+    for (let j = 0; j < at.length; j++) {
+      b.j = j;
+      const k = at[j];
+      this.onSample(samples[k], values[k], slots[j], out);
+    }
   }
 
   onSample(s: Sample, v: number, slot: number, out: FindingSink): void {

@@ -6,7 +6,7 @@ import { defineDetector, listNames } from './detector.js';
 import { makeFinding, type TypeTexts } from './finding.js';
 import { scalarSchema, timeWindowSchema, toEpochMs } from './schema.js';
 import { roundValue } from './template.js';
-import type { Detector, FindingSink, ResolvedRule, RuleIssue } from './types.js';
+import type { Detector, FindingSink, ResolvedRule, RuleIssue, SampleBatch } from './types.js';
 
 const params = {
   baseline: z
@@ -75,6 +75,16 @@ class IntegrityDetector implements Detector {
 
   private approved(i: number): number | string {
     return this.baseStr[i] ?? roundValue(this.base[i]) as number;
+  }
+
+  /** onSample for each of the cycle's samples of this detector's tags (this class's own loop: see SampleBatch) */
+  onSamples(b: SampleBatch, out: FindingSink): void {
+    const { samples, values, at, slots } = b;
+    for (let j = 0; j < at.length; j++) {
+      b.j = j;
+      const k = at[j];
+      this.onSample(samples[k], values[k], slots[j], out);
+    }
   }
 
   onSample(s: Sample, v: number, slot: number, out: FindingSink): void {

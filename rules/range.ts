@@ -4,7 +4,7 @@ import type { Sample } from '../protocols/types.js';
 import { defineDetector } from './detector.js';
 import { makeFinding, type TypeTexts } from './finding.js';
 import { roundValue } from './template.js';
-import type { Detector, FindingSink, ResolvedRule } from './types.js';
+import type { Detector, FindingSink, ResolvedRule, SampleBatch } from './types.js';
 
 const params = {
   min: z.number().finite().optional().describe('Lowest allowed value (inclusive)'),
@@ -40,6 +40,16 @@ class RangeDetector implements Detector {
     this.loClear = this.lo + p.hysteresis;
     this.hiClear = this.hi - p.hysteresis;
     this.active = new Uint8Array(rule.tags.length);
+  }
+
+  /** onSample for each of the cycle's samples of this detector's tags (this class's own loop: see SampleBatch) */
+  onSamples(b: SampleBatch, out: FindingSink): void {
+    const { samples, values, at, slots } = b;
+    for (let j = 0; j < at.length; j++) {
+      b.j = j;
+      const k = at[j];
+      this.onSample(samples[k], values[k], slots[j], out);
+    }
   }
 
   onSample(s: Sample, v: number, slot: number, out: FindingSink): void {

@@ -5,7 +5,7 @@ import type { Sample } from '../protocols/types.js';
 import { defineDetector } from './detector.js';
 import { makeFinding, type TypeTexts } from './finding.js';
 import { formatNumber, roundValue } from './template.js';
-import type { Detector, FindingSink, ResolvedRule } from './types.js';
+import type { Detector, FindingSink, ResolvedRule, SampleBatch } from './types.js';
 
 const params = {
   max_per_s: z.number().finite().positive().optional().describe('Largest allowed change per second (absolute units/s)'),
@@ -61,6 +61,16 @@ class RateDetector implements Detector {
   private changesViolated(slot: number, now: number): boolean {
     if (this.ringCount[slot] < this.k || this.k === 0) return false;
     return this.ring[slot * this.k + this.ringPos[slot]] > now - this.window;
+  }
+
+  /** onSample for each of the cycle's samples of this detector's tags (this class's own loop: see SampleBatch) */
+  onSamples(b: SampleBatch, out: FindingSink): void {
+    const { samples, values, at, slots } = b;
+    for (let j = 0; j < at.length; j++) {
+      b.j = j;
+      const k = at[j];
+      this.onSample(samples[k], values[k], slots[j], out);
+    }
   }
 
   onSample(s: Sample, v: number, slot: number, out: FindingSink): void {

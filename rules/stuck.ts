@@ -7,7 +7,7 @@ import { checkExpr, defineDetector } from './detector.js';
 import { allKnown, compileExpr, type CompiledExpr } from './expr/compile.js';
 import { makeFinding, type TypeTexts } from './finding.js';
 import { roundValue } from './template.js';
-import type { Detector, DetectorContext, FindingSink, ResolvedRule } from './types.js';
+import type { Detector, DetectorContext, FindingSink, ResolvedRule, SampleBatch } from './types.js';
 
 const params = {
   duration_ms: z.number().int().positive().default(60_000).describe('How long the value may stay still'),
@@ -35,6 +35,8 @@ class StuckDetector implements Detector {
   private readonly active: Uint8Array;
   private readonly when: CompiledExpr | undefined;
   private readonly values: Float64Array;
+  /** `when` reads other tags' values as they are at each sample: then the engine goes sample by sample */
+  readonly onSamples: ((b: SampleBatch, out: FindingSink) => void) | undefined;
 
   constructor(
     readonly rule: ResolvedRule<Params>,
@@ -48,6 +50,17 @@ class StuckDetector implements Detector {
     this.active = new Uint8Array(n);
     this.values = ctx.device.values;
     this.when = rule.params.when === undefined ? undefined : compileExpr(rule.params.when, ctx.device.index);
+    this.onSamples = this.when === undefined ? this.batch : undefined;
+  }
+
+  /** onSample for each of the cycle's samples of this detector's tags (this class's own loop: see SampleBatch) */
+  private batch(b: SampleBatch, out: FindingSink): void {
+    const { samples, values, at, slots } = b;
+    for (let j = 0; j < at.length; j++) {
+      b.j = j;
+      const k = at[j];
+      this.onSample(samples[k], values[k], slots[j], out);
+    }
   }
 
   onSample(s: Sample, v: number, slot: number, out: FindingSink): void {

@@ -84,9 +84,31 @@ export interface Detector {
   readonly timed: boolean;
   /** v is the sample as a number (boolean 1/0), NaN for null, strings or non-good quality */
   onSample?(s: Sample, v: number, slot: number, out: FindingSink): void;
+  /**
+   * A whole cycle's samples of this detector's tags in one call, with the same effect as onSample
+   * for each of them in order (see SampleBatch). Optional: without it (or when a detector reads
+   * other tags' values mid-cycle, as stuck's `when` does) the engine calls onSample per sample.
+   */
+  onSamples?(b: SampleBatch, out: FindingSink): void;
   onFact?(f: Fact, out: FindingSink): void;
   onCycle?(ts: number, out: FindingSink): void;
   onTime?(ts: number, out: FindingSink): void;
+}
+
+/**
+ * One cycle's samples as the engine hands them to a detector's onSamples: the detector's own
+ * samples are samples[at[j]], valued values[at[j]], at its slot slots[j], for j < at.length.
+ * The detector's loop sets `j` to the entry it judges (the engine reads it when the detector
+ * throws or pushes a finding). Each detector class has its own copy of that loop on purpose: one
+ * loop shared by all would make its onSample call megamorphic again, which is what this avoids.
+ */
+export interface SampleBatch {
+  samples: readonly Sample[];
+  /** every sample as a number (numericValue), by its position in samples */
+  values: Float64Array;
+  at: Int32Array;
+  slots: Int32Array;
+  j: number;
 }
 
 /** What a detector factory gets besides its rule. */

@@ -60,11 +60,10 @@ export class CycleJudge {
     found.length = 0;
     let ts = c.ts ?? -Infinity;
     const samples = c.samples;
-    for (let i = 0; i < samples.length; i++) {
-      const s = samples[i];
-      const r = engine.onSample(s);
+    for (let i = 0; i < samples.length; i++) if (samples[i].ts > ts) ts = samples[i].ts;
+    if (samples.length > 0) {
+      const r = engine.onSamples(c.device, samples);
       for (let j = 0; j < r.length; j++) found.push(r[j]);
-      if (s.ts > ts) ts = s.ts;
     }
     const facts = c.facts;
     let link = false;

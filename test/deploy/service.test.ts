@@ -8,6 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { distEntry } from '../helpers/broker.js';
+import { AGENT_NODE_ENV, AGENT_NODE_FLAGS } from '../../agent/node-flags.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const UNIT = path.join(ROOT, 'deploy/otsentry.service');
@@ -104,6 +105,12 @@ describe('unit and sample config', () => {
     const sample = parse(fs.readFileSync(SAMPLE, 'utf8')) as { agent: { data_dir: string } };
     expect(sample.agent.data_dir).toBe(`/var/lib/${unit.get('StateDirectory')}`);
     expect(unit.get('ExecStart')).toMatch(/ run --config \/etc\/otsentry\/agent\.yaml$/);
+  });
+
+  it('starts node with the flags and environment of agent/node-flags.ts (those the benchmark measures)', () => {
+    expect(unit.get('ExecStart')).toBe(`/usr/bin/node ${AGENT_NODE_FLAGS.join(' ')} /opt/otsentry/lib/node_modules/otsentry/dist/agent/cli.js run --config /etc/otsentry/agent.yaml`);
+    const env = (unit.get('Environment') ?? '').split(' ');
+    for (const [k, v] of Object.entries(AGENT_NODE_ENV)) expect(env).toContain(`${k}=${v}`);
   });
 
   it('deploy/agent.yaml passes `otsentry validate` with its secrets in place, without warnings', () => {
