@@ -2,11 +2,13 @@
 // can be SIGKILLed, its Prometheus metrics, and what its outbox file says once it has stopped.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { outboxFile } from '../../../agent/outbox/index.js';
+import { freePort } from '../../procs.js';
+
+export { freePort };
 
 /** The repository root: the nearest folder above this file with a package.json (source or dist). */
 export function repoRoot(): string {
@@ -27,16 +29,6 @@ export function cliEntry(): string {
 }
 
 /** A free TCP port on loopback (for the agent's metrics listener and peers). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export interface AgentProcess {
   child: ChildProcess;
