@@ -9,7 +9,20 @@ import { roundValue } from './template.js';
 import type { Detector, FindingSink, ResolvedRule, SampleBatch } from './types.js';
 
 /** Relative slack for values that went through a float32 register. */
-const FLOAT32_SLACK = 1e-6;
+export const FLOAT32_SLACK = 1e-6;
+
+/**
+ * Whether v is off the grid offset + n x step: farther from its nearest grid point than tolerance
+ * (a share of step) plus a float32 register's rounding. A value between 0 and the first grid point
+ * of a grid through 0 is off it unless it is 0 itself: n x step rounds to exactly 0 only for n = 0,
+ * so 1e-30 is a random or mis-decoded register word, not the sensor's zero.
+ */
+export function offGrid(v: number, step: number, offset = 0, tolerance = 0.02): boolean {
+  const k = (v - offset) / step;
+  const n = Math.round(k);
+  if (n === 0 && offset === 0 && v !== 0) return Math.abs(v) < step;
+  return Math.abs(k - n) > tolerance + (FLOAT32_SLACK * Math.abs(v)) / step;
+}
 
 const params = {
   step: z.number().positive().describe('Grid spacing: values are offset + n x step'),
@@ -52,8 +65,7 @@ class GridDetector implements Detector {
     if (v !== v) return;
     const p = this.rule.params;
     const k = (v - p.offset) / p.step;
-    const dist = Math.abs(k - Math.round(k));
-    const off = dist > p.tolerance + (FLOAT32_SLACK * Math.abs(v)) / p.step;
+    const off = offGrid(v, p.step, p.offset, p.tolerance);
     if (off === (this.active[slot] === 1)) return;
     this.active[slot] = off ? 1 : 0;
     const nearest = p.offset + Math.round(k) * p.step;
@@ -64,7 +76,7 @@ class GridDetector implements Detector {
         tag: this.tags[slot],
         observed: roundValue(v),
         expected: { step: p.step, offset: p.offset },
-        evidence: off ? { nearest: roundValue(nearest), off_by_steps: roundValue(dist) } : undefined,
+        evidence: off ? { nearest: roundValue(nearest), off_by_steps: roundValue(Math.abs(k - Math.round(k))) } : undefined,
         vars: { step: p.step, nearest },
       }),
     );

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { packageRoot } from '../../protocols/package.js';
 import { formatDuration } from '../../rules/replay/report.js';
 import { evalBatadal, type BatadalResult } from './batadal.js';
-import { evalMsu, falsePerDay, BURST_GAP_MS, GRACE_MS, type CategoryScore, type MsuResult } from './msu.js';
+import { evalMsu, falsePerDay, BURST_GAP_MS, CATEGORY_NAMES, GRACE_MS, type CategoryScore, type MsuResult } from './msu.js';
 import { MSU_DEVICE, MSU_POLLING } from './msu_plc.js';
 
 export function dataDir(): string {
@@ -111,6 +111,7 @@ export function msuReport(r: MsuResult, ms: number, v: MsuVariants = {}): string
     '  plainly visible ones differ only by a cycle time the operator himself writes after the split.',
     '',
     `  false alarms (raised outside every burst window): ${fa.length} (${incidents(fa)} incident${incidents(fa) === 1 ? '' : 's'}) in ${r.normal_hours.toFixed(1)} h of normal traffic = ${perDay.toFixed(1)}/day${fa.length ? `; by rule: ${topRules(r.falseRaises, 6)}` : ''}`,
+    ...fa.slice(0, 5).map((x) => `    ${day(x.ts)} ${x.rule.replace(`${MSU_DEVICE}.`, '')}${nextBurst(r, x.ts)}`),
     `  raises inside burst windows that no attack frame explains (neither credited nor counted false): ${r.unexplained}; further raises credited to an already detected burst: ${r.repeats}`,
     `  aim >= ${MSU_AIMS.burst_share * 100}% of bursts in every category: ${short.length ? `NOT met (${short.map((n) => `${n} ${pct(rate(cats.find((c) => c.name === n)!))}`).join(', ')})` : 'met'}; aim < ${MSU_AIMS.false_per_day} false alarm/day: ${perDay < MSU_AIMS.false_per_day ? 'met' : `NOT met (${perDay.toFixed(1)}/day)`}`,
   ];
@@ -127,6 +128,12 @@ export function msuReport(r: MsuResult, ms: number, v: MsuVariants = {}): string
     out.push(`  UPPER BOUND, learned on label-filtered normal traffic (no user can do this): ${u.categories.map((c) => `${c.name} ${pct(rate(c))}`).join(', ')}; ${falsePerDay(u).toFixed(1)} false/day`);
   }
   return out.join('\n');
+}
+
+/** Where a false alarm sits: the bursts whose first labelled frame comes within a minute after it. */
+function nextBurst(r: MsuResult, ts: number): string {
+  const next = r.bursts.filter((x) => x.start >= ts && x.start - ts <= 60_000).slice(0, 3);
+  return next.length ? `: ${next.map((b) => `${((b.start - ts) / 1000).toFixed(1)} s before the first labelled frame of a ${CATEGORY_NAMES[b.category]} burst`).join(', ')}` : '';
 }
 
 function topRules(m: ReadonlyMap<string, number>, n = 3): string {

@@ -5,6 +5,7 @@
 import type { LearnOptions } from './options.js';
 import type { CycleTable, TagKind, TagStats } from './stats.js';
 import { sig } from './models.js';
+import { holdsValues } from './robust.js';
 import { allKnown, compileExpr } from '../expr/compile.js';
 
 export interface MinedInvariant {
@@ -72,7 +73,9 @@ function mineRows(table: CycleTable, from: number, to: number, stats: ReadonlyMa
   // Equipment states (on/off, modes): discrete tags with few values. A relation tied to one of many
   // values of a parameter is fitted to too few episodes to be trusted.
   const discrete = names.filter((n) => kinds.get(n) === 'discrete' && stats.get(n)!.distinct.size <= o.max_premise_values);
-  const continuous = names.filter((n) => kinds.get(n) === 'continuous');
+  // Measurements only: a set-point or tuning parameter bounded by a state is an operator's habit
+  // in the learning window, not a property of the process.
+  const continuous = names.filter((n) => kinds.get(n) === 'continuous' && !holdsValues(table.column(names.indexOf(n))));
   const n = to - from;
   const minSupport = Math.max(10, Math.ceil(o.min_support * n));
   const out: MinedInvariant[] = [];

@@ -15,7 +15,7 @@ import { mineModels, sig } from './models.js';
 import { learnOptions, type LearnOptions } from './options.js';
 import { judgeEnvelope, type TagVerdict } from './convergence.js';
 import { EnvelopeTracker } from './envelope.js';
-import { robustGrid, robustRate, settleDevice } from './robust.js';
+import { holdsValues, robustGrid, robustRate, settleDevice } from './robust.js';
 import { CycleTable, halfExtremes, longestStill, maxChangesInWindow, tagKind, TagStats, type TagKind } from './stats.js';
 
 export interface LearnedRule {
@@ -232,7 +232,8 @@ export class Learner {
     const window = d.last - d.first;
     const where = `${d.table.rows.length} cycles${d.table.dropped ? ` (the first; ${d.table.dropped} more not kept)` : ''}`;
     const byKind = (k: TagKind) => d.names.filter((n) => kinds.get(n) === k);
-    settleDevice(d.table, d.stats, kinds, o);
+    // cycles of odd episodes: rules learned from the cycles (change limits, rates, invariants) leave them out
+    const screened = settleDevice(d.table, d.stats, kinds, o);
     d.facts.settle(o);
 
     const constants = byKind('constant');
@@ -256,7 +257,7 @@ export class Learner {
       add({ id: `${dev}.${safe(t)}.values`, type: 'allowed_values', device: dev, tag: t, values: counts.map(([v]) => v) }, [`${t}: only ${counts.map(([v, c]) => `${v} (${c}x)`).join(', ')} in ${s.count} samples${rare ? `; ${rare} rarer value${rare === 1 ? '' : 's'} (under ${o.rare_share * 100}% of the samples each) left out` : ''}`]);
       const win = Math.round(o.change_window_cycles * interval);
       if (!(win > 0)) continue;
-      const changes = maxChangesInWindow(d.table.column(d.index.get(t)!), d.table.ts, win);
+      const changes = maxChangesInWindow(d.table.columnWithout(d.index.get(t)!, screened), d.table.ts, win);
       add(
         { id: `${dev}.${safe(t)}.changes`, type: 'rate', device: dev, tag: t, max_changes: Math.ceil((1 + o.rate_margin) * Math.max(1, changes)), window_ms: win, category: 'whitelist' },
         [`${t}: at most ${changes} change${changes === 1 ? '' : 's'} within any ${dur(win)} (${o.change_window_cycles} cycles) over ${where}; limit +${o.rate_margin * 100}%`],
@@ -266,24 +267,27 @@ export class Learner {
       const s = st(t);
       const tol = o.noise * s.magnitude;
       const m = o.margin * s.span + tol;
-      const g = halfExtremes(d.table.column(d.index.get(t)!), s.lo, s.hi);
-      // An extreme both halves reached alike is a floor or ceiling (an empty tank, a sensor's
-      // lower limit): only the tolerance beyond it. Otherwise the margin, or more where the
-      // halves' extremes differ (the range was still growing).
-      const lo = g.lowGrowth <= tol ? 2 * tol : Math.max(m, g.lowGrowth);
-      const hi = g.highGrowth <= tol ? 2 * tol : Math.max(m, g.highGrowth);
+      const col = d.table.column(d.index.get(t)!);
+      const g = halfExtremes(col, s.lo, s.hi);
+      // An extreme both halves of a measurement reached alike is a floor or ceiling (an empty
+      // tank, a sensor's lower limit): only the tolerance beyond it. Otherwise the margin, or more
+      // where the halves' extremes differ (the range was still growing). A set-point's extremes
+      // are only the entries seen so far, never a limit: always the margin.
+      const held = holdsValues(col);
+      const lo = g.lowGrowth <= tol && !held ? 2 * tol : Math.max(m, g.lowGrowth);
+      const hi = g.highGrowth <= tol && !held ? 2 * tol : Math.max(m, g.highGrowth);
       add(
         { id: `${dev}.${safe(t)}.range`, type: 'range', device: dev, tag: t, min: sig(s.lo - lo, 6), max: sig(s.hi + hi, 6) },
         [`${t}: observed ${sig(s.lo, 6)} .. ${sig(s.hi, 6)} in ${s.count} samples${s.leftOut ? ` (${s.leftOut} isolated values out to ${sig(s.min, 4)} .. ${sig(s.max, 4)} left out)` : ''}; margin -${sig(lo, 3)} / +${sig(hi, 3)} (${o.margin * 100}% of the span + tolerance, wider where the two halves of the window reached different extremes, twice the tolerance where both reached the same)`],
       );
-      const grid = s.allInteger ? undefined : robustGrid(d.table.column(d.index.get(t)!), s, o);
+      const grid = s.allInteger ? undefined : robustGrid(d.table.columnWithout(d.index.get(t)!, screened), s, o);
       if (grid) {
         add(
           { id: `${dev}.${safe(t)}.grid`, type: 'grid', device: dev, tag: t, step: sig(grid.step, 8) },
           [`${t}: ${grid.points} distinct values seen (${sig(100 * grid.share, 3)}% of the samples within its range) are multiples of ${sig(grid.step, 8)} (its resolution: ADC step or entry precision)`],
         );
       }
-      const fastest = robustRate(d.table.column(d.index.get(t)!), d.table.ts, s);
+      const fastest = robustRate(d.table.columnWithout(d.index.get(t)!, screened), d.table.ts, s);
       if (fastest.rate > 0 && interval > 0) {
         const maxPerS = fastest.rate * (1 + o.rate_margin) + (tol * 1000) / interval;
         add({ id: `${dev}.${safe(t)}.rate`, type: 'rate', device: dev, tag: t, max_per_s: sig(maxPerS, 4) }, [`${t}: fastest change ${sig(fastest.rate, 4)}/s between two samples${fastest.left_out ? ` (${fastest.left_out} jumps to or from isolated values left out)` : ''}; limit +${o.rate_margin * 100}% and tolerance`]);
@@ -301,7 +305,7 @@ export class Learner {
       );
     }
     if (o.invariants) {
-      for (const inv of mineInvariants(d.table, new Map(d.names.map((n, i) => [n, d.stats[i]])), kinds, o)) {
+      for (const inv of mineInvariants(d.table.without(screened), new Map(d.names.map((n, i) => [n, d.stats[i]])), kinds, o)) {
         add({ id: `${dev}.inv.${safe(inv.name)}`, type: 'expression', device: dev, expr: inv.expr, for_ms: interval > 0 ? Math.round(interval) : 0 }, [`held in all ${where}, ${inv.episodes} separate episodes: ${inv.evidence}; raised when false for two cycles in a row (one cycle can mix two reads)`]);
       }
     }

@@ -51,6 +51,12 @@ export interface LearnOptions {
    * episode of this many ms on either side that measurement bounds are learned without (0 = off)
    */
   screen_ms: number;
+  /**
+   * a set-point or state that left a value and came back to it within revert_ms was a transient
+   * (an injected write the master overwrote, a glitch), not an operating state: it marks an odd
+   * episode (0 = off)
+   */
+  revert_ms: number;
 }
 
 export const DEFAULT_LEARN_OPTIONS: Readonly<LearnOptions> = Object.freeze({
@@ -74,6 +80,7 @@ export const DEFAULT_LEARN_OPTIONS: Readonly<LearnOptions> = Object.freeze({
   rare_share: 0.002,
   event_share: 0.05,
   screen_ms: 60_000,
+  revert_ms: 120_000,
 });
 
 export function learnOptions(o: Partial<LearnOptions> = {}): LearnOptions {

@@ -1,7 +1,7 @@
 // Learning robust to a window that is not clean: per tag, the grid its values lie on and its
 // fastest real change; per device, the episodes in which any tag was odd, left out of the bounds
 // learned in rounds; per diagnostics interval, what all but the rarest intervals stayed within.
-import { findGrid } from '../grid.js';
+import { findGrid, FLOAT32_SLACK, offGrid } from '../grid.js';
 import type { LearnOptions } from './options.js';
 import { quantile, type CycleTable, type TagKind, type TagStats } from './stats.js';
 
@@ -36,8 +36,6 @@ export function robustCount(counts: readonly number[], o: LearnOptions): number 
 
 /** Distinct values a grid needs on it (a float lands on a grid by chance one time in 25: eight in a row do not). */
 const MIN_GRID_POINTS = 8;
-/** Relative precision of a value that went through a float32 register (as the grid detector allows). */
-const FLOAT32_SLACK = 1e-6;
 
 /**
  * The grid a tag's values lie on, robust to injected values: candidates are the grid found on the
@@ -69,41 +67,90 @@ export function robustGrid(col: Float64Array, s: TagStats, o: LearnOptions): { s
   for (const step of steps) {
     // a float32 value is only good to about 1e-6 of itself: a step that fine catches anything
     if (!(step > 0) || span / step > 1e6 || (FLOAT32_SLACK * s.magnitude) / step > 0.05 || (best && best.step >= step)) continue;
-    let on = 0, points = 0;
+    // values between 0 and the first grid point say nothing about the grid (junk words decode to
+    // them): they count neither way here, and are off the grid once it is found
+    let on = 0, points = 0, near0 = 0;
     for (const [v, c] of counts) {
-      const x = v / step;
-      if (Math.abs(x - Math.round(x)) <= 0.02 + (FLOAT32_SLACK * Math.abs(v)) / step) (on += c), points++;
+      if (v !== 0 && Math.abs(v) < step / 2) near0 += c;
+      else if (!offGrid(v, step)) (on += c), points++;
     }
-    const share = on / inside;
+    const share = on / (inside - near0);
     if (points >= MIN_GRID_POINTS && share >= 1 - o.core_share) best = { step, points, share };
   }
   return best;
 }
 
-/** Rounds of settleDevice: each learns again without the episodes the previous bounds found odd. */
-const SCREEN_ROUNDS = 4;
+/** Smallest normal float32: a register value closer to 0 (but not 0) is a subnormal. */
+const FLOAT32_MIN_NORMAL = 1.1754943508222875e-38;
 
 /**
- * Robust bounds of a device's tags in rounds. First every tag alone: its robust envelope, its
- * grid and its common values. A cycle in which any tag is odd (an isolated value, a value off its
- * grid, a rare value of a parameter) marks an episode: itself and the cycles within screen_ms of
- * it, since an attack or fault that shows in one tag moves others too. Bounds and common values
- * are then learned again without those episodes, and the tighter bounds may find more, until no
- * episode is added (a tag so often odd that its episodes would cover half the window marks none).
- * Returns the cycles left out.
+ * A subnormal float32 value (0 < |v| < 1.2e-38) comes out of no measurement chain: an ADC count
+ * scaled to engineering units is 0 or at least its resolution. It is what random or mis-decoded
+ * register words give, so it is odd wherever it appears.
  */
-export function settleDevice(table: CycleTable, stats: readonly TagStats[], kinds: ReadonlyMap<string, TagKind>, o: LearnOptions): number {
+export function subnormal(v: number): boolean {
+  return v !== 0 && Math.abs(v) < FLOAT32_MIN_NORMAL;
+}
+
+/** Rounds of settleDevice: each learns again without the episodes the previous bounds found odd. */
+const SCREEN_ROUNDS = 4;
+/** A tag that changes between at most this share of its consecutive cycles holds its values (a set-point, a state). */
+const HOLD_SHARE = 0.05;
+
+/**
+ * Whether a tag holds its values (a set-point, a tuning parameter, a mode, a pump state): it
+ * changed between at most HOLD_SHARE of its consecutive known cycles. A measurement moves.
+ */
+export function holdsValues(col: Float64Array): boolean {
+  let pairs = 0, changes = 0, pv = NaN;
+  for (const v of col) {
+    if (v !== v) continue;
+    if (pv === pv) (pairs++, v !== pv && changes++);
+    pv = v;
+  }
+  return pairs > 0 && changes <= HOLD_SHARE * pairs;
+}
+
+/**
+ * Changes of a tag that holds its values (a set-point, a mode, a pump state) that were undone
+ * within windowMs: the tag left a value and came back to exactly that value. Normal operation
+ * holds what it writes; a value that came and went within a minute is a transient (an injected
+ * write the master overwrote, a glitch), not an operating state to learn. Returns the rows the
+ * tag spent away from its value ([] for a tag that does not hold its values, a measurement).
+ */
+export function revertedChanges(col: Float64Array, ts: readonly number[], windowMs: number): number[] {
+  if (!holdsValues(col)) return [];
+  const rows: number[] = [];
+  let prev = -1;
+  for (let k = 0; k < col.length; k++) {
+    const v = col[k];
+    if (v !== v) continue;
+    const before = prev >= 0 ? col[prev] : NaN;
+    prev = k;
+    if (before !== before || v === before) continue;
+    for (let m = k + 1; m < col.length && ts[m] - ts[k] <= windowMs; m++) {
+      if (col[m] !== before) continue;
+      for (let q = k; q < m; q++) rows.push(q);
+      break;
+    }
+  }
+  return rows;
+}
+
+export function settleDevice(table: CycleTable, stats: readonly TagStats[], kinds: ReadonlyMap<string, TagKind>, o: LearnOptions): Uint8Array {
   const cont = table.names.map((n, j) => j).filter((j) => kinds.get(table.names[j]) === 'continuous');
   const disc = table.names.map((n, j) => j).filter((j) => kinds.get(table.names[j]) === 'discrete');
   const cols = new Map([...cont, ...disc].map((j) => [j, table.column(j)]));
   for (const j of cont) stats[j].settle(cols.get(j)!, o);
   const n = table.rows.length;
-  if (!(o.screen_ms > 0) || n === 0) return 0;
+  if (!(o.screen_ms > 0) || n === 0) return new Uint8Array(n);
   const ts = table.ts;
-  const episodes = (markers: number[][], base: Uint8Array): Uint8Array => {
-    const out = new Uint8Array(n);
-    out.set(base);
-    const all = [...new Set(markers.flat())].sort((x, y) => x - y);
+  const reverted = [...cont, ...disc].map((j) => revertedChanges(cols.get(j)!, ts, o.revert_ms)).filter((rows) => rows.length > 0);
+  /** The cycles of `base` and of `bare`, and the episodes (screen_ms either side) around the cycles of `halo`. */
+  const screen = (base: Uint8Array, bare: readonly number[][], halo: readonly number[][]): Uint8Array => {
+    const out = Uint8Array.from(base);
+    for (const rows of bare) for (const i of rows) out[i] = 1;
+    const all = [...new Set(halo.flat())].sort((x, y) => x - y);
     let a = 0, b = 0;
     for (const i of all) {
       while (ts[a] < ts[i] - o.screen_ms) a++;
@@ -117,26 +164,30 @@ export function settleDevice(table: CycleTable, stats: readonly TagStats[], kind
   let out: Uint8Array = new Uint8Array(n);
   let left = 0;
   for (let round = 0; round < SCREEN_ROUNDS; round++) {
-    const oddOf: number[][] = [];
+    const oddOf: number[][] = [...reverted];
     for (const j of [...cont, ...disc]) {
       const col = cols.get(j)!;
       const kind = kinds.get(table.names[j])!;
-      const step = kind === 'continuous' && !stats[j].allInteger ? robustGrid(col, stats[j], o)?.step : undefined;
+      // the grid of the cycles not yet left out (an attack's off-grid values would hide it)
+      const step = kind === 'continuous' && !stats[j].allInteger ? robustGrid(col.map((v, i) => (out[i] ? NaN : v)), stats[j], o)?.step : undefined;
       const rows: number[] = [];
       for (let i = 0; i < n; i++) {
         const v = col[i];
         if (v !== v || out[i]) continue;
-        const off = step !== undefined && Math.abs(v / step - Math.round(v / step)) > 0.02 + (FLOAT32_SLACK * Math.abs(v)) / step;
-        if (off || stats[j].odd(v, kind, o)) rows.push(i);
+        const off = step !== undefined && offGrid(v, step);
+        if (off || stats[j].odd(v, kind, o) || subnormal(v)) rows.push(i);
       }
       if (rows.length > 0) oddOf.push(rows);
     }
-    // most odd tag last: dropped first when the episodes would cover half the window
+    // Normal operation is most of the window: the odd cycles themselves first (the most odd tag's
+    // left out while they would cover half of it), then the episodes around them, least odd tag first.
     oddOf.sort((x, y) => x.length - y.length);
-    let next = episodes(oddOf, out);
-    while (oddOf.length > 0 && count(next) > n / 2) {
-      oddOf.pop();
-      next = episodes(oddOf, out);
+    while (oddOf.length > 0 && count(screen(out, oddOf, [])) > n / 2) oddOf.pop();
+    let next = screen(out, oddOf, []);
+    for (let t = 1; t <= oddOf.length; t++) {
+      const wider = screen(out, oddOf, oddOf.slice(0, t));
+      if (count(wider) > n / 2) break;
+      next = wider;
     }
     const k = count(next);
     if (k === left) break;
@@ -152,5 +203,5 @@ export function settleDevice(table: CycleTable, stats: readonly TagStats[], kind
     for (const j of disc) stats[j].recount(cols.get(j)!, out);
   }
   for (const j of [...cont, ...disc]) stats[j].screened = left;
-  return left;
+  return out;
 }

@@ -160,6 +160,22 @@ export class CycleTable {
     return Float64Array.from(this.rows, (r) => r[j]);
   }
 
+  /** A column with the cycles marked in `skip` as NaN (not known). */
+  columnWithout(j: number, skip: Uint8Array): Float64Array {
+    return Float64Array.from(this.rows, (r, i) => (skip[i] ? NaN : r[j]));
+  }
+
+  /** The cycles not marked in `skip`, sharing their rows with this table. */
+  without(skip: Uint8Array): CycleTable {
+    const t = new CycleTable(this.names, this.maxRows);
+    this.rows.forEach((r, i) => {
+      if (skip[i]) return;
+      t.rows.push(r);
+      t.ts.push(this.ts[i]);
+    });
+    return t;
+  }
+
   /** Median time between two stored cycles (ms). */
   medianInterval(): number {
     const d: number[] = [];

@@ -1,7 +1,7 @@
 // The `grid` detector and grid finding: ADC-scaled readings and two-decimal setpoints have a grid,
 // noisy floats have none; a value between grid points raises, the next on-grid value clears.
 import { describe, expect, it } from 'vitest';
-import { findGrid } from '../../rules/grid.js';
+import { findGrid, offGrid } from '../../rules/grid.js';
 import { engine, marks, feed } from '../rules/helpers.js';
 
 const sig6 = (x: number) => Number(x.toPrecision(6));
@@ -30,3 +30,22 @@ describe('grid detector', () => {
     expect(fs[0].message).toBe('pressure = 1.2465 is not on its grid of 0.0114943 (nearest 1.24138): not a value the sensor or HMI produces');
   });
 });
+
+describe('near zero', () => {
+  it('a value between 0 and the first grid point is off the grid unless it is 0 itself', () => {
+    expect(offGrid(0, 1 / 87)).toBe(false);
+    expect(offGrid(-0, 1 / 87)).toBe(false);
+    expect(offGrid(1e-30, 1 / 87)).toBe(true);
+    expect(offGrid(-2.3e-39, 1 / 87)).toBe(true);
+    expect(offGrid(Math.fround(1 / 87), 1 / 87)).toBe(false);
+    // a grid with an origin of its own: the origin rounds through float32 like any grid point
+    expect(offGrid(Math.fround(0.1), 0.5, 0.1)).toBe(false);
+  });
+
+  it('the detector raises for a random register word that decodes to almost 0, and clears on 0', () => {
+    const e = engine([{ id: 'g', type: 'grid', device: 'tank1', tag: 'pressure', step: 1 / 87 }]);
+    const fs = feed(e, 'pressure', [60 / 87, 1.27e-38, 9.3e-19, 0, 61 / 87]);
+    expect(marks(fs)).toEqual(['R@1:pressure', 'C@3:pressure']);
+  });
+});
+

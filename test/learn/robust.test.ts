@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { Fact, Sample } from '../../protocols/types.js';
 import { Learner } from '../../rules/learn/learner.js';
 import { learnOptions } from '../../rules/learn/options.js';
-import { robustGrid } from '../../rules/learn/robust.js';
+import { holdsValues, revertedChanges, robustGrid } from '../../rules/learn/robust.js';
 import { robustEnvelope, TagStats } from '../../rules/learn/stats.js';
 
 /** Deterministic pseudo-random numbers in [0, 1). */
@@ -50,6 +50,12 @@ describe('robustGrid', () => {
     const r = rng(11);
     const col = Float64Array.from({ length: 3000 }, (_, i) => (i % 10 === 0 ? 0.2 + 0.2 * r() : Math.round(20 + 20 * r()) / 100));
     expect(robustGrid(col, stats(col), O)!.step).toBeCloseTo(0.01, 10);
+  });
+
+  it('finds the grid with a fifth of the values junk words that decode to almost 0', () => {
+    const r = rng(19);
+    const col = Float64Array.from({ length: 3000 }, (_, i) => (i % 5 === 0 ? 1e-39 * (1 + r()) : Math.round(87 * (5 + 20 * r())) / 87));
+    expect(robustGrid(col, stats(col), O)!.step).toBeCloseTo(1 / 87, 8);
   });
 
   it('finds no grid in floats printed with ten significant digits', () => {
@@ -118,3 +124,67 @@ describe('learning a contaminated window', () => {
     expect(dirty.rule('counters')).toMatchObject({ max_foreign_exceptions: 0 });
   });
 });
+
+describe('set-points and states undone within a short time', () => {
+  const ts = Array.from({ length: 2000 }, (_, i) => i * 1000);
+  it('a held value that left and came back within revert_ms is a transient; a kept change and a measurement are not', () => {
+    const sp = Float64Array.from(ts, (_, i) => (i < 500 ? 10 : i < 530 ? 40 : i < 1200 ? 10 : 12));
+    expect(holdsValues(sp)).toBe(true);
+    expect(revertedChanges(sp, ts, 120_000)).toEqual(Array.from({ length: 30 }, (_, k) => 500 + k));
+    // the same excursion held for 5 min is an operating change the operator later undid
+    const long = Float64Array.from(ts, (_, i) => (i >= 500 && i < 800 ? 40 : 10));
+    expect(revertedChanges(long, ts, 120_000)).toEqual([]);
+    const level = Float64Array.from(ts, (_, i) => 5 + Math.sin(i / 30));
+    expect(holdsValues(level)).toBe(false);
+    expect(revertedChanges(level, ts, 120_000)).toEqual([]);
+  });
+
+  /**
+   * An operator runs the pump only in mode 0 and holds each state for minutes; 30 times an attacker
+   * writes mode 1 with the pump on, which the master overwrites 20 s later.
+   */
+  function learnStates(o: { revert_ms?: number }) {
+    const device = 'plc';
+    const learner = new Learner([{ id: device, tags: [{ name: 'mode' }, { name: 'pump' }, { name: 'flow' }] }], o);
+    const r = rng(23);
+    for (let i = 0; i < 36_000; i++) {
+      const phase = Math.floor(i / 600) % 3; // 10 min each: mode 0 pump on, mode 0 pump off, mode 1 pump off
+      let mode = phase === 2 ? 1 : 0;
+      let pump = phase === 0 ? 1 : 0;
+      if (i % 1200 >= 1000 && i % 1200 < 1020) (mode = 1), (pump = 1);
+      const flow = pump ? 40 + r() : 0;
+      const ts = 1_000_000 + i * 1000;
+      learner.cycle({ device, skipped_cycles: 0, samples: [['mode', mode], ['pump', pump], ['flow', flow]].map(([tag, value]) => ({ device, tag: tag as string, value: value as number, quality: 'good' as const, ts, rtt_ms: 5 })), facts: [] });
+    }
+    return learner.result().rules.map((x) => x.rule);
+  }
+
+  it('states written only in such transients are not learned as normal: the invariant they break is', () => {
+    const inv = (rules: Array<Record<string, unknown>>) => rules.find((x) => x.expr === 'mode == 1 implies pump == 0');
+    expect(inv(learnStates({}))).toBeDefined();
+    expect(inv(learnStates({ revert_ms: 0 }))).toBeUndefined();
+  });
+});
+
+describe('ranges of set-points', () => {
+  it('a set-point gets the full margin beyond the extremes entered (they are no floor), a measurement only its tolerance', () => {
+    const device = 'plc';
+    const learner = new Learner([{ id: device, tags: [{ name: 'setpoint' }, { name: 'level' }] }]);
+    const r = rng(29);
+    let sp = 10;
+    for (let i = 0; i < 20_000; i++) {
+      if (i % 1000 === 0) sp = [0.2, 0.3, 0.4][i / 1000 % 3]; // the operator's entries, each extreme in both halves
+      const level = Math.max(0, Math.round(87 * 3 * r()) / 87 - 0.5); // sits on its floor 0 now and then
+      const ts = 1_000_000 + i * 1000;
+      learner.cycle({ device, skipped_cycles: 0, samples: [['setpoint', sp], ['level', level]].map(([tag, value]) => ({ device, tag: tag as string, value: value as number, quality: 'good' as const, ts, rtt_ms: 5 })), facts: [] });
+    }
+    const rules = learner.result().rules.map((x) => x.rule);
+    const range = (tag: string) => rules.find((x) => x.id === `${device}.${tag}.range`) as { min: number; max: number };
+    // margin 5% of the span (0.2) plus the tolerance (0.5% of 0.4)
+    expect(range('setpoint').max).toBeCloseTo(0.4 + 0.05 * 0.2 + 0.005 * 0.4, 6);
+    expect(range('setpoint').min).toBeCloseTo(0.2 - 0.05 * 0.2 - 0.005 * 0.4, 6);
+    // the level's floor at 0, reached in both halves: twice the tolerance only
+    expect(range('level').min).toBeGreaterThan(-0.05);
+  });
+});
+
