@@ -96,7 +96,7 @@ describe('otsentry approve', () => {
     const statuses = () => events.messages.filter((m) => m.topic.endsWith('/status'));
     const status = () =>
       statuses()
-        .map((m) => JSON.parse(m.payload) as { devices?: Record<string, { state: string; skipped_cycles: number }>; rules?: { reloads: number; reload_failures: number; last_reload?: { ok: boolean; error?: string } } })
+        .map((m) => JSON.parse(m.payload) as { devices?: Record<string, { state: string; skipped_cycles: number }>; rules?: { rules: number; reloads: number; reload_failures: number; last_reload?: { ok: boolean; error?: string } } })
         .at(-1);
     const skipped = () => status()!.devices!['tank-plc-1'].skipped_cycles;
     await withOutput(agent, events.waitFor(() => status()?.rules !== undefined && status()?.devices?.['tank-plc-1']?.state === 'up', 15_000, 'a status with the rules and the device up'));
@@ -133,9 +133,13 @@ describe('otsentry approve', () => {
 
     // A reload that keeps the rule (another rule is added) keeps its raised alert: no second raise.
     fs.writeFileSync(baseline, `rules:\n  - ${JSON.stringify(RULE)}\n  - ${JSON.stringify({ id: 'level-range', type: 'range', device: 'tank-plc-1', tag: 'level', min: -1000, max: 1000 })}\n`);
-    expect(await askControl(dataDir, { op: 'reload' })).toMatchObject({ ok: true, changed: true });
-    const seen = events.messages.filter((m) => m.topic.endsWith('/status')).length;
-    await withOutput(agent, events.waitFor((m) => m.filter((x) => x.topic.endsWith('/status')).length >= seen + 2, 10_000, 'two more status messages (several poll cycles)'));
+    // The folder watch may apply the file first (150 ms after the write; on a loaded machine the
+    // control request can come later), and the control reload then finds nothing new to apply:
+    // either way both rules are in force.
+    expect(await askControl(dataDir, { op: 'reload' })).toMatchObject({ ok: true });
+    const seen = statuses().length;
+    await withOutput(agent, events.waitFor(() => statuses().length >= seen + 2, 10_000, 'two more status messages (several poll cycles)'));
+    expect(status()!.rules).toMatchObject({ rules: 2, last_reload: { ok: true } });
     expect(signals(events).filter((s) => s.rule === 'mode-whitelist').map((s) => s.state)).toEqual(['raised']);
     const open = await askControl<Array<{ rule: string; signal?: string }>>(dataDir, { op: 'alerts' });
     expect(open?.filter((a) => a.rule === 'mode-whitelist')).toEqual([expect.objectContaining({ signal: signals(events).find((s) => s.rule === 'mode-whitelist')!.id })]);
