@@ -7,24 +7,28 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startModbusSimulator, tankSimulatorConfig, type ModbusSimulator } from '../../simulators/modbus/index.js';
+import { tankSimulatorConfig } from '../../simulators/modbus/index.js';
 import { askControl } from '../../agent/outbox/control.js';
 import { collect, distEntry, startTestBroker, type Collector, type TestBroker } from '../helpers/broker.js';
-import { startAgent, tempDir, uniqueSignals, withOutput, writeAgentConfig, type AgentProcess } from './harness.js';
+import { startAgent, startSimulatorProcess, tempDir, uniqueSignals, withOutput, writeAgentConfig, type AgentProcess, type SimulatorProcess } from './harness.js';
 
 let broker: TestBroker;
-let sim: ModbusSimulator;
+// The simulator runs in its own process: in the test worker its answers would wait whenever the
+// worker is busy (or descheduled on a loaded machine), and the agent would count skipped poll slots
+// that are not its own. The test sets the PLC's mode as another master would: a Modbus write.
+let sim: SimulatorProcess;
+const setMode = (mode: number): Promise<void> => sim.writeRegister('tank-plc-1', 0, mode); // holding register 0: mode
 const agents: AgentProcess[] = [];
 const subscribers: Collector[] = [];
 
 beforeAll(async () => {
   broker = await startTestBroker();
-  sim = await startModbusSimulator(tankSimulatorConfig({ plcs: 1 }));
+  sim = await startSimulatorProcess(tankSimulatorConfig({ plcs: 1 }));
 });
 afterEach(async () => {
   for (const a of agents.splice(0)) await a.kill('SIGKILL');
   for (const s of subscribers.splice(0)) await s.close();
-  sim.plc('tank-plc-1').writeTag('mode', 1);
+  await setMode(1);
 });
 afterAll(async () => {
   await sim?.stop();
@@ -56,7 +60,7 @@ const signals = (c: Collector) => uniqueSignals(c.messages);
 describe('otsentry approve', () => {
   it('lists the alert, approves it (cleared, info signal, audit record), and the approval expires (reverted, raised again)', { timeout: 60_000 }, async () => {
     const { config, baseline, events, agent, audit } = await setup('approve');
-    sim.plc('tank-plc-1').writeTag('mode', 2);
+    await setMode(2);
     await withOutput(agent, events.waitFor(() => signals(events).some((s) => s.rule === 'mode-whitelist' && s.state === 'raised'), 20_000, 'the raise'));
     const raised = signals(events).find((s) => s.rule === 'mode-whitelist' && s.state === 'raised')!;
 
@@ -89,24 +93,30 @@ describe('otsentry approve', () => {
 
   it('keeps its rules when a reloaded file is bad and says why in the status; many reloads skip no poll slot', { timeout: 60_000 }, async () => {
     const { baseline, events, agent } = await setup('reload');
+    const statuses = () => events.messages.filter((m) => m.topic.endsWith('/status'));
     const status = () =>
-      events.messages
-        .filter((m) => m.topic.endsWith('/status'))
-        .map((m) => JSON.parse(m.payload) as { devices?: Record<string, { skipped_cycles: number }>; rules?: { reloads: number; reload_failures: number; last_reload?: { ok: boolean; error?: string } } })
+      statuses()
+        .map((m) => JSON.parse(m.payload) as { devices?: Record<string, { state: string; skipped_cycles: number }>; rules?: { rules: number; reloads: number; reload_failures: number; last_reload?: { ok: boolean; error?: string } } })
         .at(-1);
-    await withOutput(agent, events.waitFor(() => status()?.rules !== undefined && status()?.devices?.['tank-plc-1'] !== undefined, 15_000, 'a status with rules and devices'));
+    const skipped = () => status()!.devices!['tank-plc-1'].skipped_cycles;
+    await withOutput(agent, events.waitFor(() => status()?.rules !== undefined && status()?.devices?.['tank-plc-1']?.state === 'up', 15_000, 'a status with the rules and the device up'));
+    // The reloads start one status after the device is up, when its first poll cycle has surely
+    // ended: that cycle also connects and reads identity and 8 diagnostics counters, and slots it
+    // loses are counted but are not the reloads' doing. (The status sent on the broker connect often
+    // comes before that cycle ends: reloads started there ran into it.) From here, none may be lost.
+    const up = statuses().length;
+    await withOutput(agent, events.waitFor(() => statuses().length > up, 10_000, 'the status after the first poll cycles'));
+    const before = skipped();
     // 50 reloads that each swap in a new engine (the baseline alternates between two versions),
     // asked over the control socket as `otsentry approve` does, while the device is polled every 200 ms.
     const dataDir = path.join(path.dirname(baseline), 'data');
-    const before = status()!.devices!['tank-plc-1'];
     for (let i = 0; i < 50; i++) {
       fs.writeFileSync(baseline, `rules:\n  - ${JSON.stringify({ ...RULE, values: i % 2 === 0 ? [0, 1, 3] : [0, 1] })}\n`);
       const st = await askControl<{ ok: boolean; changed: boolean }>(dataDir, { op: 'reload' });
       expect(st).toMatchObject({ ok: true });
     }
     await withOutput(agent, events.waitFor(() => (status()?.rules?.reloads ?? 0) >= 50, 10_000, '50 reloads in the status'));
-    expect(before.skipped_cycles).toBe(0);
-    expect(status()!.devices!['tank-plc-1'].skipped_cycles).toBe(0);
+    expect(skipped() - before, 'poll slots skipped during the 50 reloads').toBe(0);
     // SIGHUP reloads too (the file watch as well; both are counted).
     const n = status()!.rules!.reloads;
     agent.child.kill('SIGHUP');
@@ -117,15 +127,19 @@ describe('otsentry approve', () => {
     expect(status()!.rules!.last_reload!.error).toContain("unknown tag 'nope'");
     expect(agent.output()).toContain('Rules not reloaded; the agent keeps the rules it had.');
     // The old rule still judges: mode 2 is raised.
-    sim.plc('tank-plc-1').writeTag('mode', 2);
+    await setMode(2);
     await withOutput(agent, events.waitFor(() => signals(events).some((s) => s.rule === 'mode-whitelist' && s.state === 'raised'), 15_000, 'a raise by the kept rule'));
-    expect(status()!.devices!['tank-plc-1'].skipped_cycles).toBe(0);
+    expect(skipped() - before, 'poll slots skipped during the reloads').toBe(0);
 
     // A reload that keeps the rule (another rule is added) keeps its raised alert: no second raise.
     fs.writeFileSync(baseline, `rules:\n  - ${JSON.stringify(RULE)}\n  - ${JSON.stringify({ id: 'level-range', type: 'range', device: 'tank-plc-1', tag: 'level', min: -1000, max: 1000 })}\n`);
-    expect(await askControl(dataDir, { op: 'reload' })).toMatchObject({ ok: true, changed: true });
-    const seen = events.messages.filter((m) => m.topic.endsWith('/status')).length;
-    await withOutput(agent, events.waitFor((m) => m.filter((x) => x.topic.endsWith('/status')).length >= seen + 2, 10_000, 'two more status messages (several poll cycles)'));
+    // The folder watch may apply the file first (150 ms after the write; on a loaded machine the
+    // control request can come later), and the control reload then finds nothing new to apply:
+    // either way both rules are in force.
+    expect(await askControl(dataDir, { op: 'reload' })).toMatchObject({ ok: true });
+    const seen = statuses().length;
+    await withOutput(agent, events.waitFor(() => statuses().length >= seen + 2, 10_000, 'two more status messages (several poll cycles)'));
+    expect(status()!.rules).toMatchObject({ rules: 2, last_reload: { ok: true } });
     expect(signals(events).filter((s) => s.rule === 'mode-whitelist').map((s) => s.state)).toEqual(['raised']);
     const open = await askControl<Array<{ rule: string; signal?: string }>>(dataDir, { op: 'alerts' });
     expect(open?.filter((a) => a.rule === 'mode-whitelist')).toEqual([expect.objectContaining({ signal: signals(events).find((s) => s.rule === 'mode-whitelist')!.id })]);

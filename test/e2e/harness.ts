@@ -1,13 +1,18 @@
-// End-to-end harness: the agent as a real child process (`otsentry run`), the Modbus simulator,
-// a real broker, and helpers to read back what arrived and what the outbox holds.
+// End-to-end harness: the agent as a real child process (`otsentry run`), the Modbus simulator
+// (in the test process, or in a child process of its own), a real broker, and helpers to read back
+// what arrived and what the outbox holds.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import readline from 'node:readline';
 import { stringify } from 'yaml';
 import type { RiskSignal } from '../../rules/signal.js';
 import { openOutbox } from '../../agent/outbox/index.js';
+import type { SimulatorConfigInput } from '../../simulators/modbus/config.js';
+import type { PlcInfo } from '../../simulators/modbus/plc.js';
 import { distEntry, type Received } from '../helpers/broker.js';
+import { client, closeClient } from '../simulators/helpers.js';
 
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `otsentry-${prefix}-`));
@@ -51,6 +56,56 @@ export function writeAgentConfig(dir: string, o: { brokerUrl: string; plcs: PlcA
   const file = path.join(dir, 'agent.yaml');
   fs.writeFileSync(file, stringify(config));
   return file;
+}
+
+export interface SimulatorProcess {
+  plcs: PlcInfo[];
+  /** Write one holding register the way another master would: FC06 from the test over Modbus TCP. */
+  writeRegister(plcId: string, address: number, value: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The Modbus simulator in a process of its own (dist/simulators/modbus/child.js): its answers do
+ * not wait for the test worker's event loop, so a busy worker cannot make the agent's polls late.
+ */
+export async function startSimulatorProcess(config: SimulatorConfigInput): Promise<SimulatorProcess> {
+  const file = path.join(tempDir('sim'), 'simulator.json');
+  fs.writeFileSync(file, JSON.stringify(config));
+  const child = spawn(process.execPath, [distEntry('simulators/modbus/child.js'), file], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const lines = readline.createInterface({ input: child.stdout! });
+  const first = await new Promise<string>((resolve, reject) => {
+    lines.once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`simulator child exited with ${code} before it was ready`)));
+  });
+  lines.close();
+  const ready = JSON.parse(first) as { ready: boolean; error?: string; plcs?: PlcInfo[] };
+  if (!ready.ready || !ready.plcs) {
+    child.kill('SIGKILL');
+    throw new Error(`simulator child: ${ready.error ?? first}`);
+  }
+  const plcs = ready.plcs;
+  return {
+    plcs,
+    async writeRegister(plcId, address, value) {
+      const plc = plcs.find((p) => p.id === plcId);
+      if (!plc) throw new Error(`no PLC with id ${plcId}; ids: ${plcs.map((p) => p.id).join(', ')}`);
+      const c = await client(plc.port, plc.framing, plc.unit_id);
+      try {
+        await c.writeRegister(address, value);
+      } finally {
+        await closeClient(c);
+      }
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+      fs.rmSync(path.dirname(file), { recursive: true, force: true });
+    },
+  };
 }
 
 export interface AgentProcess {
