@@ -133,7 +133,7 @@ export function msuReport(r: MsuResult, ms: number, v: MsuVariants = {}): string
 /** Where a false alarm sits: the bursts whose first labelled frame comes within a minute after it. */
 function nextBurst(r: MsuResult, ts: number): string {
   const next = r.bursts.filter((x) => x.start >= ts && x.start - ts <= 60_000).slice(0, 3);
-  return next.length ? `: ${next.map((b) => `${((b.start - ts) / 1000).toFixed(1)} s before the first labelled frame of a ${CATEGORY_NAMES[b.category]} burst`).join(', ')}` : '';
+  return next.length ? `: ${next.map((b) => `${((b.start - ts) / 1000).toFixed(1)} s before the first labelled frame of a burst of ${CATEGORY_NAMES[b.category]}`).join(', ')}` : '';
 }
 
 function topRules(m: ReadonlyMap<string, number>, n = 3): string {
