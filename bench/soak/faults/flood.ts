@@ -105,12 +105,22 @@ export async function drainAndVerify(flood: Flood, agent: AgentProcess, capture:
   return { lastSeq: state.lastSeq, check, verify, ok: check.ok && verify.ok };
 }
 
-/** Wait until the running agent's outbox is empty and nothing is in flight (after stopSignals). */
+/** How long the agent must have committed no new signal before it counts as quiet. */
+const QUIET_MS = 1000;
+
+/**
+ * Wait until the running agent's outbox is empty, nothing is in flight and no signal was committed
+ * for QUIET_MS (after stopSignals). The outbox drains faster than a flood fills it, so an empty
+ * outbox alone is seen between two commits while the flood is still running down.
+ */
 export async function waitDrained(agent: AgentProcess, metricsUrl: string, timeoutMs: number): Promise<void> {
   const until = Date.now() + timeoutMs;
+  let total = NaN, since = Date.now();
   for (;;) {
     const m = await scrape(metricsUrl).catch(() => undefined);
-    if (m && m.get('otsentry_outbox_depth') === 0 && m.get('otsentry_broker_inflight') === 0) return;
+    const t = m?.get('otsentry_signals_total') ?? NaN;
+    if (t !== total) (total = t), (since = Date.now());
+    if (m && m.get('otsentry_outbox_depth') === 0 && m.get('otsentry_broker_inflight') === 0 && Date.now() - since >= QUIET_MS) return;
     if (Date.now() > until) throw new Error(`agent outbox did not drain within ${timeoutMs} ms (depth ${m?.get('otsentry_outbox_depth')}):\n${agent.output()}`);
     if (agent.child.exitCode !== null || agent.child.signalCode !== null) throw new Error(`agent exited while draining:\n${agent.output()}`);
     await new Promise((r) => setTimeout(r, 100));
