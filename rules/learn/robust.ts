@@ -169,7 +169,7 @@ export function settleDevice(table: CycleTable, stats: readonly TagStats[], kind
       const col = cols.get(j)!;
       const kind = kinds.get(table.names[j])!;
       // the grid of the cycles not yet left out (an attack's off-grid values would hide it)
-      const step = kind === 'continuous' && !stats[j].allInteger ? robustGrid(col.map((v, i) => (out[i] ? NaN : v)), stats[j], o)?.step : undefined;
+      const step = kind === 'continuous' && !stats[j].allInteger ? robustGrid(table.columnWithout(j, out), stats[j], o)?.step : undefined;
       const rows: number[] = [];
       for (let i = 0; i < n; i++) {
         const v = col[i];
@@ -194,8 +194,7 @@ export function settleDevice(table: CycleTable, stats: readonly TagStats[], kind
     out = next;
     left = k;
     for (const j of cont) {
-      const col = Float64Array.from(cols.get(j)!);
-      for (let i = 0; i < n; i++) if (out[i]) col[i] = NaN;
+      const col = table.columnWithout(j, out);
       const before = stats[j].leftOut;
       stats[j].settle(col, o);
       stats[j].leftOut = Math.max(before, stats[j].leftOut);
