@@ -59,11 +59,16 @@ export interface BurstScore {
   normal_hours: number;
 }
 
+/**
+ * The bursts still running at or starting after `from`. A burst that began before `from` keeps its
+ * true start: its earlier frames (in the learning window) are its own, and so is what they caused
+ * after `from` (a value injected before the split is still in the register image after it).
+ */
 export function findBursts(frames: readonly Frame[], from: number): Burst[] {
   const open = new Map<number, Burst>();
   const out: Burst[] = [];
   for (const f of frames) {
-    if (f.ts < from || f.category === 0) continue;
+    if (f.category === 0) continue;
     const b = open.get(f.category);
     if (b && f.ts - b.end <= BURST_GAP_MS) {
       b.end = f.ts;
@@ -74,7 +79,7 @@ export function findBursts(frames: readonly Frame[], from: number): Burst[] {
     open.set(f.category, { category: f.category, start: f.ts, end: f.ts, frames: 1 });
   }
   out.push(...open.values());
-  return out.sort((a, b) => a.start - b.start);
+  return out.filter((b) => b.end >= from).sort((a, b) => a.start - b.start);
 }
 
 /** An attack frame, its burst, and the register-image tags it changed (a bit per MSU_TAGS index). */
@@ -84,8 +89,9 @@ interface Cause {
   changed: number;
 }
 
-/** Attack frames from `from` on with the tags each changed, replaying the image from the start. */
-function causes(frames: readonly Frame[], from: number, bursts: readonly Burst[]): Cause[] {
+/** Attack frames of the bursts with the tags each changed, replaying the image from the start. */
+function causes(frames: readonly Frame[], bursts: readonly Burst[]): Cause[] {
+  const from = bursts.length > 0 ? bursts[0].start : Infinity;
   const open = new Map<number, number>();
   const image = new Float64Array(MSU_TAGS.length).fill(NaN);
   const out: Cause[] = [];
@@ -138,7 +144,7 @@ function median(xs: number[]): number {
  */
 export function scoreBursts(frames: readonly Frame[], from: number, to: number, rules: ReadonlyArray<Record<string, unknown>>, raises: readonly Raise[], polls: ReadonlyArray<{ ts: number; flagged: boolean }>): BurstScore {
   const bursts = findBursts(frames, from);
-  const cs = causes(frames, from, bursts);
+  const cs = causes(frames, bursts);
   const masks = new Map(rules.map((r) => [String(r.id), watched(r)]));
   const windows = mergedWindows(bursts);
   const inWindow = (ts: number) => windows.some(([s, e]) => ts >= s && ts <= e);

@@ -5,7 +5,7 @@
 import type { LearnOptions } from './options.js';
 import type { CycleTable, TagKind, TagStats } from './stats.js';
 import { sig } from './models.js';
-import { holdsValues } from './robust.js';
+import { holdsValues } from './transients.js';
 import { allKnown, compileExpr } from '../expr/compile.js';
 
 export interface MinedInvariant {

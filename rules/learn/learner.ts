@@ -10,12 +10,13 @@ import type { DeviceRef } from '../types.js';
 import type { RecordEvent } from '../recording/recording.js';
 import { CycleFeeder } from '../recording/cycles.js';
 import { FactStats } from './facts.js';
-import { mineInvariants } from './invariants.js';
 import { mineModels, sig } from './models.js';
 import { learnOptions, type LearnOptions } from './options.js';
 import { judgeEnvelope, type TagVerdict } from './convergence.js';
 import { EnvelopeTracker } from './envelope.js';
-import { holdsValues, robustGrid, robustRate, settleDevice } from './robust.js';
+import { robustGrid, robustRate, settleDevice } from './robust.js';
+import { holdsValues } from './transients.js';
+import { exprName, mineInvariants } from './invariants.js';
 import { CycleTable, halfExtremes, longestStill, maxChangesInWindow, tagKind, TagStats, type TagKind } from './stats.js';
 
 export interface LearnedRule {
@@ -233,7 +234,7 @@ export class Learner {
     const where = `${d.table.rows.length} cycles${d.table.dropped ? ` (the first; ${d.table.dropped} more not kept)` : ''}`;
     const byKind = (k: TagKind) => d.names.filter((n) => kinds.get(n) === k);
     // cycles of odd episodes: rules learned from the cycles (change limits, rates, invariants) leave them out
-    const screened = settleDevice(d.table, d.stats, kinds, o);
+    const { screened, brief } = settleDevice(d.table, d.stats, kinds, o);
     d.facts.settle(o);
 
     const constants = byKind('constant');
@@ -285,6 +286,12 @@ export class Learner {
         add(
           { id: `${dev}.${safe(t)}.grid`, type: 'grid', device: dev, tag: t, step: sig(grid.step, 8) },
           [`${t}: ${grid.points} distinct values seen (${sig(100 * grid.share, 3)}% of the samples within its range) are multiples of ${sig(grid.step, 8)} (its resolution: ADC step or entry precision)`],
+        );
+      }
+      for (const b of brief.get(d.index.get(t)!) ?? []) {
+        add(
+          { id: `${dev}.${safe(t)}.transient`, type: 'expression', device: dev, expr: `${exprName(t)} != ${sig(b.value, 10)}`, for_ms: interval > 0 ? Math.round(interval) : 0 },
+          [`${t}: ${sig(b.value, 10)} in ${b.cycles} cycles, ${sig(b.factor, 3)}x as often as any value near it, visited ${b.visits} times and left again after ${dur(b.median_visit_ms)} in the median: a constant written over the measurement again and again, not a state the process keeps; raised when it is there for two cycles in a row`],
         );
       }
       const fastest = robustRate(d.table.columnWithout(d.index.get(t)!, screened), d.table.ts, s);

@@ -4,6 +4,7 @@
 import { findGrid, FLOAT32_SLACK, offGrid } from '../grid.js';
 import type { LearnOptions } from './options.js';
 import { quantile, type CycleTable, type TagKind, type TagStats } from './stats.js';
+import { briefValues, revertedChanges, type BriefValue } from './transients.js';
 
 /**
  * Fastest change per second between two consecutive good values of a column, leaving out the
@@ -94,58 +95,27 @@ export function subnormal(v: number): boolean {
 
 /** Rounds of settleDevice: each learns again without the episodes the previous bounds found odd. */
 const SCREEN_ROUNDS = 4;
-/** A tag that changes between at most this share of its consecutive cycles holds its values (a set-point, a state). */
-const HOLD_SHARE = 0.05;
-
-/**
- * Whether a tag holds its values (a set-point, a tuning parameter, a mode, a pump state): it
- * changed between at most HOLD_SHARE of its consecutive known cycles. A measurement moves.
- */
-export function holdsValues(col: Float64Array): boolean {
-  let pairs = 0, changes = 0, pv = NaN;
-  for (const v of col) {
-    if (v !== v) continue;
-    if (pv === pv) (pairs++, v !== pv && changes++);
-    pv = v;
-  }
-  return pairs > 0 && changes <= HOLD_SHARE * pairs;
+/** What settleDevice left out: the cycles of odd episodes, and per measurement the values it only visited briefly. */
+export interface Screen {
+  screened: Uint8Array;
+  brief: Map<number, BriefValue[]>;
 }
 
-/**
- * Changes of a tag that holds its values (a set-point, a mode, a pump state) that were undone
- * within windowMs: the tag left a value and came back to exactly that value. Normal operation
- * holds what it writes; a value that came and went within a minute is a transient (an injected
- * write the master overwrote, a glitch), not an operating state to learn. Returns the rows the
- * tag spent away from its value ([] for a tag that does not hold its values, a measurement).
- */
-export function revertedChanges(col: Float64Array, ts: readonly number[], windowMs: number): number[] {
-  if (!holdsValues(col)) return [];
-  const rows: number[] = [];
-  let prev = -1;
-  for (let k = 0; k < col.length; k++) {
-    const v = col[k];
-    if (v !== v) continue;
-    const before = prev >= 0 ? col[prev] : NaN;
-    prev = k;
-    if (before !== before || v === before) continue;
-    for (let m = k + 1; m < col.length && ts[m] - ts[k] <= windowMs; m++) {
-      if (col[m] !== before) continue;
-      for (let q = k; q < m; q++) rows.push(q);
-      break;
-    }
-  }
-  return rows;
-}
-
-export function settleDevice(table: CycleTable, stats: readonly TagStats[], kinds: ReadonlyMap<string, TagKind>, o: LearnOptions): Uint8Array {
+export function settleDevice(table: CycleTable, stats: readonly TagStats[], kinds: ReadonlyMap<string, TagKind>, o: LearnOptions): Screen {
   const cont = table.names.map((n, j) => j).filter((j) => kinds.get(table.names[j]) === 'continuous');
   const disc = table.names.map((n, j) => j).filter((j) => kinds.get(table.names[j]) === 'discrete');
   const cols = new Map([...cont, ...disc].map((j) => [j, table.column(j)]));
   for (const j of cont) stats[j].settle(cols.get(j)!, o);
   const n = table.rows.length;
-  if (!(o.screen_ms > 0) || n === 0) return new Uint8Array(n);
+  const brief = new Map<number, BriefValue[]>();
+  if (!(o.screen_ms > 0) || n === 0) return { screened: new Uint8Array(n), brief };
   const ts = table.ts;
-  const reverted = [...cont, ...disc].map((j) => revertedChanges(cols.get(j)!, ts, o.revert_ms)).filter((rows) => rows.length > 0);
+  for (const j of cont) {
+    const b = briefValues(cols.get(j)!, ts, o.revert_ms, o);
+    if (b.length > 0) brief.set(j, b);
+  }
+  // transients are odd from the start: set-points that came back, values a measurement only visited
+  const reverted = [...[...cont, ...disc].map((j) => revertedChanges(cols.get(j)!, ts, o.revert_ms)), ...[...brief.values()].map((b) => b.flatMap((x) => x.rows))].filter((rows) => rows.length > 0);
   /** The cycles of `base` and of `bare`, and the episodes (screen_ms either side) around the cycles of `halo`. */
   const screen = (base: Uint8Array, bare: readonly number[][], halo: readonly number[][]): Uint8Array => {
     const out = Uint8Array.from(base);
@@ -202,5 +172,5 @@ export function settleDevice(table: CycleTable, stats: readonly TagStats[], kind
     for (const j of disc) stats[j].recount(cols.get(j)!, out);
   }
   for (const j of [...cont, ...disc]) stats[j].screened = left;
-  return out;
+  return { screened: out, brief };
 }
