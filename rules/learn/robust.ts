@@ -4,7 +4,7 @@
 import { findGrid, FLOAT32_SLACK, offGrid } from '../grid.js';
 import type { LearnOptions } from './options.js';
 import { quantile, type CycleTable, type TagKind, type TagStats } from './stats.js';
-import { briefValues, revertedChanges, type BriefValue } from './transients.js';
+import { briefValues, holdsValues, revertedChanges, type BriefValue } from './transients.js';
 
 /**
  * Fastest change per second between two consecutive good values of a column, leaving out the
@@ -93,6 +93,30 @@ export function subnormal(v: number): boolean {
   return v !== 0 && Math.abs(v) < FLOAT32_MIN_NORMAL;
 }
 
+/**
+ * Entries of a set-point (a tag that holds its values) far beyond the entries it was kept at: seen
+ * in fewer than rare_share of the cycles, and farther beyond the most extreme frequent entry (one
+ * seen in at least rare_share of them) than gap_factor times the frequent entries' mean spacing. An
+ * extreme the operator would have entered and kept, but that was gone again within moments (an
+ * attacker's write the master replaced); like the rare values of a discrete tag, not learned as
+ * normal. A rare entry among or just beyond the frequent ones is a step on the operator's way.
+ * NaN = cycle not used.
+ */
+export function rareEntries(col: Float64Array, o: LearnOptions): Set<number> {
+  const counts = new Map<number, number>();
+  let n = 0;
+  for (const v of col) if (v === v) (counts.set(v, (counts.get(v) ?? 0) + 1), n++);
+  const frequent = [...counts].filter(([, c]) => c >= o.rare_share * n).map(([v]) => v);
+  const out = new Set<number>();
+  // fewer than two frequent entries give no spacing to judge by
+  if (frequent.length < 2) return out;
+  const lo = Math.min(...frequent);
+  const hi = Math.max(...frequent);
+  const reach = (o.gap_factor * (hi - lo)) / (frequent.length - 1);
+  for (const [v, c] of counts) if (c < o.rare_share * n && (v > hi + reach || v < lo - reach)) out.add(v);
+  return out;
+}
+
 /** Rounds of settleDevice: each learns again without the episodes the previous bounds found odd. */
 const SCREEN_ROUNDS = 4;
 /** What settleDevice left out: the cycles of odd episodes, and per measurement the values it only visited briefly. */
@@ -131,6 +155,7 @@ export function settleDevice(table: CycleTable, stats: readonly TagStats[], kind
     return out;
   };
   const count = (x: Uint8Array) => x.reduce((p, q) => p + q, 0);
+  const setpoints = new Set(cont.filter((j) => holdsValues(cols.get(j)!)));
   let out: Uint8Array = new Uint8Array(n);
   let left = 0;
   for (let round = 0; round < SCREEN_ROUNDS; round++) {
@@ -140,12 +165,13 @@ export function settleDevice(table: CycleTable, stats: readonly TagStats[], kind
       const kind = kinds.get(table.names[j])!;
       // the grid of the cycles not yet left out (an attack's off-grid values would hide it)
       const step = kind === 'continuous' && !stats[j].allInteger ? robustGrid(table.columnWithout(j, out), stats[j], o)?.step : undefined;
+      const rare = setpoints.has(j) ? rareEntries(table.columnWithout(j, out), o) : undefined;
       const rows: number[] = [];
       for (let i = 0; i < n; i++) {
         const v = col[i];
         if (v !== v || out[i]) continue;
         const off = step !== undefined && offGrid(v, step);
-        if (off || stats[j].odd(v, kind, o) || subnormal(v)) rows.push(i);
+        if (off || stats[j].odd(v, kind, o) || subnormal(v) || rare?.has(v)) rows.push(i);
       }
       if (rows.length > 0) oddOf.push(rows);
     }

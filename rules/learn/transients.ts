@@ -22,16 +22,22 @@ export function holdsValues(col: Float64Array): boolean {
   return pairs > 0 && changes <= HOLD_SHARE * pairs;
 }
 
+/** A value whose cycles were at least this share in transients is a transient value as a whole. */
+const MOSTLY_TRANSIENT = 0.5;
+
 /**
  * Changes of a tag that holds its values (a set-point, a mode, a pump state) that were undone
  * within windowMs: the tag left a value and came back to exactly that value. Normal operation
  * holds what it writes; a value that came and went within a minute is a transient (an injected
- * write the master overwrote, a glitch), not an operating state to learn. Returns the rows the
- * tag spent away from its value ([] for a tag that does not hold its values, a measurement).
+ * write the master overwrote, a glitch), not an operating state to learn. A value the tag spent
+ * at least MOSTLY_TRANSIENT of its cycles at in such transients is one as a whole, also where a
+ * visit to it lasted longer (an attacker's favourite value, written again and again). Returns the
+ * rows the tag spent away from its value and at such values, in order ([] for a tag that does not
+ * hold its values, a measurement).
  */
 export function revertedChanges(col: Float64Array, ts: readonly number[], windowMs: number): number[] {
   if (!holdsValues(col)) return [];
-  const rows: number[] = [];
+  const away = new Uint8Array(col.length);
   let prev = -1;
   for (let k = 0; k < col.length; k++) {
     const v = col[k];
@@ -41,10 +47,24 @@ export function revertedChanges(col: Float64Array, ts: readonly number[], window
     if (before !== before || v === before) continue;
     for (let m = k + 1; m < col.length && ts[m] - ts[k] <= windowMs; m++) {
       if (col[m] !== before) continue;
-      for (let q = k; q < m; q++) rows.push(q);
+      away.fill(1, k, m);
       break;
     }
   }
+  // per value: cycles at it, and of them in transients
+  const share = new Map<number, [number, number]>();
+  col.forEach((v, k) => {
+    if (v !== v) return;
+    const c = share.get(v) ?? [0, 0];
+    c[0]++;
+    c[1] += away[k];
+    share.set(v, c);
+  });
+  const rows: number[] = [];
+  col.forEach((v, k) => {
+    const c = share.get(v);
+    if (away[k] || (c !== undefined && c[1] >= MOSTLY_TRANSIENT * c[0])) rows.push(k);
+  });
   return rows;
 }
 

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { Fact, Sample } from '../../protocols/types.js';
 import { Learner } from '../../rules/learn/learner.js';
 import { learnOptions } from '../../rules/learn/options.js';
-import { robustGrid } from '../../rules/learn/robust.js';
+import { rareEntries, robustGrid } from '../../rules/learn/robust.js';
 import { holdsValues, revertedChanges } from '../../rules/learn/transients.js';
 import { robustEnvelope, TagStats } from '../../rules/learn/stats.js';
 
@@ -189,3 +189,40 @@ describe('ranges of set-points', () => {
   });
 });
 
+
+describe('rare extreme entries of a set-point', () => {
+  /**
+   * The operator enters a set-point between 0 and 20 every 10 min (two decimals), and now and then
+   * holds one for a minute only, 20.35 among them; an attacker writes 29 for 46 s and 32 for 27 s,
+   * each time replaced by the operator's next entry.
+   */
+  function setpoints(): Float64Array {
+    const r = rng(31);
+    let sp = 10;
+    return Float64Array.from({ length: 40_000 }, (_, i) => {
+      if (i % 600 === 0) sp = Math.round(2000 * r()) / 100;
+      if (i >= 20_000 && i < 20_060) return 20.35;
+      if (i >= 30_000 && i < 30_046) return 29;
+      if (i >= 35_000 && i < 35_027) return 32;
+      return sp;
+    });
+  }
+
+  it('are those far beyond the entries kept; a brief entry just beyond them is not', () => {
+    expect([...rareEntries(setpoints(), O)].sort()).toEqual([29, 32]);
+  });
+
+  it('say nothing where one entry is nearly always in force', () => {
+    const cycle = Float64Array.from({ length: 40_000 }, (_, i) => (i < 39_900 ? 0.9 : i < 39_950 ? 4.3 : 1.3));
+    expect(rareEntries(cycle, O).size).toBe(0);
+  });
+
+  it('are left out of the range the learner writes', () => {
+    const device = 'plc';
+    const learner = new Learner([{ id: device, tags: [{ name: 'setpoint' }] }]);
+    setpoints().forEach((value, i) => learner.cycle({ device, skipped_cycles: 0, samples: [{ device, tag: 'setpoint', value, quality: 'good', ts: 1_000_000 + i * 1000, rtt_ms: 5 }], facts: [] }));
+    const range = learner.result().rules.find((x) => x.rule.id === 'plc.setpoint.range')?.rule as { max: number };
+    expect(range.max).toBeGreaterThan(20.35);
+    expect(range.max).toBeLessThan(23);
+  });
+});

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { Learner } from '../../rules/learn/learner.js';
 import { learnOptions } from '../../rules/learn/options.js';
-import { briefValues } from '../../rules/learn/transients.js';
+import { briefValues, revertedChanges } from '../../rules/learn/transients.js';
 
 /** Deterministic pseudo-random numbers in [0, 1). */
 function rng(seed: number): () => number {
@@ -82,5 +82,35 @@ describe('learning with an injected constant in the window', () => {
     const r = rng(13);
     const rules = learn(Float64Array.from(ts, (_, i) => (i % 1800 < 600 ? 0 : pressure(i, r))));
     expect(rules.some((x) => x.id === 'plc.pressure.transient')).toBe(false);
+  });
+});
+
+describe('values a set-point or state mostly spent in transients', () => {
+  /**
+   * A gain held at 110..119 for 20 min each; an attacker writes 66 for 10 s thirty times (the master
+   * writes the gain back), and once for 5 min, after which the operator enters a new gain (120).
+   */
+  const gain = Float64Array.from(ts, (_, i) => {
+    if (i >= 15_000 && i < 15_300) return 66;
+    if (i >= 15_300 && i < 16_000) return 120;
+    if (i < 15_000 && i % 500 >= 250 && i % 500 < 260) return 66;
+    return 110 + (Math.floor(i / 1200) % 10);
+  });
+
+  it('a value mostly visited in undone writes is left out whole, also where one visit to it lasted', () => {
+    const rows = new Set(revertedChanges(gain, ts, O.revert_ms));
+    const at66 = [...gain.keys()].filter((i) => gain[i] === 66);
+    expect(at66.length).toBe(600);
+    expect(at66.every((i) => rows.has(i))).toBe(true);
+    // the operator's values are kept, 120 included (it was not undone)
+    expect([...rows].every((i) => gain[i] === 66)).toBe(true);
+  });
+
+  it('the learner does not allow such a value', () => {
+    const device = 'plc';
+    const learner = new Learner([{ id: device, tags: [{ name: 'gain' }] }]);
+    gain.forEach((value, i) => learner.cycle({ device, skipped_cycles: 0, samples: [{ device, tag: 'gain', value, quality: 'good', ts: ts[i], rtt_ms: 5 }], facts: [] }));
+    const values = learner.result().rules.find((x) => x.rule.id === 'plc.gain.values')?.rule.values as number[];
+    expect(values).toEqual([110, 111, 112, 113, 114, 115, 116, 117, 118, 119, 120]);
   });
 });
