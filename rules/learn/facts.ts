@@ -39,14 +39,14 @@ export class FactStats {
   maxCommErrors = 0;
   maxForeignExceptions = 0;
   beyond = 0;
-  private readonly perInterval = { foreign: [] as number[], comm: [] as number[], exc: [] as number[] };
+  private readonly perInterval = { foreign: [] as number[], comm: [] as number[], exc: [] as number[], ts: [] as number[] };
   intervals = 0;
   private prevDiag: Record<string, number> | undefined;
 
   add(f: Fact): void {
     if (f.kind === 'identity') this.addIdentity(f.data);
     else if (f.kind === 'link') this.addLink(f.data);
-    else if (f.kind === 'diagnostics') this.addDiagnostics(f.data);
+    else if (f.kind === 'diagnostics') this.addDiagnostics(f.data, f.ts);
   }
 
   private addIdentity(d: Record<string, unknown>): void {
@@ -73,7 +73,7 @@ export class FactStats {
     if (bad > this.maxBadResponses) this.maxBadResponses = bad;
   }
 
-  private addDiagnostics(d: Record<string, unknown>): void {
+  private addDiagnostics(d: Record<string, unknown>, ts: number): void {
     const cur: Record<string, number> = {};
     for (const [k, v] of Object.entries(d)) if (num(v) === num(v)) cur[k] = num(v);
     this.diagnosticsReads++;
@@ -83,24 +83,31 @@ export class FactStats {
     const agent = cur.agent_requests_total - prev.agent_requests_total;
     if (!(agent >= 0)) return; // the agent restarted: nothing to compare
     this.intervals++;
-    // The same counter choice as the diagnostics detector's `auto`.
+    // The same counter choice as the diagnostics detector's `auto`; NaN where a counter went back.
+    const p = this.perInterval;
     const server = growth(prev.server_message_count, cur.server_message_count);
     const msgs = server > 0 ? server : growth(prev.bus_message_count, cur.bus_message_count);
-    if (msgs === msgs) this.perInterval.foreign.push(msgs - agent);
-    const comm = growth(prev.bus_comm_error_count, cur.bus_comm_error_count);
-    if (comm === comm) this.perInterval.comm.push(comm);
+    p.foreign.push(msgs - agent);
+    p.comm.push(growth(prev.bus_comm_error_count, cur.bus_comm_error_count));
     const agentExc = cur.agent_exception_answers_total - prev.agent_exception_answers_total;
-    const exc = growth(prev.bus_exception_error_count, cur.bus_exception_error_count);
-    if (exc === exc) this.perInterval.exc.push(exc - (agentExc >= 0 ? agentExc : 0));
+    p.exc.push(growth(prev.bus_exception_error_count, cur.bus_exception_error_count) - (agentExc >= 0 ? agentExc : 0));
+    p.ts.push(ts);
   }
 
   /** Fix the per-interval limits (after learning). */
   settle(o: LearnOptions): void {
     const p = this.perInterval;
-    this.maxForeign = Math.max(0, robustCount(p.foreign, o));
-    this.maxCommErrors = Math.max(0, robustCount(p.comm, o));
-    this.maxForeignExceptions = Math.max(0, robustCount(p.exc, o));
-    this.beyond = p.foreign.filter((x) => x > this.maxForeign).length + p.comm.filter((x) => x > this.maxCommErrors).length + p.exc.filter((x) => x > this.maxForeignExceptions).length;
+    const known = (xs: number[]) => xs.filter((x) => x === x);
+    this.maxForeign = Math.max(0, robustCount(known(p.foreign), o));
+    this.maxCommErrors = Math.max(0, robustCount(known(p.comm), o));
+    this.maxForeignExceptions = Math.max(0, robustCount(known(p.exc), o));
+    this.beyond = this.eventTimes().length;
+  }
+
+  /** Ends of the diagnostics intervals that went beyond the settled limits: events (a scan, a flood, another master's odd requests). */
+  eventTimes(): number[] {
+    const p = this.perInterval;
+    return p.ts.filter((_, i) => p.foreign[i] > this.maxForeign || p.comm[i] > this.maxCommErrors || p.exc[i] > this.maxForeignExceptions);
   }
 
   rttSummary(): { median: number; p99: number; max: number } | undefined {

@@ -19,6 +19,8 @@ export interface MinedInvariant {
   /** separate runs of cycles in which it held (independent observations) */
   episodes: number;
   evidence: string;
+  /** for one state fixing another: the combinations of the two states it forbids */
+  forbids?: string[];
 }
 
 const KEYWORDS = new Set(['and', 'or', 'not', 'implies', 'true', 'false', 'abs', 'min', 'max']);
@@ -55,11 +57,34 @@ export function mineInvariants(table: CycleTable, stats: ReadonlyMap<string, Tag
     for (let i = from; i < to; i++) if (allKnown(c, table.rows[i]) && c.eval(table.rows[i]) === 0) return false;
     return true;
   };
-  return full.filter((x) => {
+  const stable = full.filter((x) => {
     const ia = a.get(x.key);
     const ib = b.get(x.key);
     return ia !== undefined && ib !== undefined && holds(ia, half, n) && holds(ib, 0, half);
   });
+  return withoutRepeats(stable);
+}
+
+/**
+ * Invariants between two states that forbid nothing the others do not already forbid are left
+ * out, those that forbid most kept first: `pump == 1 implies mode == 0` makes `mode == 1 implies
+ * pump == 0` and `mode == 2 implies pump == 0` repeat it, and one injected state would raise all three.
+ */
+function withoutRepeats(invs: MinedInvariant[]): MinedInvariant[] {
+  const forbidden = new Set<string>();
+  const order = [...invs].sort((x, y) => (y.forbids?.length ?? 0) - (x.forbids?.length ?? 0));
+  const drop = new Set<MinedInvariant>();
+  for (const inv of order) {
+    if (inv.forbids === undefined) continue;
+    if (inv.forbids.every((c) => forbidden.has(c))) drop.add(inv);
+    else for (const c of inv.forbids) forbidden.add(c);
+  }
+  return invs.filter((x) => !drop.has(x));
+}
+
+/** A combination of two tags' values, the same whichever tag comes first. */
+function combination(a: string, va: number, b: string, vb: number): string {
+  return a < b ? `${a}\u0000${va}\u0000${b}\u0000${vb}` : `${b}\u0000${vb}\u0000${a}\u0000${va}`;
 }
 
 function mineRows(table: CycleTable, from: number, to: number, stats: ReadonlyMap<string, TagStats>, kinds: ReadonlyMap<string, TagKind>, o: LearnOptions): MinedInvariant[] {
@@ -102,8 +127,9 @@ function mineRows(table: CycleTable, from: number, to: number, stats: ReadonlyMa
         const all = stats.get(b)!.distinct.size;
         if (known < minSupport || seen.size === 0 || seen.size >= all) continue;
         const vs = [...seen].sort((x, y) => x - y);
+        const forbids = [...stats.get(b)!.distinct.keys()].filter((v) => !seen.has(v)).map((v) => combination(a, va, b, v));
         const rhs = vs.length === 1 ? `${exprName(b)} == ${vs[0]}` : `(${vs.map((v) => `${exprName(b)} == ${v}`).join(' or ')})`;
-        out.push({ name: `${a}.${b}`, key: `d\u0000${a}\u0000${va}\u0000${b}`, expr: `${exprName(a)} == ${va} implies ${rhs}`, support: rows.length, episodes: runs(rows), evidence: `in ${rows.length} cycles with ${a} = ${va}, ${b} was only ${vs.join(' or ')} (of ${[...stats.get(b)!.distinct.keys()].sort((x, y) => x - y).join(', ')})` });
+        out.push({ name: `${a}.${b}`, key: `d\u0000${a}\u0000${va}\u0000${b}`, expr: `${exprName(a)} == ${va} implies ${rhs}`, support: rows.length, episodes: runs(rows), evidence: `in ${rows.length} cycles with ${a} = ${va}, ${b} was only ${vs.join(' or ')} (of ${[...stats.get(b)!.distinct.keys()].sort((x, y) => x - y).join(', ')})`, forbids });
       }
       // a == va bounds a measurement
       for (const x of continuous) {

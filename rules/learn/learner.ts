@@ -234,8 +234,8 @@ export class Learner {
     const where = `${d.table.rows.length} cycles${d.table.dropped ? ` (the first; ${d.table.dropped} more not kept)` : ''}`;
     const byKind = (k: TagKind) => d.names.filter((n) => kinds.get(n) === k);
     // cycles of odd episodes: rules learned from the cycles (change limits, rates, invariants) leave them out
-    const { screened, brief } = settleDevice(d.table, d.stats, kinds, o);
     d.facts.settle(o);
+    const { screened, brief } = settleDevice(d.table, d.stats, kinds, o, d.facts.eventTimes());
 
     const constants = byKind('constant');
     if (constants.length > 0) {

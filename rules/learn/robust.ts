@@ -5,6 +5,7 @@ import { findGrid, FLOAT32_SLACK, offGrid } from '../grid.js';
 import type { LearnOptions } from './options.js';
 import { quantile, type CycleTable, type TagKind, type TagStats } from './stats.js';
 import { briefValues, holdsValues, revertedChanges, type BriefValue } from './transients.js';
+import { loneCombinations } from './states.js';
 
 /**
  * Fastest change per second between two consecutive good values of a column, leaving out the
@@ -117,6 +118,22 @@ export function rareEntries(col: Float64Array, o: LearnOptions): Set<number> {
   return out;
 }
 
+/** The row of the latest cycle at or before each time (ts ascending), once each. */
+function cyclesAt(ts: readonly number[], times: readonly number[]): number[] {
+  const rows = new Set<number>();
+  for (const t of times) {
+    let a = 0, b = ts.length - 1;
+    if (b < 0 || ts[0] > t) continue;
+    while (a < b) {
+      const m = (a + b + 1) >> 1;
+      if (ts[m] <= t) a = m;
+      else b = m - 1;
+    }
+    rows.add(a);
+  }
+  return [...rows].sort((x, y) => x - y);
+}
+
 /** Rounds of settleDevice: each learns again without the episodes the previous bounds found odd. */
 const SCREEN_ROUNDS = 4;
 /** What settleDevice left out: the cycles of odd episodes, and per measurement the values it only visited briefly. */
@@ -125,7 +142,13 @@ export interface Screen {
   brief: Map<number, BriefValue[]>;
 }
 
-export function settleDevice(table: CycleTable, stats: readonly TagStats[], kinds: ReadonlyMap<string, TagKind>, o: LearnOptions): Screen {
+/**
+ * Learn the bounds of a device's measurements without its odd episodes, in rounds: cycles where a
+ * tag was odd (beyond its bounds, off its grid, a subnormal, a rare entry or state, a transient)
+ * and where the device's diagnostic counters showed an event (`events`: times, from FactStats)
+ * are left out with the episodes around them, while normal operation stays the majority.
+ */
+export function settleDevice(table: CycleTable, stats: readonly TagStats[], kinds: ReadonlyMap<string, TagKind>, o: LearnOptions, events: readonly number[] = []): Screen {
   const cont = table.names.map((n, j) => j).filter((j) => kinds.get(table.names[j]) === 'continuous');
   const disc = table.names.map((n, j) => j).filter((j) => kinds.get(table.names[j]) === 'discrete');
   const cols = new Map([...cont, ...disc].map((j) => [j, table.column(j)]));
@@ -138,8 +161,9 @@ export function settleDevice(table: CycleTable, stats: readonly TagStats[], kind
     const b = briefValues(cols.get(j)!, ts, o.revert_ms, o);
     if (b.length > 0) brief.set(j, b);
   }
-  // transients are odd from the start: set-points that came back, values a measurement only visited
-  const reverted = [...[...cont, ...disc].map((j) => revertedChanges(cols.get(j)!, ts, o.revert_ms)), ...[...brief.values()].map((b) => b.flatMap((x) => x.rows))].filter((rows) => rows.length > 0);
+  // odd from the start: transients (set-points that came back, values a measurement only visited)
+  // and the cycles in which the counters showed an event (a scan, another master's odd requests)
+  const reverted = [...[...cont, ...disc].map((j) => revertedChanges(cols.get(j)!, ts, o.revert_ms)), ...[...brief.values()].map((b) => b.flatMap((x) => x.rows)), cyclesAt(ts, events)].filter((rows) => rows.length > 0);
   /** The cycles of `base` and of `bare`, and the episodes (screen_ms either side) around the cycles of `halo`. */
   const screen = (base: Uint8Array, bare: readonly number[][], halo: readonly number[][]): Uint8Array => {
     const out = Uint8Array.from(base);
@@ -156,10 +180,13 @@ export function settleDevice(table: CycleTable, stats: readonly TagStats[], kind
   };
   const count = (x: Uint8Array) => x.reduce((p, q) => p + q, 0);
   const setpoints = new Set(cont.filter((j) => holdsValues(cols.get(j)!)));
+  const states = new Map(disc.filter((j) => stats[j].distinct.size <= o.max_premise_values).map((j) => [j, cols.get(j)!]));
   let out: Uint8Array = new Uint8Array(n);
   let left = 0;
   for (let round = 0; round < SCREEN_ROUNDS; round++) {
     const oddOf: number[][] = [...reverted];
+    const lone = loneCombinations(states, stats, out);
+    if (lone.length > 0) oddOf.push(lone);
     for (const j of [...cont, ...disc]) {
       const col = cols.get(j)!;
       const kind = kinds.get(table.names[j])!;
@@ -180,9 +207,11 @@ export function settleDevice(table: CycleTable, stats: readonly TagStats[], kind
     oddOf.sort((x, y) => x.length - y.length);
     while (oddOf.length > 0 && count(screen(out, oddOf, [])) > n / 2) oddOf.pop();
     let next = screen(out, oddOf, []);
-    for (let t = 1; t <= oddOf.length; t++) {
-      const wider = screen(out, oddOf, oddOf.slice(0, t));
-      if (count(wider) > n / 2) break;
+    const halos: number[][] = [];
+    for (const rows of oddOf) {
+      const wider = screen(out, oddOf, [...halos, rows]);
+      if (count(wider) > n / 2) continue;
+      halos.push(rows);
       next = wider;
     }
     const k = count(next);

@@ -21,7 +21,7 @@ if (!present) console.info(`evaluation tests skipped: no data folder at ${DATA} 
 /** Learning and replaying a dataset takes seconds alone, far longer on a loaded machine. */
 const SLOW = 180_000;
 
-const MSU_FLOORS: Record<string, number> = { NMRI: MSU_AIMS.burst_share, CMRI: MSU_AIMS.burst_share, MSCI: 0.72, MPCI: MSU_AIMS.burst_share, MFCI: MSU_AIMS.burst_share, DoS: 0, Recon: MSU_AIMS.burst_share };
+const MSU_FLOORS: Record<string, number> = { NMRI: MSU_AIMS.burst_share, CMRI: MSU_AIMS.burst_share, MSCI: 0.83, MPCI: MSU_AIMS.burst_share, MFCI: MSU_AIMS.burst_share, DoS: 0, Recon: MSU_AIMS.burst_share };
 /**
  * False alarms in the scored part: the one measured when this was written (2.7/day, aim NOT met):
  * mode 1 with the pump on, written by the one frame labelled normal that sets it, 2.5 s before an

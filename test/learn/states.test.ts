@@ -1,0 +1,59 @@
+// Combinations of equipment states seen in a single episode while learning: an injected command
+// the master did not undo for minutes (mode 2 with the pump on) is not learned as a way the plant
+// runs, so the invariant it broke is learned, and written once, not in each of its equivalent forms.
+import { describe, expect, it } from 'vitest';
+import { Learner } from '../../rules/learn/learner.js';
+import { loneCombinations } from '../../rules/learn/states.js';
+import { TagStats } from '../../rules/learn/stats.js';
+
+const N = 36_000;
+/** 10 min each: mode 0 pump on, mode 0 pump off, mode 1 pump off, mode 2 pump off; `odd`: 7 min of mode 2 with the pump on. */
+function states(odd: boolean): { mode: Float64Array; pump: Float64Array } {
+  const mode = new Float64Array(N), pump = new Float64Array(N);
+  for (let i = 0; i < N; i++) {
+    const phase = Math.floor(i / 600) % 4;
+    mode[i] = phase < 2 ? 0 : phase - 1;
+    pump[i] = phase === 0 ? 1 : 0;
+    if (odd && i >= 20_000 && i < 20_420) (mode[i] = 2), (pump[i] = 1);
+  }
+  return { mode, pump };
+}
+
+function statsOf(col: Float64Array): TagStats {
+  const s = new TagStats();
+  col.forEach((v, i) => s.add(v, i * 1000));
+  return s;
+}
+
+describe('loneCombinations', () => {
+  it('finds the one episode of two common states together, and nothing in a window without it', () => {
+    const { mode, pump } = states(true);
+    const rows = loneCombinations(new Map([[0, mode], [1, pump]]), [statsOf(mode), statsOf(pump)], new Uint8Array(N));
+    expect(rows).toEqual(Array.from({ length: 420 }, (_, k) => 20_000 + k));
+    const clean = states(false);
+    expect(loneCombinations(new Map([[0, clean.mode], [1, clean.pump]]), [statsOf(clean.mode), statsOf(clean.pump)], new Uint8Array(N))).toEqual([]);
+  });
+
+  it('counts episodes over the cycles still used: skipped cycles do not split one', () => {
+    const { mode, pump } = states(true);
+    const skip = new Uint8Array(N);
+    skip.fill(1, 20_100, 20_200);
+    const rows = loneCombinations(new Map([[0, mode], [1, pump]]), [statsOf(mode), statsOf(pump)], skip);
+    expect(rows.length).toBe(320);
+  });
+});
+
+describe('learning over such an episode', () => {
+  it('learns the invariant it broke, in one form only', () => {
+    const device = 'plc';
+    const learner = new Learner([{ id: device, tags: [{ name: 'mode' }, { name: 'pump' }] }]);
+    const { mode, pump } = states(true);
+    for (let i = 0; i < N; i++) {
+      const ts = 1_000_000 + i * 1000;
+      learner.cycle({ device, skipped_cycles: 0, samples: [{ device, tag: 'mode', value: mode[i], quality: 'good', ts, rtt_ms: 5 }, { device, tag: 'pump', value: pump[i], quality: 'good', ts, rtt_ms: 5 }], facts: [] });
+    }
+    const exprs = learner.result().rules.filter((r) => r.rule.type === 'expression').map((r) => String(r.rule.expr));
+    // pump on only in mode 0: one rule forbids mode 1 and mode 2 with the pump on
+    expect(exprs.filter((e) => /pump/.test(e) && /mode/.test(e))).toEqual(['pump == 1 implies mode == 0']);
+  });
+});
