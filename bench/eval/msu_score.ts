@@ -44,6 +44,8 @@ export interface CategoryScore {
   detectors: Map<string, number>;
   /** bursts the polled data can tell from normal traffic (see distinguishable) */
   showable: number;
+  /** of those, detected */
+  showable_detected: number;
 }
 
 export interface BurstScore {
@@ -193,8 +195,9 @@ export function scoreBursts(frames: readonly Frame[], from: number, to: number, 
     const detectors = new Map<string, number>();
     for (const b of found) detectors.set(b.detected_by!, (detectors.get(b.detected_by!) ?? 0) + 1);
     const ff = frameFlags.get(k) ?? [0, 0];
-    const showable = bs.filter((b) => distinguishable(frames, from, b)).length;
-    categories.push({ category: k, name: CATEGORY_NAMES[k], bursts: bs.length, detected: found.length, ttd_median_ms: median(ttd), ttd_max_ms: ttd.length ? Math.max(...ttd) : NaN, frames: ff[0], frames_flagged: ff[1], detectors, showable });
+    const visible = bs.filter((b) => distinguishable(frames, from, b));
+    const showable_detected = visible.filter((b) => b.detected_at !== undefined).length;
+    categories.push({ category: k, name: CATEGORY_NAMES[k], bursts: bs.length, detected: found.length, ttd_median_ms: median(ttd), ttd_max_ms: ttd.length ? Math.max(...ttd) : NaN, frames: ff[0], frames_flagged: ff[1], detectors, showable: visible.length, showable_detected });
   }
   return { bursts, categories, false_alarms: falseAlarms, unexplained, repeats, normal_hours: (to - from - attackMs) / 3_600_000 };
 }
