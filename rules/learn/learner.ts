@@ -284,8 +284,8 @@ export class Learner {
       const grid = s.allInteger ? undefined : robustGrid(d.table.columnWithout(d.index.get(t)!, screened), s, o);
       if (grid) {
         add(
-          { id: `${dev}.${safe(t)}.grid`, type: 'grid', device: dev, tag: t, step: sig(grid.step, 8) },
-          [`${t}: ${grid.points} distinct values seen (${sig(100 * grid.share, 3)}% of the samples within its range) are multiples of ${sig(grid.step, 8)} (its resolution: ADC step or entry precision)`],
+          { id: `${dev}.${safe(t)}.grid`, type: 'grid', device: dev, tag: t, step: sig(grid.step, 8), tolerance: sig(grid.tolerance, 2) },
+          [`${t}: ${grid.points} distinct values seen (${sig(100 * grid.share, 3)}% of the samples within its range) are multiples of ${sig(grid.step, 8)} (its resolution: ADC step or entry precision); tolerance ${sig(grid.tolerance, 2)} of a step (4 x how far the values were from it)`],
         );
       }
       for (const b of brief.get(d.index.get(t)!) ?? []) {

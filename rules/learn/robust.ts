@@ -46,7 +46,7 @@ const MIN_GRID_POINTS = 8;
  * that all but core_share of the samples inside the bounds lie on, with at least MIN_GRID_POINTS
  * distinct values (a float lands on a grid by chance one time in 25: eight in a row do not).
  */
-export function robustGrid(col: Float64Array, s: TagStats, o: LearnOptions): { step: number; points: number; share: number } | undefined {
+export function robustGrid(col: Float64Array, s: TagStats, o: LearnOptions): LearnedGrid | undefined {
   const counts = new Map<number, number>();
   let inside = 0;
   for (const v of col) {
@@ -65,7 +65,7 @@ export function robustGrid(col: Float64Array, s: TagStats, o: LearnOptions): { s
   }
   for (let d = 0; d <= 6; d++) steps.push(10 ** -d);
   const span = s.hi - s.lo;
-  let best: { step: number; points: number; share: number } | undefined;
+  let best: Omit<LearnedGrid, 'tolerance'> | undefined;
   for (const step of steps) {
     // a float32 value is only good to about 1e-6 of itself: a step that fine catches anything
     if (!(step > 0) || span / step > 1e6 || (FLOAT32_SLACK * s.magnitude) / step > 0.05 || (best && best.step >= step)) continue;
@@ -79,7 +79,49 @@ export function robustGrid(col: Float64Array, s: TagStats, o: LearnOptions): { s
     const share = on / (inside - near0);
     if (points >= MIN_GRID_POINTS && share >= 1 - o.core_share) best = { step, points, share };
   }
-  return best;
+  return best && { ...best, tolerance: gridTolerance(counts, best.step, o) };
+}
+
+export interface LearnedGrid {
+  step: number;
+  /** distinct values on it */
+  points: number;
+  /** share of the samples within the bounds on it */
+  share: number;
+  /** how far from a grid point a value may be, as a share of step (the grid detector's `tolerance`) */
+  tolerance: number;
+}
+
+/** The grid detector's default tolerance (a share of step): the most a learned one may be. */
+const GRID_TOLERANCE = 0.02;
+/** The least a learned tolerance is: entries typed with two decimals lie on their grid to 1e-14. */
+const MIN_GRID_TOLERANCE = 0.001;
+
+/**
+ * How far from its grid points a tag's values were (beyond a float32's rounding), as a share of
+ * step: 4 x what all but rare_share of the samples on the grid stayed within, between
+ * MIN_GRID_TOLERANCE and GRID_TOLERANCE. Entries typed with two decimals lie on their grid to
+ * 1e-14, so a write of 0.240134 to a 0.01 grid is off it; values printed with six digits (an ADC
+ * step of 1/87) are off by up to about 0.005 of a step and keep that room.
+ */
+function gridTolerance(counts: ReadonlyMap<number, number>, step: number, o: LearnOptions): number {
+  const offs: Array<[number, number]> = [];
+  let n = 0;
+  for (const [v, c] of counts) {
+    if (v !== 0 && Math.abs(v) < step / 2) continue;
+    if (offGrid(v, step)) continue;
+    const k = v / step;
+    offs.push([Math.max(0, Math.abs(k - Math.round(k)) - (FLOAT32_SLACK * Math.abs(v)) / step), c]);
+    n += c;
+  }
+  offs.sort((a, b) => a[0] - b[0]);
+  let seen = 0, q = 0;
+  for (const [off, c] of offs) {
+    q = off;
+    seen += c;
+    if (seen >= (1 - o.rare_share) * n) break;
+  }
+  return Math.min(GRID_TOLERANCE, Math.max(MIN_GRID_TOLERANCE, 4 * q));
 }
 
 /** Smallest normal float32: a register value closer to 0 (but not 0) is a subnormal. */

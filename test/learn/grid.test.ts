@@ -3,6 +3,9 @@
 import { describe, expect, it } from 'vitest';
 import { findGrid, offGrid } from '../../rules/grid.js';
 import { engine, marks, feed } from '../rules/helpers.js';
+import { learnOptions } from '../../rules/learn/options.js';
+import { robustGrid } from '../../rules/learn/robust.js';
+import { TagStats } from '../../rules/learn/stats.js';
 
 const sig6 = (x: number) => Number(x.toPrecision(6));
 
@@ -49,3 +52,36 @@ describe('near zero', () => {
   });
 });
 
+
+describe('the tolerance a grid is learned with', () => {
+  const O = learnOptions();
+  const stats = (col: Float64Array) => {
+    const s = new TagStats();
+    col.forEach((v, i) => s.add(v, i * 1000));
+    s.settle(col, O);
+    return s;
+  };
+
+  it('is tight for entries typed with two decimals, even in float32 registers: 0.240134 is off their grid', () => {
+    const typed = Float64Array.from({ length: 5000 }, (_, i) => Math.fround((20 + ((i * 7) % 60)) / 100));
+    const g = robustGrid(typed, stats(typed), O)!;
+    expect(g.step).toBeCloseTo(0.01, 10);
+    expect(g.tolerance).toBe(0.001);
+    expect(offGrid(0.240134, g.step, 0, g.tolerance)).toBe(true);
+    expect(offGrid(0.240134, g.step)).toBe(false); // the default tolerance (2% of a step) let it pass
+    expect(offGrid(Math.fround(0.41), g.step, 0, g.tolerance)).toBe(false);
+  });
+
+  it('leaves room for readings printed with six significant digits, new ones included', () => {
+    // an ADC step of 1/87 printed with six digits, learned between 0.5 and 20 (each count three times)
+    const adc = (k: number) => sig6(k / 87);
+    const seen = Float64Array.from({ length: 5100 }, (_, i) => adc(42 + (i % 1700)));
+    const g = robustGrid(seen, stats(seen), O)!;
+    expect(g.step).toBeCloseTo(1 / 87, 8);
+    expect(g.tolerance).toBeGreaterThan(0.001);
+    expect(g.tolerance).toBeLessThanOrEqual(0.02);
+    // readings never seen, up to 40, are on it; a value between grid points is not
+    for (let k = 1742; k < 3442; k++) expect(offGrid(adc(k), g.step, 0, g.tolerance), String(adc(k))).toBe(false);
+    expect(offGrid(25.339, g.step, 0, g.tolerance)).toBe(true);
+  });
+});
