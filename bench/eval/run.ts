@@ -81,6 +81,8 @@ export function msuShort(r: MsuResult): string[] {
 export interface MsuVariants {
   /** the same run with the modelled PLC response time switched on */
   rtt_model?: MsuResult;
+  /** the same run learned on another share of the capture (how much the figures hang on the split) */
+  splits?: MsuResult[];
   /** learned on label-filtered normal traffic (an upper bound) */
   label_filtered?: MsuResult;
 }
@@ -123,6 +125,10 @@ export function msuReport(r: MsuResult, ms: number, v: MsuVariants = {}): string
       `    ${diff.length ? `categories whose figure depends on the model: ${diff.map((c) => `${c.name} ${pct(rate(cats.find((x) => x.name === c.name)!))} -> ${pct(rate(c))}`).join(', ')}` : 'no category figure depends on the model'}`,
     );
   }
+  if (v.splits?.length) {
+    out.push('  the same, learned on another share of the capture (how much the figures hang on where it is split):');
+    for (const x of v.splits) out.push(`    first ${x.settings.split * 100}%: ${x.categories.map((c) => `${c.name} ${pct(rate(c))}`).join(', ')}; ${x.false_alarms.length} false in ${x.normal_hours.toFixed(1)} h = ${falsePerDay(x).toFixed(1)}/day${x.false_alarms.length ? ` (${topRules(x.falseRaises, 3)})` : ''}`);
+  }
   if (v.label_filtered) {
     const u = v.label_filtered;
     out.push(`  UPPER BOUND, learned on label-filtered normal traffic (no user can do this): ${u.categories.map((c) => `${c.name} ${pct(rate(c))}`).join(', ')}; ${falsePerDay(u).toFixed(1)} false/day`);
@@ -161,7 +167,9 @@ export async function runEval(print: (s: string) => void = (s) => process.stdout
     const t0 = Date.now();
     const r = await evalMsu(msu);
     const ms = Date.now() - t0;
-    print(msuReport(r, ms, { rtt_model: await evalMsu(msu, { rtt_model: true }), label_filtered: await evalMsu(msu, { label_filtered: true }) }));
+    const splits = [];
+    for (const split of [0.3, 0.5, 0.6]) splits.push(await evalMsu(msu, { split }));
+    print(msuReport(r, ms, { rtt_model: await evalMsu(msu, { rtt_model: true }), splits, label_filtered: await evalMsu(msu, { label_filtered: true }) }));
   } else print(`MSU gas pipeline skipped: ${msu} not found`);
 }
 
