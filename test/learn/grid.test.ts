@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { findGrid, offGrid } from '../../rules/grid.js';
 import { engine, marks, feed } from '../rules/helpers.js';
 import { learnOptions } from '../../rules/learn/options.js';
-import { robustGrid } from '../../rules/learn/robust.js';
+import { robustGrid } from '../../rules/learn/grid.js';
 import { TagStats } from '../../rules/learn/stats.js';
 
 const sig6 = (x: number) => Number(x.toPrecision(6));

@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import type { Fact, Sample } from '../../protocols/types.js';
 import { Learner } from '../../rules/learn/learner.js';
 import { learnOptions } from '../../rules/learn/options.js';
-import { rareEntries, robustGrid } from '../../rules/learn/robust.js';
+import { robustGrid } from '../../rules/learn/grid.js';
+import { rareEntries } from '../../rules/learn/robust.js';
 import { holdsValues, revertedChanges } from '../../rules/learn/transients.js';
 import { robustEnvelope, TagStats } from '../../rules/learn/stats.js';
 
