@@ -8,7 +8,7 @@ import { Replay } from '../../rules/replay/run.js';
 import { FramePlc, MSU_DEVICE, MSU_POLLING, MSU_TAGS, pollFrames, readFrames, type Frame } from './msu_plc.js';
 import { scoreBursts, type BurstScore, type Raise } from './msu_score.js';
 
-export { BURST_GAP_MS, GRACE_MS, CATEGORY_NAMES, findBursts, type Burst, type CategoryScore } from './msu_score.js';
+export { BURST_GAP_MS, GRACE_MS, CATEGORY_NAMES, findBursts, type Burst, type CategoryScore, type FalseCause } from './msu_score.js';
 
 export interface MsuSettings {
   /** share of the capture (by time) that is learned; the rest is scored */

@@ -53,6 +53,8 @@ export interface BurstScore {
   categories: CategoryScore[];
   /** raises outside every burst window (start .. last frame + grace) */
   false_alarms: Raise[];
+  /** per false alarm (same order): the frame that set what it raised on, and how often frames of each label set that */
+  false_causes: Array<FalseCause | undefined>;
   /** raises inside a burst window that no attack frame explains (neither credited nor false) */
   unexplained: number;
   /** raises credited to a burst that another raise had detected already */
@@ -199,7 +201,53 @@ export function scoreBursts(frames: readonly Frame[], from: number, to: number, 
     const showable_detected = visible.filter((b) => b.detected_at !== undefined).length;
     categories.push({ category: k, name: CATEGORY_NAMES[k], bursts: bs.length, detected: found.length, ttd_median_ms: median(ttd), ttd_max_ms: ttd.length ? Math.max(...ttd) : NaN, frames: ff[0], frames_flagged: ff[1], detectors, showable: visible.length, showable_detected });
   }
-  return { bursts, categories, false_alarms: falseAlarms, unexplained, repeats, normal_hours: (to - from - attackMs) / 3_600_000 };
+  const false_causes = falseAlarms.map((x) => falseCause(frames, x, masks.get(x.rule) ?? 0));
+  return { bursts, categories, false_alarms: falseAlarms, false_causes, unexplained, repeats, normal_hours: (to - from - attackMs) / 3_600_000 };
+}
+
+export interface FalseCause {
+  ts: number;
+  /** the frame's label */
+  category: number;
+  /** the watched tags' values the frame left in the register image */
+  values: Record<string, number>;
+  /** frames in the whole capture that set these values, labelled normal and attack */
+  normal: number;
+  attack: number;
+}
+
+/**
+ * What a false alarm raised on: the latest frame before it that changed a tag the rule watches,
+ * the values of those tags it left, and how many frames of the whole capture set the same values
+ * (FC16 writes for parameters and states, FC3 answers for the pressure), by label. For scoring
+ * only: a reader can judge whether the frame was normal operation.
+ */
+function falseCause(frames: readonly Frame[], x: Raise, mask: number): FalseCause | undefined {
+  if (mask === 0) return undefined;
+  const image = new Float64Array(MSU_TAGS.length).fill(NaN);
+  const setBy = (f: Frame, into: Float64Array): number => {
+    let changed = 0;
+    if (f.query && f.address === UNIT && f.fc === 16 && f.params) f.params.forEach((v, i) => (v !== into[i] && (changed |= 1 << i), (into[i] = v)));
+    if (!f.query && f.fc === 3 && f.pressure !== undefined) (f.pressure !== into[PRESSURE] && (changed |= 1 << PRESSURE), (into[PRESSURE] = f.pressure));
+    return changed;
+  };
+  let cause: { f: Frame; values: number[] } | undefined;
+  for (const f of frames) {
+    if (f.ts > x.ts) break;
+    if (setBy(f, image) & mask) cause = { f, values: [...image] };
+  }
+  if (!cause) return undefined;
+  const watched = MSU_TAGS.map((t, i) => i).filter((i) => mask & (1 << i));
+  let normal = 0, attack = 0;
+  for (const f of frames) {
+    const own = new Float64Array(MSU_TAGS.length).fill(NaN);
+    if (!(setBy(f, own) & mask)) continue;
+    if (watched.every((i) => own[i] !== own[i] || own[i] === cause!.values[i]) && watched.some((i) => own[i] === own[i])) {
+      if (f.category === 0) normal++;
+      else attack++;
+    }
+  }
+  return { ts: cause.f.ts, category: cause.f.category, values: Object.fromEntries(watched.map((i) => [MSU_TAGS[i], cause!.values[i]])), normal, attack };
 }
 
 /** Burst windows (first frame .. last frame + grace), overlapping ones merged. */

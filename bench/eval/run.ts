@@ -6,7 +6,7 @@ import path from 'node:path';
 import { packageRoot } from '../../protocols/package.js';
 import { formatDuration } from '../../rules/replay/report.js';
 import { evalBatadal, type BatadalResult } from './batadal.js';
-import { evalMsu, falsePerDay, BURST_GAP_MS, CATEGORY_NAMES, GRACE_MS, type CategoryScore, type MsuResult } from './msu.js';
+import { evalMsu, falsePerDay, BURST_GAP_MS, CATEGORY_NAMES, GRACE_MS, type CategoryScore, type FalseCause, type MsuResult } from './msu.js';
 import { MSU_DEVICE, MSU_POLLING } from './msu_plc.js';
 
 export function dataDir(): string {
@@ -113,7 +113,7 @@ export function msuReport(r: MsuResult, ms: number, v: MsuVariants = {}): string
     '  plainly visible ones differ only by a cycle time the operator himself writes after the split.',
     '',
     `  false alarms (raised outside every burst window): ${fa.length} (${incidents(fa)} incident${incidents(fa) === 1 ? '' : 's'}) in ${r.normal_hours.toFixed(1)} h of normal traffic = ${perDay.toFixed(1)}/day${fa.length ? `; by rule: ${topRules(r.falseRaises, 6)}` : ''}`,
-    ...fa.slice(0, 5).map((x) => `    ${day(x.ts)} ${x.rule.replace(`${MSU_DEVICE}.`, '')}${nextBurst(r, x.ts)}`),
+    ...fa.slice(0, 5).flatMap((x, i) => [`    ${day(x.ts)} ${x.rule.replace(`${MSU_DEVICE}.`, '')}${nextBurst(r, x.ts)}`, ...causeLine(r.false_causes[i])]),
     `  raises inside burst windows that no attack frame explains (neither credited nor counted false): ${r.unexplained}; further raises credited to an already detected burst: ${r.repeats}`,
     `  aim >= ${MSU_AIMS.burst_share * 100}% of bursts in every category: ${short.length ? `NOT met (${short.map((n) => cats.find((c) => c.name === n)!).map((c) => `${c.name} ${pct(rate(c))}: ${c.showable_detected} of its ${c.showable} plainly visible bursts`).join(', ')})` : 'met'}; aim < ${MSU_AIMS.false_per_day} false alarm/day: ${perDay < MSU_AIMS.false_per_day ? 'met' : `NOT met (${perDay.toFixed(1)}/day)`}`,
   ];
@@ -134,6 +134,13 @@ export function msuReport(r: MsuResult, ms: number, v: MsuVariants = {}): string
     out.push(`  UPPER BOUND, learned on label-filtered normal traffic (no user can do this): ${u.categories.map((c) => `${c.name} ${pct(rate(c))}`).join(', ')}; ${falsePerDay(u).toFixed(1)} false/day`);
   }
   return out.join('\n');
+}
+
+/** What a false alarm raised on, and how often normal and attack frames set that (labels read to score only). */
+function causeLine(c: FalseCause | undefined): string[] {
+  if (!c) return [];
+  const values = Object.entries(c.values).map(([t, v]) => `${t} ${v}`).join(', ');
+  return [`      set by a frame labelled ${CATEGORY_NAMES[c.category]} at ${new Date(c.ts).toISOString().slice(11, 23)} (${values}); in the whole capture frames labelled normal set that ${c.normal} time${c.normal === 1 ? '' : 's'}, attack frames ${c.attack}`];
 }
 
 /** Where a false alarm sits: the bursts whose first labelled frame comes within a minute after it. */

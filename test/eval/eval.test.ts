@@ -59,8 +59,15 @@ describe('npm run eval', () => {
     expect(report).toContain(short.length ? 'aim >= 95% of bursts in every category: NOT met' : 'aim >= 95% of bursts in every category: met');
     for (const n of short) expect(report).toMatch(new RegExp(`NOT met \\([^)]*${n} `));
     expect(report).toContain(falsePerDay(r) < MSU_AIMS.false_per_day ? 'aim < 1 false alarm/day: met' : `aim < 1 false alarm/day: NOT met (${falsePerDay(r).toFixed(1)}/day)`);
-    // every false alarm is listed with the bursts that follow it
+    // every false alarm is listed with the bursts that follow it, and with the frame that set what it raised on
     for (const x of r.false_alarms) expect(report).toContain(x.rule.replace('pipeline-plc.', ''));
+    expect(r.false_causes).toHaveLength(r.false_alarms.length);
+    r.false_causes.forEach((c, i) => {
+      expect(c, r.false_alarms[i].rule).toBeDefined();
+      expect(c!.ts).toBeLessThanOrEqual(r.false_alarms[i].ts);
+      expect(c!.category === 0 ? c!.normal : c!.attack).toBeGreaterThanOrEqual(1); // the frame itself
+      expect(report).toContain(`set by a frame labelled ${['Normal', 'NMRI', 'CMRI', 'MSCI', 'MPCI', 'MFCI', 'DoS', 'Recon'][c!.category]}`);
+    });
   }, SLOW);
 
   it.skipIf(!present)('MSU: one raise credits at most one burst, and the upper bound is labelled as such', async () => {
