@@ -2,6 +2,7 @@
 // (msu_plc.ts). A baseline is learned on ALL traffic of the first part of dev.csv.gz, attacks
 // included, as a user learning on a live plant would (the labels are never read while learning),
 // then the rest is replayed through the rule engine and scored per attack burst (msu_score.ts).
+import { markReview } from '../../rules/learn/convergence.js';
 import { Learner, type LearnResult } from '../../rules/learn/learner.js';
 import type { LearnOptions } from '../../rules/learn/options.js';
 import { Replay } from '../../rules/replay/run.js';
@@ -31,6 +32,12 @@ export interface MsuResult extends BurstScore {
   learn_until: number;
   /** raises per rule outside every burst window */
   falseRaises: Map<string, number>;
+  /**
+   * The rules a fresh `otsentry learn` would write in review (a tag they read had not converged:
+   * they signal at info until approved), and the score of the other rules' raises alone: what
+   * raises an alert before anyone approved anything.
+   */
+  review: { ids: string[]; alerts: BurstScore };
 }
 
 let cache: { file: string; frames: Frame[] } | undefined;
@@ -70,10 +77,14 @@ export async function evalMsu(file: string, settings: Partial<MsuSettings> = {})
   replay.finish();
   raises.sort((a, b) => a.ts - b.ts);
 
-  const score = scoreBursts(frames, learnUntil, tEnd, learned.rules.map((r) => r.rule), raises, polls);
+  const rules = learned.rules.map((r) => r.rule);
+  const score = scoreBursts(frames, learnUntil, tEnd, rules, raises, polls);
   const falseRaises = new Map<string, number>();
   for (const x of score.false_alarms) falseRaises.set(x.rule, (falseRaises.get(x.rule) ?? 0) + 1);
-  return { ...score, settings: s, learned, learn_until: learnUntil, falseRaises };
+  const ids = markReview(structuredClone(learned.rules), learned.convergence);
+  const inReview = new Set(ids);
+  const alerts = scoreBursts(frames, learnUntil, tEnd, rules, raises.filter((x) => !inReview.has(x.rule)), polls);
+  return { ...score, settings: s, learned, learn_until: learnUntil, falseRaises, review: { ids, alerts } };
 }
 
 /** False alarms per day of normal traffic. */

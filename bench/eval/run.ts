@@ -125,6 +125,13 @@ export function msuReport(r: MsuResult, ms: number, v: MsuVariants = {}): string
       `    ${diff.length ? `categories whose figure depends on the model: ${diff.map((c) => `${c.name} ${pct(rate(cats.find((x) => x.name === c.name)!))} -> ${pct(rate(c))}`).join(', ')}` : 'no category figure depends on the model'}`,
     );
   }
+  if (r.review.ids.length) {
+    const a = r.review.alerts;
+    out.push(
+      `  before any approval: ${r.review.ids.length} rules would start in review (tags not converged at the end of the window: ${[...new Set(r.learned.convergence.filter((x) => !x.converged).map((x) => x.tag))].join(', ')}), signalling at info;`,
+      `    the other rules' alerts alone: ${a.categories.map((c) => `${c.name} ${pct(rate(c))}`).join(', ')}; ${a.false_alarms.length} false in ${a.normal_hours.toFixed(1)} h = ${falsePerDay(a).toFixed(1)}/day`,
+    );
+  }
   if (v.splits?.length) {
     out.push('  the same, learned on another share of the capture (how much the figures hang on where it is split):');
     for (const x of v.splits) out.push(`    first ${x.settings.split * 100}%: ${x.categories.map((c) => `${c.name} ${pct(rate(c))}`).join(', ')}; ${x.false_alarms.length} false in ${x.normal_hours.toFixed(1)} h = ${falsePerDay(x).toFixed(1)}/day${x.false_alarms.length ? ` (${topRules(x.falseRaises, 3)})` : ''}`);
