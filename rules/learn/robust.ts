@@ -141,7 +141,7 @@ export function settleDevice(table: CycleTable, stats: readonly TagStats[], kind
   let left = 0;
   for (let round = 0; round < SCREEN_ROUNDS; round++) {
     const oddOf: number[][] = [...reverted];
-    const lone = loneCombinations(states, stats, out);
+    const lone = loneCombinations(states, out);
     if (lone.length > 0) oddOf.push(lone);
     for (const j of [...cont, ...disc]) {
       const col = cols.get(j)!;

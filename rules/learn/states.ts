@@ -4,22 +4,30 @@
 // ended or was broken by cycles already left out (a scan, an injected value), are an event, not a
 // way the plant runs: an injected command the master did not undo in time. Its cycles are left
 // out of what is learned as normal, so the invariant it broke is learned.
-import type { TagStats } from './stats.js';
 
 /** Episodes each of the two states needs for a combination seen in one of them to be odd. */
 const MIN_EPISODES = 5;
 
-/** Consecutive used rows (skip[i] rows do not count and do not interrupt) in which pick(i) held, as separate runs. */
-function episodes(n: number, skip: Uint8Array, pick: (i: number) => boolean): number[][] {
-  const out: number[][] = [];
-  let open = false;
+/**
+ * Per key (a value, or a combination of values, per used row; undefined = not known), its
+ * episodes: runs of consecutive used rows with that key (skipped rows do not count and do not
+ * interrupt a run), and the rows of its first episode.
+ */
+function episodes(n: number, skip: Uint8Array, key: (i: number) => string | number | undefined): Map<string | number, { count: number; first: number[] }> {
+  const out = new Map<string | number, { count: number; first: number[] }>();
+  let prev: string | number | undefined;
   for (let i = 0; i < n; i++) {
     if (skip[i]) continue;
-    if (pick(i)) {
-      if (!open) out.push([]);
-      out[out.length - 1].push(i);
-      open = true;
-    } else open = false;
+    const k = key(i);
+    if (k === undefined) {
+      prev = undefined;
+      continue;
+    }
+    let e = out.get(k);
+    if (e === undefined) out.set(k, (e = { count: 0, first: [] }));
+    if (k !== prev) e.count++;
+    if (e.count === 1) e.first.push(i);
+    prev = k;
   }
   return out;
 }
@@ -38,27 +46,21 @@ function touchesSkipped(rows: readonly number[], skip: Uint8Array): boolean {
  * odd). A rare combination in a window where nothing else was odd is a rare way the plant runs.
  * `cols`: the columns of the state tags (discrete tags of a few values), NaN = not known.
  */
-export function loneCombinations(cols: ReadonlyMap<number, Float64Array>, stats: readonly TagStats[], skip: Uint8Array): number[] {
-  const tags = [...cols.keys()];
+export function loneCombinations(cols: ReadonlyMap<number, Float64Array>, skip: Uint8Array): number[] {
   const n = skip.length;
+  const tags = [...cols.values()];
+  const known = (v: number) => (v === v ? v : undefined);
+  const single = tags.map((c) => episodes(n, skip, (i) => known(c[i])));
   const rows = new Set<number>();
-  const many = new Map<string, boolean>();
-  const common = (j: number, v: number) => {
-    const k = `${j}:${v}`;
-    let m = many.get(k);
-    if (m === undefined) many.set(k, (m = episodes(n, skip, (i) => cols.get(j)![i] === v).length >= MIN_EPISODES));
-    return m;
-  };
   for (let x = 0; x < tags.length; x++) {
     for (let y = x + 1; y < tags.length; y++) {
-      const a = cols.get(tags[x])!, b = cols.get(tags[y])!;
-      for (const va of stats[tags[x]].distinct.keys()) {
-        if (!common(tags[x], va)) continue;
-        for (const vb of stats[tags[y]].distinct.keys()) {
-          if (!common(tags[y], vb)) continue;
-          const e = episodes(n, skip, (i) => a[i] === va && b[i] === vb);
-          if (e.length === 1 && touchesSkipped(e[0], skip)) for (const i of e[0]) rows.add(i);
-        }
+      const a = tags[x], b = tags[y];
+      const pairs = episodes(n, skip, (i) => (a[i] === a[i] && b[i] === b[i] ? `${a[i]}\u0000${b[i]}` : undefined));
+      for (const [k, e] of pairs) {
+        if (e.count !== 1) continue;
+        const [va, vb] = String(k).split('\u0000').map(Number);
+        if ((single[x].get(va)?.count ?? 0) < MIN_EPISODES || (single[y].get(vb)?.count ?? 0) < MIN_EPISODES) continue;
+        if (touchesSkipped(e.first, skip)) for (const i of e.first) rows.add(i);
       }
     }
   }

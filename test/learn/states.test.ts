@@ -4,7 +4,6 @@
 import { describe, expect, it } from 'vitest';
 import { Learner } from '../../rules/learn/learner.js';
 import { loneCombinations } from '../../rules/learn/states.js';
-import { TagStats } from '../../rules/learn/stats.js';
 
 const N = 36_000;
 /** 10 min each: mode 0 pump on, mode 0 pump off, mode 1 pump off, mode 2 pump off; `odd`: 7 min of mode 2 with the pump on. */
@@ -19,28 +18,22 @@ function states(odd: boolean): { mode: Float64Array; pump: Float64Array } {
   return { mode, pump };
 }
 
-function statsOf(col: Float64Array): TagStats {
-  const s = new TagStats();
-  col.forEach((v, i) => s.add(v, i * 1000));
-  return s;
-}
-
 describe('loneCombinations', () => {
   it('finds the one episode of two common states together that came with something odd, and nothing in a window without it', () => {
     const { mode, pump } = states(true);
     const cols = new Map([[0, mode], [1, pump]]);
     const odd = new Uint8Array(N).fill(1, 19_990, 20_000); // cycles already left out just before it
-    expect(loneCombinations(cols, [statsOf(mode), statsOf(pump)], odd)).toEqual(Array.from({ length: 420 }, (_, k) => 20_000 + k));
+    expect(loneCombinations(cols, odd)).toEqual(Array.from({ length: 420 }, (_, k) => 20_000 + k));
     // where nothing else was odd, it is a rare way the plant runs, and kept
-    expect(loneCombinations(cols, [statsOf(mode), statsOf(pump)], new Uint8Array(N))).toEqual([]);
+    expect(loneCombinations(cols, new Uint8Array(N))).toEqual([]);
     const clean = states(false);
-    expect(loneCombinations(new Map([[0, clean.mode], [1, clean.pump]]), [statsOf(clean.mode), statsOf(clean.pump)], odd)).toEqual([]);
+    expect(loneCombinations(new Map([[0, clean.mode], [1, clean.pump]]), odd)).toEqual([]);
   });
 
   it('counts episodes over the cycles still used: skipped cycles do not split one', () => {
     const { mode, pump } = states(true);
     const skip = new Uint8Array(N).fill(1, 20_100, 20_200);
-    const rows = loneCombinations(new Map([[0, mode], [1, pump]]), [statsOf(mode), statsOf(pump)], skip);
+    const rows = loneCombinations(new Map([[0, mode], [1, pump]]), skip);
     expect(rows.length).toBe(320);
   });
 });
