@@ -125,22 +125,27 @@ export function msuReport(r: MsuResult, ms: number, v: MsuVariants = {}): string
       `    ${diff.length ? `categories whose figure depends on the model: ${diff.map((c) => `${c.name} ${pct(rate(cats.find((x) => x.name === c.name)!))} -> ${pct(rate(c))}`).join(', ')}` : 'no category figure depends on the model'}`,
     );
   }
-  if (r.review.ids.length) {
-    const a = r.review.alerts;
-    out.push(
-      `  before any approval: ${r.review.ids.length} rules would start in review (tags not converged at the end of the window: ${[...new Set(r.learned.convergence.filter((x) => !x.converged).map((x) => x.tag))].join(', ')}), signalling at info;`,
-      `    the other rules' alerts alone: ${a.categories.map((c) => `${c.name} ${pct(rate(c))}`).join(', ')}; ${a.false_alarms.length} false in ${a.normal_hours.toFixed(1)} h = ${falsePerDay(a).toFixed(1)}/day`,
-    );
-  }
+  out.push(`  ${r.review.ids.length ? reviewLine(r) : 'before any approval: every tag converged, no rule starts in review: the figures above are alerts'}`);
   if (v.splits?.length) {
     out.push('  the same, learned on another share of the capture (how much the figures hang on where it is split):');
-    for (const x of v.splits) out.push(`    first ${x.settings.split * 100}%: ${x.categories.map((c) => `${c.name} ${pct(rate(c))}`).join(', ')}; ${x.false_alarms.length} false in ${x.normal_hours.toFixed(1)} h = ${falsePerDay(x).toFixed(1)}/day${x.false_alarms.length ? ` (${topRules(x.falseRaises, 3)})` : ''}`);
+    for (const x of v.splits) {
+      out.push(`    first ${x.settings.split * 100}%: ${x.categories.map((c) => `${c.name} ${pct(rate(c))}`).join(', ')}; ${x.false_alarms.length} false in ${x.normal_hours.toFixed(1)} h = ${falsePerDay(x).toFixed(1)}/day${x.false_alarms.length ? ` (${topRules(x.falseRaises, 3)})` : ''}`);
+      if (x.review.ids.length) out.push(`      ${reviewLine(x)}`);
+    }
   }
   if (v.label_filtered) {
     const u = v.label_filtered;
     out.push(`  UPPER BOUND, learned on label-filtered normal traffic (no user can do this): ${u.categories.map((c) => `${c.name} ${pct(rate(c))}`).join(', ')}; ${falsePerDay(u).toFixed(1)} false/day`);
   }
   return out.join('\n');
+}
+
+/** Rules a fresh learn puts in review (info until approved), and what the other rules' alerts alone score where that differs. */
+function reviewLine(r: MsuResult): string {
+  const a = r.review.alerts;
+  const tags = [...new Set(r.learned.convergence.filter((x) => !x.converged).map((x) => x.tag))].join(', ');
+  const changed = a.categories.filter((c, i) => c.detected !== r.categories[i].detected).map((c) => `${c.name} ${pct(rate(c))}`);
+  return `before any approval: ${r.review.ids.length} rules start in review (${tags} not converged), signalling at info; the other rules' alerts alone: ${changed.length ? changed.join(', ') : 'the same'}, ${a.false_alarms.length} false`;
 }
 
 /** What a false alarm raised on, and how often normal and attack frames set that (labels read to score only). */

@@ -66,6 +66,8 @@ class DeviceState {
   samples = 0;
   first = Infinity;
   last = -Infinity;
+  /** after result(): per tag, the envelope of what its rules were learned from (odd episodes and left-out values not in it) */
+  learnedEnvelopes: Array<EnvelopeTracker | undefined> | undefined;
 
   constructor(
     readonly id: string,
@@ -81,6 +83,28 @@ class DeviceState {
 }
 
 const safe = (s: string) => s.replace(/[^A-Za-z0-9_.-]+/g, '_');
+
+/**
+ * Per tag, an envelope summary of the cycles and values its rules were learned from: not the odd
+ * episodes, and for a measurement only values within its robust bounds, for a discrete tag only
+ * its allowed values. Undefined where the table does not hold the whole window (it was full) or
+ * the kind has no such bounds: the streaming summary judges those.
+ */
+function learnedEnvelopes(d: DeviceState, kinds: ReadonlyMap<string, TagKind>, screened: Uint8Array, o: LearnOptions): Array<EnvelopeTracker | undefined> {
+  return d.names.map((tag, j) => {
+    const kind = kinds.get(tag);
+    const s = d.stats[j];
+    if (d.table.dropped > 0 || (kind !== 'continuous' && kind !== 'discrete')) return undefined;
+    const allowed = kind === 'discrete' ? new Set(s.common(o).map(([v]) => v)) : undefined;
+    const keep = (v: number) => (allowed ? allowed.has(v) : !(s.lo === s.lo) || (v >= s.lo && v <= s.hi));
+    const e = new EnvelopeTracker();
+    d.table.rows.forEach((row, i) => {
+      const v = row[j];
+      if (v === v && !screened[i] && keep(v)) e.add(v, d.table.ts[i]);
+    });
+    return e;
+  });
+}
 const fmtTime = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
 const dur = (ms: number) => (ms >= 3_600_000 ? `${sig(ms / 3_600_000, 3)} h` : ms >= 60_000 ? `${sig(ms / 60_000, 3)} min` : `${sig(ms / 1000, 3)} s`);
 
@@ -177,7 +201,7 @@ export class Learner {
       if (d.samples === 0 && d.facts.linkFacts === 0) continue;
       first = Math.min(first, d.first);
       last = Math.max(last, d.last);
-      this.deviceRules(d, kinds, add);
+      this.deviceRules(d, kinds, add, this.options, true);
     }
     return { rules, devices, first_ts: Number.isFinite(first) ? first : undefined, last_ts: Number.isFinite(last) ? last : undefined, samples: this.samples, facts: this.facts, ignored: this.ignored, options: this.options, convergence: this.convergence() };
   }
@@ -189,7 +213,11 @@ export class Learner {
     for (const d of this.seen()) {
       d.names.forEach((tag, i) => {
         const kind = tagKind(d.stats[i], o);
-        out.push({ device: d.id, tag, kind, ...judgeEnvelope(d.envelopes[i], kind, o.noise * d.stats[i].magnitude, o.min_cycles) });
+        const learned = d.learnedEnvelopes?.[i];
+        const v = judgeEnvelope(learned ?? d.envelopes[i], kind, o.noise * d.stats[i].magnitude, o.min_cycles);
+        // what was left out as odd (an attack's values, a glitch) does not make the learned envelope grow
+        const left = learned ? d.envelopes[i].count - learned.count : 0;
+        out.push({ device: d.id, tag, kind, ...v, text: left > 0 && v.converged ? `${v.text}; ${left} sample${left === 1 ? '' : 's'} left out as odd not counted` : v.text });
       });
     }
     return out;
@@ -227,7 +255,8 @@ export class Learner {
     return [...this.devs.values()].filter((d) => d.samples > 0 || d.facts.linkFacts > 0);
   }
 
-  private deviceRules(d: DeviceState, kinds: ReadonlyMap<string, TagKind>, add: (r: Record<string, unknown>, ev: string[]) => void, o = this.options): void {
+  /** @param final the learning result (not a count of rules so far): the learned envelopes are kept for the convergence verdicts */
+  private deviceRules(d: DeviceState, kinds: ReadonlyMap<string, TagKind>, add: (r: Record<string, unknown>, ev: string[]) => void, o = this.options, final = false): void {
     const dev = d.id;
     const st = (t: string) => d.stats[d.index.get(t)!];
     const interval = d.table.medianInterval();
@@ -237,6 +266,7 @@ export class Learner {
     // cycles of odd episodes: rules learned from the cycles (change limits, rates, invariants) leave them out
     d.facts.settle(o);
     const { screened, brief } = settleDevice(d.table, d.stats, kinds, o, d.facts.eventTimes());
+    if (final) d.learnedEnvelopes = learnedEnvelopes(d, kinds, screened, o);
 
     const constants = byKind('constant');
     if (constants.length > 0) {

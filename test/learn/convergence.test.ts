@@ -152,6 +152,30 @@ describe('the learner judges every tag and rules of unconverged tags go into rev
     expect(comment[1]).toMatch(/^# {3}plc\/flow_out: still widening/);
   });
 
+  it('judges what the rules were learned from: odd values late in the window do not make an envelope grow', () => {
+    const l = new Learner([{ id: 'plc', tags: [{ name: 'temp' }, { name: 'gain' }] }]);
+    const g = gauss(5);
+    const n = 4 * 3600;
+    for (let i = 0; i < n; i++) {
+      const ts = T0 + i * 1000;
+      // in the last part, now and then an absurd reading and a gain no operator enters
+      const late = i > 0.9 * n && i % 300 < 3;
+      const samples = [
+        { device: 'plc', tag: 'temp', value: late ? 3.2e38 : 20 + Math.sin(i / 600) + 0.02 * g(), quality: 'good' as const, ts, rtt_ms: 1 },
+        { device: 'plc', tag: 'gain', value: late ? 66 : 110 + (Math.floor(i / 1200) % 5), quality: 'good' as const, ts, rtt_ms: 1 },
+      ];
+      l.cycle({ device: 'plc', samples, facts: [{ device: 'plc', kind: 'link', ts, data: { ok: true, rtt_ms: 1 } }], skipped_cycles: 0 });
+    }
+    // while streaming (progress, --until-stable) every sample counts: both look unconverged
+    expect(l.convergence().map((v) => [v.tag, v.verdict])).toEqual([['temp', 'widening'], ['gain', 'new_values']]);
+    const r = l.result();
+    const by = Object.fromEntries(r.convergence.map((v) => [v.tag, v]));
+    expect(by.temp.verdict).toBe('converged');
+    expect(by.temp.text).toMatch(/; \d+ samples left out as odd not counted$/);
+    expect(by.gain.verdict).toBe('converged');
+    expect(markReview(r.rules, r.convergence)).toEqual([]);
+  });
+
   it('ruleTags reads tags from every rule shape learn writes', () => {
     expect(ruleTags({ tag: 'a' })).toEqual(['a']);
     expect(ruleTags({ target: 'y', terms: [{ tag: 'x1', coef: 1 }, { tag: 'x2', coef: 2, lag: 1 }] })).toEqual(['y', 'x1', 'x2']);
