@@ -18,6 +18,12 @@ export interface LearnStop {
 
 const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
+/**
+ * While learning, every sample counts; the verdicts below judge what the rules were learned from,
+ * so a tag unconverged here can read converged there (the values that kept it open were left out).
+ */
+const EVERY = ' counting every sample';
+
 function ending(s: LearnStop, live: boolean): string | undefined {
   if (!s.untilStable) return undefined;
   const at = s.at !== undefined ? `${iso(s.at)}${s.line ? `, line ${s.line}` : ''}` : '';
@@ -25,11 +31,11 @@ function ending(s: LearnStop, live: boolean): string | undefined {
     case 'stable':
       return live ? `every tag converged after ${spoken(s.afterMs)}: learning stopped` : `every tag converged after ${spoken(s.afterMs)} of the recording (at ${at}); the rest of it was not used`;
     case 'max':
-      return live ? `not every tag converged within ${spoken(s.afterMs)} (the --until-stable bound)` : `not every tag converged within the first ${spoken(s.afterMs)} of the recording (the --until-stable bound, reached at ${at}); learned from that part`;
+      return live ? `not every tag converged within ${spoken(s.afterMs)}${EVERY} (the --until-stable bound)` : `not every tag converged within the first ${spoken(s.afterMs)} of the recording${EVERY} (the --until-stable bound, reached at ${at}); learned from that part`;
     case 'end':
-      return `the recording ended after ${spoken(s.afterMs)}, before every tag converged`;
+      return `the recording ended after ${spoken(s.afterMs)}, before every tag converged${EVERY}`;
     case 'signal':
-      return `stopped after ${spoken(s.afterMs)}, before every tag converged`;
+      return `stopped after ${spoken(s.afterMs)}, before every tag converged${EVERY}`;
     default:
       return undefined;
   }

@@ -130,14 +130,14 @@ describe('otsentry learn', () => {
 
     // A bound shorter than three periods: learning ends there, and the rules are in review.
     const short = await learn({ from: csv, device: 'oven', out, untilStableMs: 150_000 });
-    expect(short).toMatch(/^not every tag converged within the first 2\.5 min of the recording \(the --until-stable bound, reached at 2025-02-19T\S+Z, line 152\); learned from that part\n/);
+    expect(short).toMatch(/^not every tag converged within the first 2\.5 min of the recording counting every sample \(the --until-stable bound, reached at 2025-02-19T\S+Z, line 152\); learned from that part\n/);
     expect(short).toMatch(/\n {2}oven\/temp: only 1\.5 periods of its main variation in 2\.5 min; learn for at least 5 min \(3 periods\), or approve its range by hand\n/);
     expect((readRulesFile(out) as Array<{ id: string; review?: string }>).find((r) => r.id === 'oven.temp.range')?.review).toMatch(/^temp: only 1\.5 periods/);
 
     // A ramp never converges: the recording ends first.
     const ramp = path.join(dir, 'ramp.csv');
     fs.writeFileSync(ramp, `ts,level\n${Array.from({ length: 300 }, (_, i) => `${1_740_000_000 + i},${(i / 100).toFixed(2)}`).join('\n')}\n`);
-    expect(await learn({ from: ramp, device: 'tank', out, untilStableMs: 86_400_000 })).toMatch(/^the recording ended after 5 min, before every tag converged\n/);
+    expect(await learn({ from: ramp, device: 'tank', out, untilStableMs: 86_400_000 })).toMatch(/^the recording ended after 5 min, before every tag converged counting every sample\n/);
   });
 
   it('refuses --until-stable combined with --duration, or without a bound', async () => {
