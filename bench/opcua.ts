@@ -141,7 +141,8 @@ export async function runOpcuaBench(o: OpcuaBenchOptions = {}): Promise<OpcuaBen
       tick_ms: o.tickMs ?? 100,
       sampling_ms: Math.min(50, every),
       trusted_clients: [agentCert],
-      ...(security === 'None' ? { security_modes: ['None' as const], security_policies: ['None' as const] } : {}),
+      // over security None a username would travel in clear (the agent refuses it): log in anonymously
+      ...(security === 'None' ? { security_modes: ['None' as const], security_policies: ['None' as const], allow_anonymous: true } : {}),
     });
     for (const s of simConfig.servers) s.max_sessions = 10;
     let t = performance.now();
@@ -156,7 +157,7 @@ export async function runOpcuaBench(o: OpcuaBenchOptions = {}): Promise<OpcuaBen
         endpoint_url: url,
         security_policy: security === 'None' ? 'None' : 'Basic256Sha256',
         security_mode: security,
-        auth: { type: 'username', username: 'otsentry', password: { env: 'OTSENTRY_BENCH_OPCUA_PASSWORD' } },
+        auth: security === 'None' ? { type: 'anonymous' } : { type: 'username', username: 'otsentry', password: { env: 'OTSENTRY_BENCH_OPCUA_PASSWORD' } },
         trust_on_first_use: true,
         mode,
         subscription: { publishing_interval_ms: every, sampling_interval_ms: every, queue_size: 10 },

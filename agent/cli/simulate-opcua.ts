@@ -52,11 +52,8 @@ function fromFlags(o: SimulateOpcuaOptions): OpcuaSimConfigInput {
   const trusted = (o.trustClient ?? []).map((f) => path.resolve(f));
   const pki = o.pkiDir ? path.resolve(o.pkiDir) : undefined;
   if (model === 'bench') {
-    const cfg = benchOpcuaConfig({ servers, port, variables: intFlag('variables', o.variables ?? 100, 1, 10000), trusted_clients: trusted });
-    for (const s of cfg.servers) {
-      if (pki) s.pki_dir = path.join(pki, s.id);
-      s.allow_anonymous = o.allowAnonymous === true;
-    }
+    const cfg = benchOpcuaConfig({ servers, port, variables: intFlag('variables', o.variables ?? 100, 1, 10000), trusted_clients: trusted, allow_anonymous: o.allowAnonymous === true });
+    if (pki) for (const s of cfg.servers) s.pki_dir = path.join(pki, s.id);
     return cfg;
   }
   if (model !== 'tank') throw new SimulateOpcuaUsageError(`--model ${model}: use tank or bench`);

@@ -179,6 +179,8 @@ export interface BenchOpcuaOptions {
   trusted_clients?: string[];
   security_modes?: ('None' | 'Sign' | 'SignAndEncrypt')[];
   security_policies?: ('None' | 'Basic256Sha256')[];
+  /** offer anonymous login (a bench over security None: a username would travel in clear) */
+  allow_anonymous?: boolean;
 }
 
 /** bench-ua-1..n, each with `variables` drifting variables (load tests). */
@@ -194,6 +196,7 @@ export function benchOpcuaConfig(o: BenchOpcuaOptions = {}): OpcuaSimConfigInput
       trusted_clients: o.trusted_clients ?? [],
       ...(o.security_modes ? { security_modes: o.security_modes } : {}),
       ...(o.security_policies ? { security_policies: o.security_policies } : {}),
+      allow_anonymous: o.allow_anonymous ?? false,
     })),
   };
 }
