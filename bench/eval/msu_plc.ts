@@ -8,6 +8,7 @@
 import type { Fact, Sample } from '../../protocols/types.js';
 import type { Cycle } from '../../rules/judge/index.js';
 import { DiagnosticCounters } from '../../simulators/modbus/diagnostics.js';
+import { createRng } from '../../simulators/modbus/rng.js';
 import { splitCsvLine } from '../../rules/recording/csv.js';
 import { readLines } from '../../rules/recording/recording.js';
 
@@ -67,25 +68,14 @@ export interface PollerSettings {
 
 export const MSU_POLLING: PollerSettings = { poll_ms: 1000, reads_per_poll: 2, counter_reads: 4, rtt_model: false };
 
-/** Deterministic jitter (mulberry32), so an evaluation always prints the same table. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export class FramePlc {
   readonly counters = new DiagnosticCounters();
   private readonly image = new Float64Array(MSU_TAGS.length).fill(NaN);
   private agentRequests = 0;
   /** times of recent frames addressed to the unit (load of the PLC) */
   private readonly recent: number[] = [];
-  private readonly jitter = rng(4);
+  /** deterministic jitter (the simulators' seeded generator), so an evaluation always prints the same table */
+  private readonly jitter = createRng(4).next;
 
   /** One captured frame reaches the PLC (queries) or leaves it (responses). */
   apply(f: Frame): void {

@@ -93,6 +93,24 @@ interface Cause {
   changed: number;
 }
 
+/** The value a frame writes to the register image's tag i (FC16 writes to the unit, FC3 answers for the pressure); NaN for none. */
+function writes(f: Frame, i: number): number {
+  if (i === PRESSURE) return !f.query && f.fc === 3 && f.pressure !== undefined ? f.pressure : NaN;
+  return f.query && f.address === UNIT && f.fc === 16 && f.params ? f.params[i] : NaN;
+}
+
+/** A frame applied to the register image; the tags it changed, as a bit mask. */
+function applyFrame(f: Frame, image: Float64Array): number {
+  let changed = 0;
+  for (let i = 0; i < image.length; i++) {
+    const v = writes(f, i);
+    if (v !== v) continue;
+    if (v !== image[i]) changed |= 1 << i;
+    image[i] = v;
+  }
+  return changed;
+}
+
 /** Attack frames of the bursts with the tags each changed, replaying the image from the start. */
 function causes(frames: readonly Frame[], bursts: readonly Burst[]): Cause[] {
   const from = bursts.length > 0 ? bursts[0].start : Infinity;
@@ -101,17 +119,7 @@ function causes(frames: readonly Frame[], bursts: readonly Burst[]): Cause[] {
   const out: Cause[] = [];
   let next = 0;
   for (const f of frames) {
-    let changed = 0;
-    if (f.query && f.address === UNIT && f.fc === 16 && f.params) {
-      f.params.forEach((v, i) => {
-        if (v !== image[i]) changed |= 1 << i;
-        image[i] = v;
-      });
-    }
-    if (!f.query && f.fc === 3 && f.pressure !== undefined) {
-      if (f.pressure !== image[PRESSURE]) changed |= 1 << PRESSURE;
-      image[PRESSURE] = f.pressure;
-    }
+    const changed = applyFrame(f, image);
     if (f.ts < from || f.category === 0) continue;
     // bursts are sorted by start, and a frame opens or extends the open burst of its category
     while (next < bursts.length && bursts[next].start <= f.ts) open.set(bursts[next].category, next++);
@@ -225,27 +233,20 @@ export interface FalseCause {
 function falseCause(frames: readonly Frame[], x: Raise, mask: number): FalseCause | undefined {
   if (mask === 0) return undefined;
   const image = new Float64Array(MSU_TAGS.length).fill(NaN);
-  const setBy = (f: Frame, into: Float64Array): number => {
-    let changed = 0;
-    if (f.query && f.address === UNIT && f.fc === 16 && f.params) f.params.forEach((v, i) => (v !== into[i] && (changed |= 1 << i), (into[i] = v)));
-    if (!f.query && f.fc === 3 && f.pressure !== undefined) (f.pressure !== into[PRESSURE] && (changed |= 1 << PRESSURE), (into[PRESSURE] = f.pressure));
-    return changed;
-  };
   let cause: { f: Frame; values: number[] } | undefined;
   for (const f of frames) {
     if (f.ts > x.ts) break;
-    if (setBy(f, image) & mask) cause = { f, values: [...image] };
+    if (applyFrame(f, image) & mask) cause = { f, values: [...image] };
   }
   if (!cause) return undefined;
   const watched = MSU_TAGS.map((t, i) => i).filter((i) => mask & (1 << i));
   let normal = 0, attack = 0;
   for (const f of frames) {
-    const own = new Float64Array(MSU_TAGS.length).fill(NaN);
-    if (!(setBy(f, own) & mask)) continue;
-    if (watched.every((i) => own[i] !== own[i] || own[i] === cause!.values[i]) && watched.some((i) => own[i] === own[i])) {
-      if (f.category === 0) normal++;
-      else attack++;
-    }
+    const vs = watched.map((i) => writes(f, i));
+    // a frame that writes a watched tag, and only the values the cause left
+    if (vs.every((v) => v !== v) || !vs.every((v, k) => v !== v || v === cause!.values[watched[k]])) continue;
+    if (f.category === 0) normal++;
+    else attack++;
   }
   return { ts: cause.f.ts, category: cause.f.category, values: Object.fromEntries(watched.map((i) => [MSU_TAGS[i], cause!.values[i]])), normal, attack };
 }

@@ -119,7 +119,7 @@ export function settleDevice(table: CycleTable, stats: readonly TagStats[], kind
   }
   // odd from the start: transients (set-points that came back, values a measurement only visited)
   // and the cycles in which the counters showed an event (a scan, another master's odd requests)
-  const reverted = [...[...cont, ...disc].map((j) => revertedChanges(cols.get(j)!, ts, o.revert_ms)), ...[...brief.values()].map((b) => b.flatMap((x) => x.rows)), cyclesAt(ts, events)].filter((rows) => rows.length > 0);
+  const fromStart = [...[...cont, ...disc].map((j) => revertedChanges(cols.get(j)!, ts, o.revert_ms)), ...[...brief.values()].map((b) => b.flatMap((x) => x.rows)), cyclesAt(ts, events)].filter((rows) => rows.length > 0);
   /** The cycles of `base` and of `bare`, and the episodes (screen_ms either side) around the cycles of `halo`. */
   const screen = (base: Uint8Array, bare: readonly number[][], halo: readonly number[][]): Uint8Array => {
     const out = Uint8Array.from(base);
@@ -140,19 +140,19 @@ export function settleDevice(table: CycleTable, stats: readonly TagStats[], kind
   let out: Uint8Array = new Uint8Array(n);
   let left = 0;
   for (let round = 0; round < SCREEN_ROUNDS; round++) {
-    const oddOf: number[][] = [...reverted];
+    const oddOf: number[][] = [...fromStart];
     const lone = loneCombinations(states, out);
     if (lone.length > 0) oddOf.push(lone);
     for (const j of [...cont, ...disc]) {
-      const col = cols.get(j)!;
       const kind = kinds.get(table.names[j])!;
-      // the grid of the cycles not yet left out (an attack's off-grid values would hide it)
-      const step = kind === 'continuous' && !stats[j].allInteger ? robustGrid(table.columnWithout(j, out), stats[j], o)?.step : undefined;
-      const rare = setpoints.has(j) ? rareEntries(table.columnWithout(j, out), o) : undefined;
+      // the grid and entries of the cycles not yet left out (an attack's off-grid values would hide the grid)
+      const kept = table.columnWithout(j, out);
+      const step = kind === 'continuous' && !stats[j].allInteger ? robustGrid(kept, stats[j], o)?.step : undefined;
+      const rare = setpoints.has(j) ? rareEntries(kept, o) : undefined;
       const rows: number[] = [];
       for (let i = 0; i < n; i++) {
-        const v = col[i];
-        if (v !== v || out[i]) continue;
+        const v = kept[i];
+        if (v !== v) continue;
         const off = step !== undefined && offGrid(v, step);
         if (off || stats[j].odd(v, kind, o) || subnormal(v) || rare?.has(v)) rows.push(i);
       }

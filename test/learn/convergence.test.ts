@@ -5,21 +5,15 @@ import { describe, expect, it } from 'vitest';
 import { EnvelopeTracker } from '../../rules/learn/envelope.js';
 import { convergenceComment, judgeEnvelope, markReview, roundUpDuration, ruleTags, StableWatch, type TagVerdict } from '../../rules/learn/convergence.js';
 import { Learner } from '../../rules/learn/learner.js';
+import { createRng } from '../../simulators/modbus/rng.js';
 
 const T0 = Date.parse('2025-05-01T00:00:00Z');
 const MIN = 60_000;
 
-/** A deterministic standard normal stream (mulberry32 + Box-Muller). */
+/** A deterministic standard normal stream (the simulators' seeded generator). */
 function gauss(seed: number): () => number {
-  let a = seed >>> 0;
-  const u = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
+  const r = createRng(seed);
+  return () => r.gauss();
 }
 
 /** n samples every dtMs of f(t in ms since start) plus gaussian noise of sd. */

@@ -3,15 +3,13 @@
 // while a flow that stops at 0 for minutes, a floor the level touches now and then, and the
 // frequent values of a measurement that moves are.
 import { describe, expect, it } from 'vitest';
+import { createRng } from '../../simulators/modbus/rng.js';
 import { Learner } from '../../rules/learn/learner.js';
 import { learnOptions } from '../../rules/learn/options.js';
 import { briefValues, revertedChanges } from '../../rules/learn/transients.js';
 
-/** Deterministic pseudo-random numbers in [0, 1). */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => (a = (a * 48271) % 2147483647) / 2147483647;
-}
+/** Deterministic pseudo-random numbers in [0, 1) (the simulators' seeded generator). */
+const rng = (seed: number): (() => number) => createRng(seed).next;
 
 const O = learnOptions();
 const N = 20_000;
