@@ -33,7 +33,7 @@ export class AgentBook {
     private readonly store: CentralStore,
     private readonly feed: CentralFeed,
     private readonly findings: Findings,
-    private readonly cfg: VerifyConfig,
+    cfg: VerifyConfig,
     private readonly centralId: string,
     private readonly now: () => number,
   ) {

@@ -1,6 +1,5 @@
 // Reads the YAML config, validates it with zod and the cross-field checks zod cannot express,
 // and reports every problem at once as `path: message` lines (Vector's validation style).
-import fs from 'node:fs';
 import path from 'node:path';
 import { configSchema, type AgentConfig } from './schema.js';
 import { crossCheck } from './checks.js';

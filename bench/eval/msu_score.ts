@@ -239,7 +239,7 @@ function falseCause(frames: readonly Frame[], x: Raise, mask: number): FalseCaus
     if (applyFrame(f, image) & mask) cause = { f, values: [...image] };
   }
   if (!cause) return undefined;
-  const watched = MSU_TAGS.map((t, i) => i).filter((i) => mask & (1 << i));
+  const watched = MSU_TAGS.map((_, i) => i).filter((i) => mask & (1 << i));
   let normal = 0, attack = 0;
   for (const f of frames) {
     const vs = watched.map((i) => writes(f, i));

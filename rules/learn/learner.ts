@@ -105,7 +105,6 @@ function learnedEnvelopes(d: DeviceState, kinds: ReadonlyMap<string, TagKind>, s
     return e;
   });
 }
-const fmtTime = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
 const dur = (ms: number) => (ms >= 3_600_000 ? `${sig(ms / 3_600_000, 3)} h` : ms >= 60_000 ? `${sig(ms / 60_000, 3)} min` : `${sig(ms / 1000, 3)} s`);
 
 export class Learner {

@@ -105,8 +105,8 @@ export interface Screen {
  * are left out with the episodes around them, while normal operation stays the majority.
  */
 export function settleDevice(table: CycleTable, stats: readonly TagStats[], kinds: ReadonlyMap<string, TagKind>, o: LearnOptions, events: readonly number[] = []): Screen {
-  const cont = table.names.map((n, j) => j).filter((j) => kinds.get(table.names[j]) === 'continuous');
-  const disc = table.names.map((n, j) => j).filter((j) => kinds.get(table.names[j]) === 'discrete');
+  const cont = table.names.map((_, j) => j).filter((j) => kinds.get(table.names[j]) === 'continuous');
+  const disc = table.names.map((_, j) => j).filter((j) => kinds.get(table.names[j]) === 'discrete');
   const cols = new Map([...cont, ...disc].map((j) => [j, table.column(j)]));
   for (const j of cont) stats[j].settle(cols.get(j)!, o);
   const n = table.rows.length;

@@ -1,7 +1,6 @@
 // Reads central.yaml, validates it with the central schema and reports every problem at once as
 // `path: message` lines (as the agent's loader does), including secrets and TLS files that cannot
 // be read. Relative paths start at the config file's folder.
-import fs from 'node:fs';
 import path from 'node:path';
 import { readConfigFile, ReferenceChecks } from '../../config/files.js';
 import { ConfigError, parseText, zodProblems, type ConfigProblem } from '../../../protocols/problems.js';

@@ -8,7 +8,6 @@ import { CentralFeed } from '../../../agent/central/feed.js';
 import { centralConfigSchema } from '../../../agent/central/config/schema.js';
 import { cursorNames } from '../../../agent/central/siem/output.js';
 import { startSiem } from '../../../agent/central/siem/part.js';
-import type { CentralStore } from '../../../agent/central/store/types.js';
 import { SimAgent } from '../../../bench/central/simagent.js';
 import { parse5424, parseCef } from './cefparse.js';
 import { addSignals, captureLog, makeOutput, outputConfig, tempStore, until } from './fixtures.js';
