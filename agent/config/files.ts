@@ -69,3 +69,27 @@ export class ReferenceChecks {
     if (this.problems.length > 0) throw new ConfigError(file, this.problems);
   }
 }
+
+/**
+ * Read a config file, parse it, and (unless checkSecrets is false) check the broker's secret and
+ * TLS files and whatever else `references` names: every problem at once as a ConfigError.
+ */
+export function loadConfigFile<C extends { broker: { password?: SecretRef; tls?: TlsFiles } }>(
+  file: string,
+  parse: (text: string, abs: string) => { config?: C; problems: ConfigProblem[] },
+  checkSecrets: boolean,
+  references: (config: C, checks: ReferenceChecks) => void,
+): { config: C; abs: string; baseDir: string } {
+  const abs = path.resolve(file);
+  const { config, problems } = parse(readConfigFile(abs), abs);
+  if (!config) throw new ConfigError(abs, problems);
+  const baseDir = path.dirname(abs);
+  if (checkSecrets) {
+    const checks = new ReferenceChecks(baseDir);
+    checks.secret('broker.password', config.broker.password);
+    checks.tls('broker.tls', config.broker.tls);
+    references(config, checks);
+    checks.throwIfAny(abs);
+  }
+  return { config, abs, baseDir };
+}

@@ -3,9 +3,9 @@
 import path from 'node:path';
 import { configSchema, type AgentConfig } from './schema.js';
 import { crossCheck } from './checks.js';
-import { readConfigFile, ReferenceChecks } from './files.js';
+import { loadConfigFile } from './files.js';
 import { brokerWarnings, writableFileWarnings } from './warnings.js';
-import { ConfigError, parseText, zodProblems, type ConfigProblem } from '../../protocols/problems.js';
+import { parseText, zodProblems, type ConfigProblem } from '../../protocols/problems.js';
 
 export { ConfigError, formatPath, formatProblems, type ConfigProblem } from '../../protocols/problems.js';
 
@@ -40,23 +40,14 @@ export function parseConfigText(text: string, file = 'config'): { config?: Agent
  * kept in memory longer than needed). Throws ConfigError listing every problem.
  */
 export function loadConfig(file: string, opts: { checkSecrets?: boolean } = {}): LoadedConfig {
-  const abs = path.resolve(file);
-  const text = readConfigFile(abs);
-  const { config, problems } = parseConfigText(text, abs);
-  if (!config) throw new ConfigError(abs, problems);
-  const baseDir = path.dirname(abs);
-  if (opts.checkSecrets !== false) {
-    const checks = new ReferenceChecks(baseDir);
-    checks.secret('broker.password', config.broker.password);
-    checks.tls('broker.tls', config.broker.tls);
+  const { config, abs, baseDir } = loadConfigFile(file, parseConfigText, opts.checkSecrets !== false, (config, checks) => {
     // OPC UA logins read their own secrets (protocols/opcua/user.ts); their file modes are judged here.
     config.devices.forEach((d, i) => {
       if (d.protocol !== 'opcua') return;
       if (d.auth.type === 'username') checks.privateFile(`devices[${i}].auth.password`, d.auth.password.file);
       if (d.auth.type === 'certificate') checks.privateFile(`devices[${i}].auth.key_file`, d.auth.key_file);
     });
-    checks.throwIfAny(abs);
-  }
+  });
   const warnings = [...writableFileWarnings([{ path: '(file)', file: abs, what: 'config file' }]), ...brokerWarnings(config.broker)];
   return { config, file: abs, baseDir, dataDir: path.resolve(baseDir, config.agent.data_dir), warnings };
 }

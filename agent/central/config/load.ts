@@ -2,8 +2,8 @@
 // `path: message` lines (as the agent's loader does), including secrets and TLS files that cannot
 // be read. Relative paths start at the config file's folder.
 import path from 'node:path';
-import { readConfigFile, ReferenceChecks } from '../../config/files.js';
-import { ConfigError, parseText, zodProblems, type ConfigProblem } from '../../../protocols/problems.js';
+import { loadConfigFile } from '../../config/files.js';
+import { parseText, zodProblems, type ConfigProblem } from '../../../protocols/problems.js';
 import { centralConfigSchema, type CentralConfig } from './schema.js';
 
 export interface LoadedCentralConfig {
@@ -26,20 +26,11 @@ export function parseCentralConfigText(text: string, file = 'central.yaml'): { c
 }
 
 export function loadCentralConfig(file: string, opts: { checkSecrets?: boolean } = {}): LoadedCentralConfig {
-  const abs = path.resolve(file);
-  const text = readConfigFile(abs);
-  const { config, problems } = parseCentralConfigText(text, abs);
-  if (!config) throw new ConfigError(abs, problems);
-  const baseDir = path.dirname(abs);
-  if (opts.checkSecrets !== false) {
-    const checks = new ReferenceChecks(baseDir);
-    checks.secret('broker.password', config.broker.password);
-    checks.tls('broker.tls', config.broker.tls);
+  const { config, abs, baseDir } = loadConfigFile(file, parseCentralConfigText, opts.checkSecrets !== false, (config, checks) => {
     if (config.store.type === 'postgres') checks.secret('store.password', config.store.password);
     // The parts start after the broker link is up: their files are checked here, before anything connects.
     config.siem.forEach((o, i) => checks.tls(`siem[${i}].tls`, o.tls));
     if (config.console?.enabled) checks.tls('console.tls', config.console.tls);
-    checks.throwIfAny(abs);
-  }
+  });
   return { config, file: abs, baseDir, dataDir: path.resolve(baseDir, config.central.data_dir) };
 }
